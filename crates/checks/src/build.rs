@@ -1,0 +1,125 @@
+//! Builds exercise programs with cargo and says, per exercise, where its
+//! binary is or why it did not compile.
+//!
+//! One `cargo build --keep-going` builds every requested package, so a
+//! compile error in one exercise still lets the others be checked. Cargo's
+//! JSON messages give each binary's path (whatever the target directory) and
+//! each error's rendered text, which becomes that exercise's explanation.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What a build produced, per package name.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The executable of each package that compiled.
+    pub binaries: BTreeMap<String, PathBuf>,
+    /// The first compiler error of each package that did not.
+    pub errors: BTreeMap<String, String>,
+}
+
+impl Built {
+    /// The binary of `package`, or why there is none.
+    pub fn binary(&self, package: &str) -> Result<&Path, String> {
+        if let Some(path) = self.binaries.get(package) {
+            return Ok(path);
+        }
+        Err(self
+            .errors
+            .get(package)
+            .cloned()
+            .unwrap_or_else(|| format!("{package} did not compile (cargo gave no error message)")))
+    }
+}
+
+/// How to run cargo.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Let cargo's progress lines ("Compiling …") through to our stderr.
+    pub show_progress: bool,
+    /// A target directory other than the workspace's own.
+    pub target_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    message: Option<Diagnostic>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    level: String,
+    rendered: Option<String>,
+}
+
+/// The cargo that runs us (`$CARGO`), or the one on `PATH`.
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+/// Builds the binaries of `packages` in the workspace at `root`.
+///
+/// `Err` means cargo itself could not run; a compile error is not an `Err`
+/// but an entry in [`Built::errors`].
+pub fn build(root: &Path, packages: &[&str], options: &BuildOptions) -> io::Result<Built> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root)
+        .args(["build", "--keep-going", "--bins", "--message-format=json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if options.show_progress {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    if let Some(dir) = &options.target_dir {
+        cmd.arg("--target-dir").arg(dir);
+    }
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut built = Built::default();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        let Ok(msg) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        let Some(target) = msg.target else { continue };
+        match msg.reason.as_str() {
+            "compiler-artifact" if target.kind.iter().any(|k| k == "bin") => {
+                if let Some(exe) = msg.executable {
+                    built.binaries.insert(target.name, exe);
+                }
+            }
+            "compiler-message" => {
+                let Some(d) = msg.message else { continue };
+                if d.level == "error" && !built.errors.contains_key(&target.name) {
+                    let text = d.rendered.unwrap_or_default();
+                    built.errors.insert(target.name, text.trim_end().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    child.wait()?;
+    Ok(built)
+}

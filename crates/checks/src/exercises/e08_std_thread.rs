@@ -1,0 +1,63 @@
+//! Exercise 08, std-thread: what it must print, and its hint.
+
+use crate::expect::{exited, numbers, stderr_contains, stdout, stdout_contains, stdout_lines};
+use crate::{Check, Exercise, Verdict};
+use sandbox::Outcome;
+
+pub(crate) const EXERCISE: Exercise = Exercise {
+    number: 8,
+    name: "std-thread",
+    dir: "08-std-thread",
+    title: "Threads the library way",
+    mirrors: "std-thread.cc",
+    lesson: "std::thread::spawn starts a thread in the same process: same pid, one shared global; join waits for it",
+    hint: "let handle = std::thread::spawn(child); then run parent() on the main thread, then \
+           handle.join(). Without the join, main can return (ending the whole process) before \
+           the thread prints. Both lines show the same pid: a thread belongs to its process.",
+    checks,
+};
+
+/// Both lines carry the started pid: threads are part of one process.
+const LINE: &str = "Hello from pid {P}, precious={N}";
+
+/// Two lines from the one pid, with values that show one shared global:
+/// 43 and 86 (main added first) or 84 and 85 (the thread doubled first).
+fn shared_values(o: &Outcome) -> Verdict {
+    exited(o, 0)?;
+    stdout_lines(o, &[LINE, LINE])?;
+    let mut values: Vec<i64> = stdout(o)
+        .lines()
+        .filter_map(|l| numbers(LINE, l, o.pid))
+        .filter_map(|n| n.last().copied())
+        .collect();
+    values.sort_unstable();
+    match values[..] {
+        [43, 86] | [84, 85] => Ok(()),
+        [43, 84] => Err(
+            "the values are 43 and 84: each side changed its own copy of the global. \
+             Threads share it, so expect 43 and 86, or 84 and 85"
+                .to_string(),
+        ),
+        _ => Err(format!(
+            "expected the values 43 and 86 (main first) or 84 and 85 (thread first), got {values:?}"
+        )),
+    }
+}
+
+fn checks() -> Vec<Check> {
+    vec![
+        Check::public("one pid, one shared global", 4, shared_values),
+        Check::public("--help explains and exits 0", 1, |o| {
+            exited(o, 0)?;
+            stdout_contains(o, "Usage: std-thread")
+        })
+        .args(["--help"]),
+        // BEGIN HIDDEN
+        Check::hidden("rejects an unknown argument with exit 2", 1, |o| {
+            exited(o, 2)?;
+            stderr_contains(o, "Usage: std-thread")
+        })
+        .args(["--bogus"]),
+        // END HIDDEN
+    ]
+}

@@ -1,0 +1,310 @@
+//! Judging helpers: each returns a [`Verdict`] whose error explains itself.
+//!
+//! Expected output is written as *templates*, one per line, where
+//!
+//! - `{P}` is the pid of the program the checker started (not "any number"),
+//! - `{C}`, `{C1}`, `{C2}`… are child pids: numbers that differ from `P` and
+//!   from each other, the same number wherever the same name appears,
+//! - `{N}` is any whole number (possibly negative).
+//!
+//! A mismatch is shown as a line-by-line diff (from `predicates`) between the
+//! expected text, with the pids filled in, and what the program printed.
+
+use crate::Verdict;
+use predicates::Predicate;
+use sandbox::{Outcome, Status};
+use std::collections::BTreeMap;
+
+/// The program's standard output as text (invalid UTF-8 replaced).
+pub fn stdout(o: &Outcome) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The program's standard error as text (invalid UTF-8 replaced).
+pub fn stderr(o: &Outcome) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Passes when `condition` holds; otherwise fails with `message`.
+pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Verdict {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+/// The program exited normally with `code`.
+pub fn exited(o: &Outcome, code: i32) -> Verdict {
+    match o.status {
+        Status::Exited(c) if c == code => Ok(()),
+        _ => Err(format!(
+            "expected the program to exit with status {code}, but it {}",
+            o.summary()
+        )),
+    }
+}
+
+/// The program exited normally with any non-zero code.
+pub fn exited_nonzero(o: &Outcome) -> Verdict {
+    match o.status {
+        Status::Exited(c) if c != 0 => Ok(()),
+        _ => Err(format!(
+            "expected the program to exit with a non-zero status, but it {}",
+            o.summary()
+        )),
+    }
+}
+
+/// Nothing was left behind: the sandbox saw no child that was never waited
+/// for and no process still running. `children` names whom the parent must
+/// wait for ("its child", "both children").
+pub fn waited_for(o: &Outcome, children: &str) -> Verdict {
+    ensure(o.notes.is_empty(), || {
+        format!("the parent must wait for {children} (waitpid) before it exits")
+    })
+}
+
+/// Standard output contains `needle`.
+pub fn stdout_contains(o: &Outcome, needle: &str) -> Verdict {
+    contains("standard output", &stdout(o), needle)
+}
+
+/// Standard error contains `needle`.
+pub fn stderr_contains(o: &Outcome, needle: &str) -> Verdict {
+    contains("standard error", &stderr(o), needle)
+}
+
+fn contains(what: &str, haystack: &str, needle: &str) -> Verdict {
+    let pred = predicates::str::contains(needle);
+    ensure(pred.eval(haystack), || {
+        format!(
+            "expected {what} to contain {needle:?}, got:\n{}",
+            indent(haystack)
+        )
+    })
+}
+
+/// Standard output is exactly these lines, in this order (see the module
+/// docs for `{P}`, `{C}` and `{N}`).
+pub fn stdout_lines(o: &Outcome, templates: &[&str]) -> Verdict {
+    let actual = stdout(o);
+    let lines: Vec<&str> = actual.lines().collect();
+    let mut bindings = Bindings::new(o.pid);
+    if lines.len() == templates.len() && match_all(templates, &lines, &mut bindings) {
+        return ensure(actual.is_empty() || actual.ends_with('\n'), || {
+            "the last line of output has no newline at its end".to_string()
+        });
+    }
+    Err(diff(&bindings.render(templates), &actual))
+}
+
+/// Standard output is these lines in some order: for programs whose
+/// processes or threads race to print.
+pub fn stdout_lines_any_order(o: &Outcome, templates: &[&str]) -> Verdict {
+    let actual = stdout(o);
+    let lines: Vec<&str> = actual.lines().collect();
+    if lines.len() == templates.len() {
+        let mut order: Vec<usize> = (0..templates.len()).collect();
+        if permutations_match(templates, &lines, &mut order, 0, o.pid) {
+            return Ok(());
+        }
+    }
+    let expected = Bindings::new(o.pid).render(templates);
+    Err(format!(
+        "expected these lines in any order:\n{}\ngot:\n{}",
+        indent(&expected),
+        indent(&actual)
+    ))
+}
+
+fn permutations_match(
+    templates: &[&str],
+    lines: &[&str],
+    order: &mut Vec<usize>,
+    k: usize,
+    pid: i32,
+) -> bool {
+    if k == order.len() {
+        let permuted: Vec<&str> = order.iter().map(|&i| templates[i]).collect();
+        return match_all(&permuted, lines, &mut Bindings::new(pid));
+    }
+    for i in k..order.len() {
+        order.swap(k, i);
+        if permutations_match(templates, lines, order, k + 1, pid) {
+            return true;
+        }
+        order.swap(k, i);
+    }
+    false
+}
+
+/// Matches one line against a template; returns the numbers that `{N}`
+/// matched, in order, or `None` when the line does not fit.
+///
+/// `{P}` must be `pid`; `{C…}` may be any pid other than `pid`.
+pub fn numbers(template: &str, line: &str, pid: i32) -> Option<Vec<i64>> {
+    let mut bindings = Bindings::new(pid);
+    match_line(template, line, &mut bindings).then_some(bindings.numbers)
+}
+
+/// Pids and numbers seen so far while matching one output.
+#[derive(Debug)]
+struct Bindings {
+    pid: i32,
+    children: BTreeMap<String, i64>,
+    numbers: Vec<i64>,
+}
+
+impl Bindings {
+    fn new(pid: i32) -> Self {
+        Bindings {
+            pid,
+            children: BTreeMap::new(),
+            numbers: Vec::new(),
+        }
+    }
+
+    /// The expected text with every bound placeholder filled in.
+    fn render(&self, templates: &[&str]) -> String {
+        let mut out = String::new();
+        for t in templates {
+            let mut line = t.replace("{P}", &self.pid.to_string());
+            for (name, value) in &self.children {
+                line = line.replace(&format!("{{{name}}}"), &value.to_string());
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn match_all(templates: &[&str], lines: &[&str], b: &mut Bindings) -> bool {
+    templates.iter().zip(lines).all(|(t, l)| match_line(t, l, b))
+}
+
+/// Matches `line` against `template`, extending the bindings.
+fn match_line(template: &str, line: &str, b: &mut Bindings) -> bool {
+    let mut rest = line;
+    let mut tpl = template;
+    while !tpl.is_empty() {
+        let Some(open) = tpl.find('{') else {
+            return rest == tpl;
+        };
+        let Some(close) = tpl[open..].find('}').map(|c| open + c) else {
+            return rest == tpl;
+        };
+        let (literal, name) = (&tpl[..open], &tpl[open + 1..close]);
+        let Some(after) = rest.strip_prefix(literal) else {
+            return false;
+        };
+        let sign = usize::from(name == "N" && after.starts_with('-'));
+        let digits = sign + after[sign..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits == sign {
+            return false;
+        }
+        let Ok(value) = after[..digits].parse::<i64>() else {
+            return false;
+        };
+        let ok = match name {
+            "P" => value == i64::from(b.pid),
+            "N" => {
+                b.numbers.push(value);
+                true
+            }
+            child if child.starts_with('C') => match b.children.get(child) {
+                Some(&bound) => bound == value,
+                None => {
+                    let fresh =
+                        value > 0 && value != i64::from(b.pid) && !b.children.values().any(|&v| v == value);
+                    if fresh {
+                        b.children.insert(child.to_string(), value);
+                        b.numbers.push(value);
+                    }
+                    fresh
+                }
+            },
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        rest = &after[digits..];
+        tpl = &tpl[close + 1..];
+    }
+    rest.is_empty()
+}
+
+/// A line-by-line diff of expected and actual text, from `predicates`.
+pub fn diff(expected: &str, actual: &str) -> String {
+    let pred = predicates::str::diff(expected.to_string());
+    match pred.find_case(false, actual) {
+        Some(case) => {
+            let mut out = String::from("output differs from what was expected (- expected, + got):\n");
+            for product in case.products() {
+                out.push_str(&product.value().to_string());
+            }
+            if actual.is_empty() {
+                out.push_str("\n(the program printed nothing)");
+            }
+            out
+        }
+        None => format!("expected:\n{}\ngot:\n{}", indent(expected), indent(actual)),
+    }
+}
+
+/// Indents text for a report, marking an empty text as such.
+pub fn indent(text: &str) -> String {
+    if text.is_empty() {
+        return "    (nothing)".to_string();
+    }
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_must_be_the_started_one() {
+        let mut b = Bindings::new(812);
+        assert!(match_line(
+            "Wrote Hello from pid {P}",
+            "Wrote Hello from pid 812",
+            &mut b
+        ));
+        assert!(!match_line(
+            "Wrote Hello from pid {P}",
+            "Wrote Hello from pid 813",
+            &mut b
+        ));
+        assert!(!match_line(
+            "Wrote Hello from pid {P}",
+            "Wrote Hello from pid 812 ",
+            &mut b
+        ));
+    }
+
+    #[test]
+    fn child_pids_differ_from_parent_and_stay_bound() {
+        let mut b = Bindings::new(10);
+        assert!(!match_line("[child: {C}]", "[child: 10]", &mut b));
+        assert!(match_line("[child: {C}]", "[child: 11]", &mut b));
+        assert!(match_line("x {C}", "x 11", &mut b));
+        assert!(!match_line("x {C}", "x 12", &mut b));
+        assert!(!match_line("y {C2}", "y 11", &mut b), "C2 must differ from C");
+        assert!(match_line("y {C2}", "y 12", &mut b));
+    }
+
+    #[test]
+    fn numbers_are_returned_in_order() {
+        assert_eq!(numbers("a={N} b={N}", "a=43 b=-86", 1), Some(vec![43, -86]));
+        assert_eq!(numbers("a={N}", "a=x", 1), None);
+    }
+
+    #[test]
+    fn diff_shows_both_sides() {
+        let d = diff("one\ntwo\n", "one\nthree\n");
+        assert!(d.contains("two") && d.contains("three"), "{d}");
+    }
+}

@@ -1,0 +1,303 @@
+//! Runs one untrusted program and reports what it did.
+//!
+//! Student programs for lecture 16 fork, block and leak by design: a parent
+//! that forgets to close a write end blocks forever, a child outlives its
+//! parent, a double fork escapes into its own session. [`run`] starts such a
+//! program and stays in control whatever it does, then hands back an
+//! [`Outcome`] for the checks to judge.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! let spec = sandbox::Spec::new("/path/to/bin")
+//!     .args(["--atomic"])
+//!     .stdin(b"input".to_vec())
+//!     .timeout(Duration::from_secs(5));
+//! let outcome = sandbox::run(&spec)?; // Err only when the sandbox itself failed
+//! println!("the program {}", outcome.summary()); // "exited with status 0"
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Design
+//!
+//! **One supervisor process per run.** A child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`) receives every orphan of its subtree, and the
+//! natural way to collect them is `waitpid(-1)`. That is a property of a
+//! whole process, so it cannot be shared: the checker runs several checks on
+//! several threads at once, and two runs reaping with `waitpid(-1)` in one
+//! process would steal each other's children. So [`run`] forks a small
+//! *supervisor* (S) per run; S makes itself the subreaper and forks the
+//! program (P). Every process the program ever creates stays below S, dead or
+//! alive, whatever it does with `setsid` or double forks; the runner thread
+//! only ever waits for its own S, by pid.
+//!
+//! **Async-signal-safe after the fork.** The runner lives in a multithreaded
+//! process, so a forked child may only make async-signal-safe calls until it
+//! execs: another thread may have held the allocator's lock at the moment of
+//! the fork. Rather than re-executing a helper binary (which would need a
+//! hook in every caller's `main`, including the test harness), S and P run a
+//! short straight-line sequence of raw system calls (`spawn.rs`), on
+//! data prepared before the first fork: every path, argument and environment
+//! string is a `CString` with its pointer array built in advance, records to
+//! the runner are fixed 32-byte arrays on the stack, numbers are formatted
+//! into stack buffers. Nothing between `fork` and `execve`/`_exit` allocates,
+//! locks, or unwinds.
+//!
+//! **Who does what.**
+//! - S: own process group (so a terminal's Ctrl-C goes to the runner, not to
+//!   it); closes every descriptor it does not need (a concurrent run's pipe
+//!   ends would otherwise stay open in it and delay that run's end of file);
+//!   subreaper; forks P; then reaps every child that ends, reading its name
+//!   from `/proc/PID/comm` while it is still a zombie (`waitid(WNOWAIT)`),
+//!   and sends the runner one record per reaped process. On the runner's
+//!   word — or when the runner disappears (its control pipe reaches end of
+//!   file) — S kills the tree: `SIGKILL` to P's process group while P is not
+//!   yet reaped, and to each of its own children by pid, repeatedly, until it
+//!   has no child left; then it exits. Both kinds of kill are free of pid
+//!   reuse races: a process group cannot be recycled while its leader is an
+//!   unreaped child of S, and neither can the pid of one of S's children,
+//!   because only S reaps them. A process deeper in the tree (a grandchild
+//!   that escaped with `setsid`) becomes S's child as soon as its parent is
+//!   killed, so layer by layer every process is reached.
+//! - P, between fork and exec: new session (`setsid`, so P's group is P),
+//!   default signal dispositions (including `SIGPIPE`, which Rust ignores
+//!   and an exec would keep ignored) and an empty signal mask, the rlimits
+//!   (soft = hard, so the program cannot raise them), the user drop, the
+//!   working directory, stdin/stdout/stderr on the run's pipes, every other
+//!   descriptor closed, `execve` with a scrubbed environment.
+//! - The runner thread: one `poll` loop that writes stdin (non-blocking, so
+//!   a program that never reads its input cannot deadlock us), reads stdout
+//!   and stderr (each capped, the excess counted), reads S's records, and
+//!   ticks every 50 ms to watch the clock and, through `/proc`, the tree.
+//!   When P has exited it lists what is still alive below S ("left 2
+//!   processes running: …") and tells S to kill; on a timeout it first asks
+//!   the hang diagnosis about every process of the tree, then tells S to
+//!   kill. Reading ends when S has exited — every process of the run is dead
+//!   then — with a last non-blocking drain, never a wait for end of file.
+//!
+//! **Listing the tree.** Every process of a run is a descendant of S, so the
+//! runner walks `/proc/S/task/*/children` downwards (or, on a kernel without
+//! those files, all of `/proc` by parent pid). The listing is only read,
+//! for reports and the diagnosis; killing is S's job, so a stale listing can
+//! never make us kill a stranger that got a recycled pid.
+//!
+//! **Limits.** Wall-clock timeout ([`Status::TimedOut`]); `RLIMIT_CPU`,
+//! `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`, `RLIMIT_NPROC` and
+//! `RLIMIT_CORE = 0`, each with soft = hard. When the runner is root the
+//! program runs as an unprivileged user (`nobody` unless [`Spec::user`] says
+//! otherwise) with no supplementary groups, `PR_SET_NO_NEW_PRIVS`, in a
+//! fresh directory it owns, from a copy of the binary in that directory, with
+//! only `PATH`, `HOME` (that directory) and `LANG` in its environment. Not as
+//! root, the same minus the user drop; as `RLIMIT_NPROC` counts every process
+//! of the real user, it is then set to the user's current count plus the
+//! limit.
+//!
+//! **Known limits.** Not as root, the program runs as the runner's user and
+//! could signal the runner itself (`kill(-1, …)`). Processes stuck in
+//! uninterruptible sleep may outlive a `SIGKILL` for a while: after 5 s S is
+//! given up on and a note says so. The runner relies on `SIGPIPE` being
+//! ignored in its process, as in every Rust program.
+
+pub mod diagnose;
+mod names;
+mod run;
+mod spawn;
+mod tree;
+
+pub use diagnose::{Diagnosis, diagnose};
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to run and under which limits.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The program to execute.
+    pub program: PathBuf,
+    /// Its arguments (not including argv[0], which is the program's file name).
+    pub args: Vec<OsString>,
+    /// Bytes fed to its standard input, which is then closed.
+    pub stdin: Vec<u8>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// The user the program runs as when the runner is root (`None`: keep
+    /// the runner's identity). Ignored when the runner is not root.
+    pub user: Option<String>,
+}
+
+/// Resource limits for one run.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time before the whole process tree is killed.
+    pub timeout: Duration,
+    /// Bytes kept of stdout and of stderr each; the rest is counted, not kept.
+    pub output_cap: usize,
+    /// RLIMIT_CPU, seconds.
+    pub cpu_seconds: u64,
+    /// RLIMIT_AS, bytes.
+    pub address_space: u64,
+    /// RLIMIT_FSIZE, bytes.
+    pub file_size: u64,
+    /// RLIMIT_NOFILE.
+    pub open_files: u64,
+    /// RLIMIT_NPROC (binding only for an unprivileged user).
+    pub processes: u64,
+}
+
+impl Default for Limits {
+    /// Limits that every lecture 16 exercise fits in, with room to spare.
+    ///
+    /// - 5 s wall clock, 10 s CPU: the slowest exercise (40 million
+    ///   increments on several threads) takes well under a second.
+    /// - 1 GiB address space: a Rust thread reserves an 8 MiB stack, so a
+    ///   dozen threads plus the allocator's arenas fit; a runaway allocation
+    ///   does not.
+    /// - 16 MiB per written file, 256 descriptors, 1 MiB kept per stream.
+    /// - 256 processes (threads count too). As `nobody`, this budget is
+    ///   shared by every run in parallel — about 60 each with 4 checks at
+    ///   once — which is plenty for exercises that fork a handful of children
+    ///   and stops a fork bomb quickly.
+    fn default() -> Limits {
+        Limits {
+            timeout: Duration::from_secs(5),
+            output_cap: 1 << 20,
+            cpu_seconds: 10,
+            address_space: 1 << 30,
+            file_size: 16 << 20,
+            open_files: 256,
+            processes: 256,
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The program exited with this code.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+    /// It ran past the wall-clock timeout and was killed.
+    TimedOut,
+    /// The hang diagnosis found every process of the tree blocked on another
+    /// one (a pipe nobody will write, a child that never ends), so the run
+    /// was stopped before the timeout; the explanation is in `notes`.
+    Deadlock,
+}
+
+/// Everything a check may judge.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The pid of the program the sandbox started.
+    pub pid: i32,
+    /// How it ended.
+    pub status: Status,
+    /// Captured standard output, at most `output_cap` bytes.
+    pub stdout: Vec<u8>,
+    /// Captured standard error, at most `output_cap` bytes.
+    pub stderr: Vec<u8>,
+    /// Bytes of stdout beyond the cap, counted and dropped.
+    pub stdout_truncated: u64,
+    /// Bytes of stderr beyond the cap, counted and dropped.
+    pub stderr_truncated: u64,
+    /// Wall-clock time from start to the end of the run.
+    pub duration: Duration,
+    /// Human-readable remarks: processes left running and killed, children
+    /// never waited for, the hang diagnosis. Empty when all was clean.
+    pub notes: Vec<String>,
+    /// The wall-clock limit the run had (for "timed out after 5.0 s").
+    pub timeout: Duration,
+}
+
+impl Outcome {
+    /// One line on how the run ended, completing "the program …":
+    /// "exited with status 0", "was killed by SIGSEGV", "timed out after 5.0 s".
+    pub fn summary(&self) -> String {
+        match self.status {
+            Status::Exited(code) => format!("exited with status {code}"),
+            Status::Signaled(sig) => match names::signal_cause(sig) {
+                Some(cause) => format!("was killed by {} ({cause})", names::signal_name(sig)),
+                None => format!("was killed by {}", names::signal_name(sig)),
+            },
+            Status::TimedOut => format!("timed out after {:.1} s", self.timeout.as_secs_f64()),
+            Status::Deadlock => format!(
+                "deadlocked and was stopped after {:.1} s",
+                self.duration.as_secs_f64()
+            ),
+        }
+    }
+
+    /// Whether the run left nothing to remark on (no leftovers, no
+    /// truncation, no diagnosis).
+    pub fn is_clean(&self) -> bool {
+        self.notes.is_empty()
+    }
+}
+
+impl Spec {
+    /// A spec with default limits, no arguments, empty stdin.
+    pub fn new(program: impl Into<PathBuf>) -> Spec {
+        Spec {
+            program: program.into(),
+            args: Vec::new(),
+            stdin: Vec::new(),
+            limits: Limits::default(),
+            user: Some("nobody".to_owned()),
+        }
+    }
+
+    /// Sets the arguments (replacing any set before).
+    pub fn args<I, S>(mut self, args: I) -> Spec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Spec {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets the bytes fed to standard input.
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Spec {
+        self.stdin = input.into();
+        self
+    }
+
+    /// Sets the wall-clock timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Spec {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// Sets how many bytes of stdout and of stderr are kept.
+    pub fn output_cap(mut self, bytes: usize) -> Spec {
+        self.limits.output_cap = bytes;
+        self
+    }
+
+    /// Replaces all the limits.
+    pub fn limits(mut self, limits: Limits) -> Spec {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the user to run as when the runner is root (`None`: stay root).
+    pub fn user(mut self, user: Option<&str>) -> Spec {
+        self.user = user.map(str::to_owned);
+        self
+    }
+}
+
+/// Runs the program; `Err` only when the sandbox itself failed (fork, pipe…).
+///
+/// A program that cannot be started (missing file, not executable, bad
+/// format) is also an `Err`, whose message names the step that failed.
+pub fn run(spec: &Spec) -> io::Result<Outcome> {
+    run::run(spec)
+}

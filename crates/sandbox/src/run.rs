@@ -1,0 +1,643 @@
+//! The runner's side of one run: set up, start the supervisor, then one
+//! `poll` loop for stdin, stdout, stderr, the supervisor's records and the
+//! clock, until every process of the run is gone.
+
+use crate::spawn::{self, Fds, Plan, Record, Stage};
+use crate::tree::{self, Proc};
+use crate::{Outcome, Spec, Status, diagnose};
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr, OsString};
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use syscalls::cvt_r;
+
+/// How often the loop wakes while the program runs, to look at the clock.
+const TICK: Duration = Duration::from_millis(50);
+/// When the deadlock watch takes its first sample…
+const WATCH_START: Duration = Duration::from_millis(200);
+/// …and how often after that.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// How long killing may take before S is given up on.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How many "never waited for" notes are listed one by one.
+const MAX_ORPHAN_NOTES: usize = 8;
+
+/// The environment the program gets, apart from `HOME`.
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+const LANG: &str = "C.UTF-8";
+
+/// Runs `spec`; see [`crate::run`].
+pub(crate) fn run(spec: &Spec) -> io::Result<Outcome> {
+    let ids = identity(spec)?;
+    let workdir = WorkDir::create(ids)?;
+    let result = run_in(spec, ids, &workdir);
+    let removed = workdir.remove();
+    let mut outcome = result?;
+    if let Err(e) = removed {
+        outcome
+            .notes
+            .push(format!("could not remove the run's directory: {e}"));
+    }
+    Ok(outcome)
+}
+
+/// The (uid, gid) to run as: only when we are root and a user is asked for.
+fn identity(spec: &Spec) -> io::Result<Option<(libc::uid_t, libc::gid_t)>> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    let Some(user) = &spec.user else { return Ok(None) };
+    let name = CString::new(user.as_str()).map_err(|_| invalid(format!("bad user name {user:?}")))?;
+    // SAFETY: a zeroed passwd is valid storage for getpwnam_r.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid; getpwnam_r is thread-safe and writes
+    // only into `pw`, `buf` and `found`.
+    let r = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if r != 0 || found.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("sandbox: no user named {user:?}"),
+        ));
+    }
+    Ok(Some((pw.pw_uid, pw.pw_gid)))
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("sandbox: {message}"))
+}
+
+/// A fresh directory for one run, owned by the user the program runs as,
+/// removed at the end (or on drop, if the run failed half-way).
+struct WorkDir {
+    path: PathBuf,
+    removed: bool,
+}
+
+impl WorkDir {
+    fn create(ids: Option<(libc::uid_t, libc::gid_t)>) -> io::Result<WorkDir> {
+        let template = std::env::temp_dir().join("sandbox-XXXXXX");
+        let template =
+            CString::new(template.into_os_string().into_vec()).map_err(|_| invalid("bad TMPDIR".into()))?;
+        let mut bytes = template.into_bytes_with_nul();
+        // SAFETY: `bytes` is a writable, NUL-terminated template ending in XXXXXX.
+        let p = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+        if p.is_null() {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("sandbox: mkdtemp failed: {e}")));
+        }
+        bytes.pop();
+        let dir = WorkDir {
+            path: PathBuf::from(OsString::from_vec(bytes)),
+            removed: false,
+        };
+        if let Some((uid, gid)) = ids {
+            std::os::unix::fs::chown(&dir.path, Some(uid), Some(gid))?;
+        }
+        Ok(dir)
+    }
+
+    /// Copies the program in, executable by the run's user: our own build
+    /// directory may not be readable by `nobody`.
+    fn install(&self, program: &Path) -> io::Result<PathBuf> {
+        let name = program
+            .file_name()
+            .ok_or_else(|| invalid(format!("{} names no file", program.display())))?;
+        let target = self.path.join(name);
+        fs::copy(program, &target).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("sandbox: cannot copy {}: {e}", program.display()),
+            )
+        })?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755))?;
+        Ok(target)
+    }
+
+    fn remove(mut self) -> io::Result<()> {
+        self.removed = true;
+        fs::remove_dir_all(&self.path)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| {
+        invalid(format!(
+            "{:?} contains a NUL byte",
+            String::from_utf8_lossy(bytes)
+        ))
+    })
+}
+
+/// `pipe2(O_CLOEXEC)`, with the runner's end made non-blocking.
+fn pipe(runner_reads: bool) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = syscalls::pipe()?;
+    syscalls::set_nonblocking(if runner_reads { &r } else { &w }, true)?;
+    Ok((r, w))
+}
+
+fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDir) -> io::Result<Outcome> {
+    let exe = workdir.install(&spec.program)?;
+    let limits = &spec.limits;
+
+    // RLIMIT_NPROC counts every task of the real user. As `nobody` that is
+    // the runs themselves; as an ordinary user it is also their whole
+    // session, so the budget comes on top of what already runs.
+    // SAFETY: geteuid/getuid have no preconditions.
+    let (euid, ruid) = unsafe { (libc::geteuid(), libc::getuid()) };
+    let processes = if ids.is_none() && euid != 0 {
+        tree::tasks_of_user(ruid) + limits.processes
+    } else {
+        limits.processes
+    };
+
+    let argv0 = exe.file_name().map(OsStr::as_bytes).unwrap_or(b"program");
+    let mut argv = vec![cstring(argv0)?];
+    for a in &spec.args {
+        argv.push(cstring(a.as_bytes())?);
+    }
+    let envp = vec![
+        cstring(format!("PATH={PATH}").as_bytes())?,
+        cstring(
+            [b"HOME=".as_slice(), workdir.path.as_os_str().as_bytes()]
+                .concat()
+                .as_slice(),
+        )?,
+        cstring(format!("LANG={LANG}").as_bytes())?,
+    ];
+
+    let (stdin_r, stdin_w) = pipe(false)?;
+    let (stdout_r, stdout_w) = pipe(true)?;
+    let (stderr_r, stderr_w) = pipe(true)?;
+    let (report_r, report_w) = pipe(true)?;
+    let (control_r, control_w) = syscalls::pipe()?;
+
+    let plan = Plan {
+        path: cstring(exe.as_os_str().as_bytes())?,
+        argv: spawn::pointers(&argv),
+        _argv: argv,
+        envp: spawn::pointers(&envp),
+        _envp: envp,
+        cwd: cstring(workdir.path.as_os_str().as_bytes())?,
+        ids,
+        rlimits: [
+            (libc::RLIMIT_CPU, limits.cpu_seconds),
+            (libc::RLIMIT_AS, limits.address_space),
+            (libc::RLIMIT_FSIZE, limits.file_size),
+            (libc::RLIMIT_NOFILE, limits.open_files),
+            (libc::RLIMIT_CORE, 0),
+            (libc::RLIMIT_NPROC, processes),
+        ],
+        fds: Fds {
+            stdin: stdin_r.as_raw_fd(),
+            stdout: stdout_w.as_raw_fd(),
+            stderr: stderr_w.as_raw_fd(),
+            report: report_w.as_raw_fd(),
+            control: control_r.as_raw_fd(),
+        },
+    };
+
+    let start = Instant::now();
+    // SAFETY: `plan` and its descriptors are valid and outlive the fork.
+    let supervisor = unsafe { spawn::start(&plan) }?;
+    // The child's ends now live in S (and P); ours must go, or end of file
+    // would never come.
+    drop((stdin_r, stdout_w, stderr_w, report_w, control_r));
+
+    let mut runner = Runner {
+        supervisor,
+        start,
+        timeout: limits.timeout,
+        cap: limits.output_cap,
+        stdin: (!spec.stdin.is_empty()).then_some(stdin_w),
+        stdin_data: &spec.stdin,
+        stdin_done: 0,
+        stdout: Stream::new(stdout_r),
+        stderr: Stream::new(stderr_r),
+        report: Some(report_r),
+        report_buf: Vec::new(),
+        control: Some(control_w),
+        pid: None,
+        program_end: None,
+        failed: None,
+        verdict: None,
+        verdict_at: None,
+        killing_since: None,
+        left_running: Vec::new(),
+        reported: HashSet::new(),
+        orphans: Vec::new(),
+        notes: Vec::new(),
+        watch: Watch::default(),
+    };
+    let result = runner.run();
+    // Whatever happened, S is our child: reap it (it has exited, or been
+    // killed, once `run` returns).
+    let _ = syscalls::waitpid(supervisor, 0);
+    result?;
+    runner.finish(spec)
+}
+
+/// One captured output stream.
+struct Stream {
+    fd: Option<OwnedFd>,
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl Stream {
+    fn new(fd: OwnedFd) -> Stream {
+        Stream {
+            fd: Some(fd),
+            kept: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Reads what is there (a bounded number of times, so that a flood does
+    /// not starve the rest of the loop); end of file closes the stream.
+    fn pump(&mut self, cap: usize, chunk: &mut [u8]) -> io::Result<()> {
+        for _ in 0..16 {
+            let Some(fd) = &self.fd else { return Ok(()) };
+            match syscalls::read(fd, chunk) {
+                Ok(0) => self.fd = None,
+                Ok(n) => {
+                    let room = cap.saturating_sub(self.kept.len()).min(n);
+                    self.kept.extend_from_slice(&chunk[..room]);
+                    self.dropped += (n - room) as u64;
+                    if n < chunk.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The deadlock watch: two samples a moment apart must agree.
+#[derive(Default)]
+struct Watch {
+    previous: Option<diagnose::Diagnosis>,
+    next_at: Option<Duration>,
+}
+
+impl Watch {
+    /// Samples `pids`; returns the explanation when they are deadlocked.
+    fn deadlock(&mut self, pids: &[i32]) -> Option<Vec<String>> {
+        let sample = diagnose::diagnose(pids);
+        let joined = match &self.previous {
+            Some(previous) => sample.clone().since(previous),
+            None => {
+                self.previous = Some(sample);
+                return None;
+            }
+        };
+        self.previous = Some(sample);
+        joined.is_deadlock().then(|| joined.explain())
+    }
+}
+
+/// The runner's state for one run.
+struct Runner<'a> {
+    supervisor: libc::pid_t,
+    start: Instant,
+    timeout: Duration,
+    cap: usize,
+    stdin: Option<OwnedFd>,
+    stdin_data: &'a [u8],
+    stdin_done: usize,
+    stdout: Stream,
+    stderr: Stream,
+    report: Option<OwnedFd>,
+    report_buf: Vec<u8>,
+    control: Option<OwnedFd>,
+    /// P's pid, once S has said it.
+    pid: Option<i32>,
+    /// How P ended, once S has reaped it.
+    program_end: Option<Status>,
+    /// A step before exec failed: (stage, errno).
+    failed: Option<(i32, i32)>,
+    /// How the run ended, once decided.
+    verdict: Option<Status>,
+    /// When it was decided (time since start).
+    verdict_at: Option<Duration>,
+    /// When we told S to kill.
+    killing_since: Option<Instant>,
+    /// What was still running when the program exited.
+    left_running: Vec<Proc>,
+    /// Pids already named in a note (not to be named again as orphans).
+    reported: HashSet<i32>,
+    /// "child … exited but its parent never waited for it".
+    orphans: Vec<String>,
+    notes: Vec<String>,
+    watch: Watch,
+}
+
+impl Runner<'_> {
+    /// The loop; returns when S has exited (or been given up on).
+    fn run(&mut self) -> io::Result<()> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let elapsed = self.start.elapsed();
+            if self.verdict.is_none() {
+                self.decide(elapsed);
+            }
+            if self.report.is_none() {
+                // S has exited: every process of the run is gone.
+                return Ok(());
+            }
+            if self
+                .killing_since
+                .is_some_and(|since| since.elapsed() > KILL_GRACE)
+            {
+                self.give_up();
+                return Ok(());
+            }
+
+            let wait = match self.verdict {
+                Some(_) => Duration::from_millis(20),
+                None => {
+                    let to_deadline = self.timeout.saturating_sub(elapsed);
+                    let to_watch = self.watch.next_at.unwrap_or(WATCH_START).saturating_sub(elapsed);
+                    TICK.min(to_deadline).min(to_watch)
+                }
+            };
+            self.poll(wait, &mut chunk)?;
+        }
+    }
+
+    /// Decides whether the run is over: P ended, the clock ran out, or the
+    /// tree is deadlocked.
+    fn decide(&mut self, elapsed: Duration) {
+        if let Some(status) = self.program_end.clone() {
+            let left: Vec<Proc> = self.tree().into_iter().filter(|p| !p.is_zombie()).collect();
+            self.left_running = left;
+            self.conclude(status, elapsed);
+        } else if self.failed.is_some() {
+            self.conclude(Status::Exited(127), elapsed);
+        } else if elapsed >= self.timeout {
+            let tree = self.tree();
+            let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
+            let explanation = diagnose::diagnose(&pids).explain();
+            let running = tree.iter().filter(|p| !p.is_zombie()).count();
+            self.notes.push(format!(
+                "timed out after {:.1} s, with {} (all killed):",
+                self.timeout.as_secs_f64(),
+                count(running, "process running", "processes running")
+            ));
+            self.notes.extend(explanation);
+            self.reported.extend(pids);
+            self.conclude(Status::TimedOut, elapsed);
+        } else if self.pid.is_some() && elapsed >= self.watch.next_at.unwrap_or(WATCH_START) {
+            self.watch.next_at = Some(elapsed + WATCH_EVERY);
+            let tree = self.tree();
+            let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
+            if let Some(explanation) = self.watch.deadlock(&pids) {
+                self.notes
+                    .push(format!("stopped after {:.1} s:", elapsed.as_secs_f64()));
+                self.notes.extend(explanation);
+                self.reported.extend(pids);
+                self.conclude(Status::Deadlock, elapsed);
+            }
+        }
+    }
+
+    /// Records the verdict and tells S to kill whatever is left.
+    fn conclude(&mut self, status: Status, elapsed: Duration) {
+        self.verdict = Some(status);
+        self.verdict_at = Some(elapsed);
+        self.reported.extend(self.left_running.iter().map(|p| p.pid));
+        if let Some(control) = self.control.take() {
+            // One byte, then end of file: either tells S to kill. EPIPE (S
+            // already gone) is fine.
+            let _ = syscalls::write(&control, b"K");
+        }
+        self.killing_since = Some(Instant::now());
+    }
+
+    /// The processes of the run right now (S excluded).
+    fn tree(&self) -> Vec<Proc> {
+        tree::descendants(self.supervisor)
+    }
+
+    /// S did not finish killing in time (processes stuck in the kernel):
+    /// kill S itself, so that it can be reaped, and say so.
+    fn give_up(&mut self) {
+        let stuck = labels(&self.tree());
+        // SAFETY: kill takes plain integers; S is our unreaped child.
+        unsafe { libc::kill(self.supervisor, libc::SIGKILL) };
+        self.notes.push(format!(
+            "could not kill every process within {} s: {}",
+            KILL_GRACE.as_secs(),
+            stuck
+        ));
+    }
+
+    /// Waits at most `wait` for any descriptor, then serves them all.
+    fn poll(&mut self, wait: Duration, chunk: &mut [u8]) -> io::Result<()> {
+        let entry = |fd: Option<&OwnedFd>, events| libc::pollfd {
+            fd: fd.map_or(-1, AsRawFd::as_raw_fd),
+            events,
+            revents: 0,
+        };
+        let mut fds = [
+            entry(self.stdout.fd.as_ref(), libc::POLLIN),
+            entry(self.stderr.fd.as_ref(), libc::POLLIN),
+            entry(self.report.as_ref(), libc::POLLIN),
+            entry(self.stdin.as_ref(), libc::POLLOUT),
+        ];
+        let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fds` is a valid array of pollfds; -1 entries are ignored.
+        cvt_r(|| unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) })?;
+        if fds[0].revents != 0 {
+            self.stdout.pump(self.cap, chunk)?;
+        }
+        if fds[1].revents != 0 {
+            self.stderr.pump(self.cap, chunk)?;
+        }
+        if fds[3].revents != 0 {
+            self.feed();
+        }
+        if fds[2].revents != 0 {
+            self.read_records(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what the pipe takes of stdin; closes it when all is written or
+    /// the program closed its end (EPIPE: it need not read its input).
+    fn feed(&mut self) {
+        let Some(fd) = &self.stdin else { return };
+        let rest = &self.stdin_data[self.stdin_done..];
+        match syscalls::write(fd, rest) {
+            Ok(n) => {
+                self.stdin_done += n;
+                if self.stdin_done == self.stdin_data.len() {
+                    self.stdin = None;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => self.stdin = None,
+        }
+    }
+
+    /// Reads S's records; end of file means S has exited.
+    fn read_records(&mut self, chunk: &mut [u8]) -> io::Result<()> {
+        let Some(fd) = &self.report else { return Ok(()) };
+        match syscalls::read(fd, chunk) {
+            Ok(0) => self.report = None,
+            Ok(n) => self.report_buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let whole = self.report_buf.len() / spawn::RECORD_LEN * spawn::RECORD_LEN;
+        let bytes: Vec<u8> = self.report_buf.drain(..whole).collect();
+        for record in bytes.chunks_exact(spawn::RECORD_LEN) {
+            let Ok(record) = record.try_into() else { continue };
+            if let Some(record) = Record::decode(record) {
+                self.on_record(record);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_record(&mut self, record: Record) {
+        match record {
+            Record::Started { pid } => self.pid = Some(pid),
+            Record::Failed { stage, errno } => self.failed = Some((stage, errno)),
+            Record::Exited {
+                pid,
+                code,
+                status,
+                comm,
+            } => {
+                let end = match code {
+                    libc::CLD_EXITED => Status::Exited(status),
+                    _ => Status::Signaled(status),
+                };
+                if Some(pid) == self.pid {
+                    self.program_end = Some(end);
+                    return;
+                }
+                // Killed by S on our word: already reported, or a process
+                // that appeared while the tree was being killed.
+                let killed_by_us = self.verdict.is_some() && end == Status::Signaled(libc::SIGKILL);
+                if killed_by_us || self.reported.contains(&pid) {
+                    return;
+                }
+                let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+                let name = String::from_utf8_lossy(&comm[..len]);
+                self.orphans.push(format!(
+                    "child {pid} ({name}) exited but its parent never waited for it"
+                ));
+            }
+        }
+    }
+
+    /// Builds the outcome once every process is gone.
+    fn finish(mut self, spec: &Spec) -> io::Result<Outcome> {
+        if let Some((stage, errno)) = self.failed {
+            let e = io::Error::from_raw_os_error(errno);
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "sandbox: cannot start {}: {} failed: {e}",
+                    spec.program.display(),
+                    Stage::from_code(stage)
+                ),
+            ));
+        }
+        // Every writer is dead: take what is left in the pipes without
+        // waiting for end of file (a stray copy of a write end elsewhere
+        // must not hold us).
+        let mut chunk = vec![0u8; 64 * 1024];
+        for stream in [&mut self.stdout, &mut self.stderr] {
+            while stream.fd.is_some() {
+                let before = stream.kept.len() as u64 + stream.dropped;
+                stream.pump(self.cap, &mut chunk)?;
+                if stream.kept.len() as u64 + stream.dropped == before {
+                    break;
+                }
+            }
+        }
+        let pid = self
+            .pid
+            .ok_or_else(|| io::Error::other("sandbox: the supervisor ended before starting the program"))?;
+        let status = self
+            .verdict
+            .clone()
+            .ok_or_else(|| io::Error::other("sandbox: the supervisor died"))?;
+
+        let mut notes = Vec::new();
+        if !self.left_running.is_empty() {
+            let n = self.left_running.len();
+            notes.push(format!(
+                "left {} running: {}; {} killed",
+                count(n, "process", "processes"),
+                labels(&self.left_running),
+                if n == 1 { "it was" } else { "they were" }
+            ));
+        }
+        notes.append(&mut self.notes);
+        let extra = self.orphans.len().saturating_sub(MAX_ORPHAN_NOTES);
+        notes.extend(self.orphans.drain(..).take(MAX_ORPHAN_NOTES));
+        if extra > 0 {
+            notes.push(format!("… and {extra} more children never waited for"));
+        }
+        for (name, stream) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if stream.dropped > 0 {
+                notes.push(format!(
+                    "{name} was cut at {} bytes: {} more bytes were dropped",
+                    self.cap, stream.dropped
+                ));
+            }
+        }
+        Ok(Outcome {
+            pid,
+            status,
+            stdout: self.stdout.kept,
+            stderr: self.stderr.kept,
+            stdout_truncated: self.stdout.dropped,
+            stderr_truncated: self.stderr.dropped,
+            duration: self.verdict_at.unwrap_or_else(|| self.start.elapsed()),
+            notes,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// "pid 913 (sleep), pid 914 (sh)", the first few only.
+fn labels(procs: &[Proc]) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = procs.iter().take(SHOWN).map(Proc::label).collect();
+    if procs.len() > SHOWN {
+        text.push(format!("and {} more", procs.len() - SHOWN));
+    }
+    text.join(", ")
+}
+
+/// "1 process", "3 processes".
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

@@ -1,0 +1,388 @@
+//! The sandbox against hostile programs: shell scripts that hang, crash,
+//! flood, leak children, escape into new sessions, and run in parallel.
+//!
+//! Every fixture is bounded by itself (`sleep 100`, never an endless wait
+//! without a timeout), and every test ends by checking `/proc`: no process
+//! whose command line carries the test's marker may be left. The marker is
+//! a `sleep` duration or a shell comment unique to the test.
+
+use sandbox::{Outcome, Spec, Status};
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// `/bin/sh -c SCRIPT` with a 3 s timeout.
+fn sh(script: &str) -> Spec {
+    Spec::new("/bin/sh")
+        .args(["-c", script])
+        .timeout(Duration::from_secs(3))
+}
+
+/// Runs `spec`, printing the outcome (shown when a test fails).
+fn run(spec: &Spec) -> Outcome {
+    let outcome = sandbox::run(spec).expect("the sandbox itself failed");
+    eprintln!(
+        "the program {}\nstdout: {:?}\nstderr: {:?}\nnotes: {:#?}\nduration: {:?}",
+        outcome.summary(),
+        String::from_utf8_lossy(&outcome.stdout),
+        String::from_utf8_lossy(&outcome.stderr),
+        outcome.notes,
+        outcome.duration
+    );
+    outcome
+}
+
+/// The processes whose command line contains `marker` (this test process
+/// excluded).
+fn processes_with(marker: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(marker) {
+            found.push(format!("{name}: {cmdline}"));
+        }
+    }
+    found
+}
+
+/// No process of the run is left: `run` returns only once the tree is gone.
+fn assert_none_left(marker: &str) {
+    let left = processes_with(marker);
+    assert!(left.is_empty(), "processes left behind: {left:#?}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn stdout(o: &Outcome) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn reports_the_exit_status() {
+    let o = run(&sh("echo hi; exit 3 # marker-exit-3"));
+    assert_eq!(o.status, Status::Exited(3));
+    assert_eq!(o.summary(), "exited with status 3");
+    assert_eq!(stdout(&o), "hi\n");
+    assert!(o.notes.is_empty(), "{:?}", o.notes);
+    assert!(o.pid > 1);
+    assert_none_left("marker-exit-3");
+}
+
+#[test]
+fn names_the_signal_that_killed_it() {
+    let o = run(&sh("kill -SEGV $$ # marker-segv"));
+    assert_eq!(o.status, Status::Signaled(libc::SIGSEGV));
+    assert_eq!(o.summary(), "was killed by SIGSEGV");
+    assert_none_left("marker-segv");
+}
+
+#[test]
+fn times_out_and_kills_the_tree() {
+    let spec = sh("sleep 101.1; echo never").timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let o = run(&spec);
+    let took = started.elapsed();
+    assert_eq!(o.status, Status::TimedOut);
+    assert_eq!(o.summary(), "timed out after 1.0 s");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(
+        o.notes.iter().any(|n| n.starts_with("timed out after 1.0 s")),
+        "{:?}",
+        o.notes
+    );
+    assert_none_left("101.1");
+}
+
+#[test]
+fn caps_a_flood_and_counts_the_rest() {
+    let spec = sh("head -c 3000000 /dev/zero; head -c 5000 /dev/zero >&2 # marker-flood")
+        .output_cap(1 << 20)
+        .timeout(Duration::from_secs(5));
+    let o = run(&spec);
+    assert_eq!(o.status, Status::Exited(0));
+    assert_eq!(o.stdout.len(), 1 << 20);
+    assert_eq!(o.stdout_truncated, 3_000_000 - (1 << 20));
+    assert_eq!(o.stderr.len(), 5000);
+    assert_eq!(o.stderr_truncated, 0);
+    assert!(
+        o.notes
+            .iter()
+            .any(|n| n.starts_with("stdout was cut at 1048576 bytes")),
+        "{:?}",
+        o.notes
+    );
+    assert_none_left("marker-flood");
+}
+
+#[test]
+fn an_endless_flood_ends_at_the_timeout() {
+    let spec = sh("yes marker-yes")
+        .output_cap(1000)
+        .timeout(Duration::from_secs(1));
+    let o = run(&spec);
+    assert_eq!(o.status, Status::TimedOut);
+    assert_eq!(o.stdout.len(), 1000);
+    assert!(o.stdout_truncated > 1000);
+    assert_none_left("marker-yes");
+}
+
+#[test]
+fn a_child_left_holding_stdout_is_reported_and_killed() {
+    // (The pause lets the child exec `sleep`, so that it has that name.)
+    let started = Instant::now();
+    let o = run(&sh("sleep 102.1 & echo $!; sleep 0.1"));
+    assert_eq!(o.status, Status::Exited(0));
+    let child: i32 = stdout(&o).trim().parse().unwrap();
+    let note = format!("left 1 process running: pid {child} (sleep); it was killed");
+    assert!(o.notes.contains(&note), "wanted {note:?} in {:?}", o.notes);
+    assert!(o.duration < Duration::from_secs(1), "{:?}", o.duration);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_none_left("102.1");
+}
+
+#[test]
+fn a_double_forked_setsid_daemon_is_reported_and_killed() {
+    // The subshell forks setsid and exits at once: the daemon is an orphan
+    // in its own session, still holding stdout, when the script ends.
+    let o = run(&sh("(setsid sleep 103.1 & echo $!); sleep 0.2"));
+    assert_eq!(o.status, Status::Exited(0));
+    let daemon: i32 = stdout(&o).trim().parse().unwrap();
+    let note = format!("left 1 process running: pid {daemon} (sleep); it was killed");
+    assert!(o.notes.contains(&note), "wanted {note:?} in {:?}", o.notes);
+    assert_none_left("103.1");
+}
+
+#[test]
+fn a_child_never_waited_for_is_reported() {
+    // The child ends after the shell has become `sleep 0.6` (exec keeps the
+    // pid and the children), which never waits: the child stays a zombie
+    // until sleep exits and hands it over. (A child that ended before the
+    // exec could be reaped by the shell itself.)
+    let o = run(&sh("sleep 0.2 & echo $!; exec sleep 0.6"));
+    assert_eq!(o.status, Status::Exited(0));
+    let child: i32 = stdout(&o).trim().parse().unwrap();
+    let note = format!("child {child} (sleep) exited but its parent never waited for it");
+    assert_eq!(o.notes, vec![note]);
+}
+
+#[test]
+fn stdin_is_fed_and_closed() {
+    let o = run(&Spec::new("/bin/cat").stdin(b"hello\nworld\n".to_vec()));
+    assert_eq!(o.status, Status::Exited(0));
+    assert_eq!(stdout(&o), "hello\nworld\n");
+}
+
+#[test]
+fn a_large_stdin_flows_while_stdout_is_read() {
+    // 4 MiB through cat: more than both pipes hold, so writing stdin and
+    // reading stdout must go on at the same time.
+    let input: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let o = run(&Spec::new("/bin/cat").stdin(input.clone()).output_cap(8 << 20));
+    assert_eq!(o.status, Status::Exited(0));
+    assert!(o.stdout == input, "cat's output differs from its input");
+}
+
+#[test]
+fn a_program_that_ignores_its_stdin_does_not_block_us() {
+    let input = vec![b'x'; 4 << 20];
+    let o = run(&sh("exit 0 # marker-nostdin").stdin(input));
+    assert_eq!(o.status, Status::Exited(0));
+    assert_none_left("marker-nostdin");
+}
+
+#[test]
+fn sigpipe_and_the_signal_mask_are_back_to_default() {
+    // `yes` dies of SIGPIPE silently when head leaves; were SIGPIPE ignored
+    // it would complain on stderr about a broken pipe.
+    let o = run(&sh("yes | head -n 1; grep -E '^Sig(Blk|Ign)' /proc/self/status"));
+    assert_eq!(o.status, Status::Exited(0));
+    assert_eq!(
+        stdout(&o),
+        "y\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    assert_eq!(o.stderr, b"");
+}
+
+#[test]
+fn runs_as_nobody_when_root() {
+    if !is_root() {
+        eprintln!("not root: the user drop does not apply");
+        return;
+    }
+    let o = run(&sh("id -u; id -g; id -G; grep NoNewPrivs /proc/self/status"));
+    assert_eq!(stdout(&o), "65534\n65534\n65534\nNoNewPrivs:\t1\n");
+}
+
+#[test]
+fn the_environment_is_scrubbed() {
+    let o = run(&Spec::new("/usr/bin/env"));
+    let home = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("HOME="))
+        .map(str::to_owned)
+        .unwrap();
+    assert_eq!(
+        stdout(&o),
+        format!("PATH=/usr/local/bin:/usr/bin:/bin\nHOME={home}\nLANG=C.UTF-8\n")
+    );
+}
+
+#[test]
+fn the_working_directory_is_fresh_and_removed_after() {
+    let o = run(&sh(
+        "pwd; ls -A; stat -c '%U %a' .; echo data > file; test -s file && echo wrote",
+    ));
+    assert_eq!(o.status, Status::Exited(0));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let owner = if is_root() { "nobody 700" } else { "" };
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0].contains("sandbox-"), "{lines:?}");
+    assert_eq!(lines[1], "sh", "only the copied binary is there");
+    if is_root() {
+        assert_eq!(lines[2], owner);
+    }
+    assert_eq!(lines[3], "wrote");
+    assert!(
+        !std::path::Path::new(lines[0]).exists(),
+        "{} was not removed",
+        lines[0]
+    );
+}
+
+#[test]
+fn the_rlimits_are_set_soft_equal_hard() {
+    let o = run(&Spec::new("/bin/cat").args(["/proc/self/limits"]));
+    let limits = stdout(&o);
+    let row = |name: &str| -> Vec<String> {
+        let line = limits.lines().find(|l| l.starts_with(name)).unwrap();
+        line[name.len()..]
+            .split_whitespace()
+            .take(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("Max cpu time"), ["10", "10"]);
+    assert_eq!(row("Max address space"), ["1073741824", "1073741824"]);
+    assert_eq!(row("Max file size"), ["16777216", "16777216"]);
+    assert_eq!(row("Max open files"), ["256", "256"]);
+    assert_eq!(row("Max core file size"), ["0", "0"]);
+    if is_root() {
+        assert_eq!(row("Max processes"), ["256", "256"]);
+    }
+}
+
+#[test]
+fn a_file_larger_than_the_limit_is_cut_by_sigxfsz() {
+    let limits = sandbox::Limits {
+        file_size: 4096,
+        ..Default::default()
+    };
+    let o = run(&sh("exec head -c 10000 /dev/zero > big").limits(limits));
+    assert_eq!(o.status, Status::Signaled(libc::SIGXFSZ));
+    assert_eq!(o.summary(), "was killed by SIGXFSZ (file size limit)");
+}
+
+#[test]
+fn a_missing_program_is_an_error() {
+    let err = sandbox::run(&Spec::new("/nonexistent/program")).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    assert!(err.to_string().contains("/nonexistent/program"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_program_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    fs::write(&path, [0u8, 1, 2, 3]).unwrap();
+    let err = sandbox::run(&Spec::new(&path)).unwrap_err();
+    assert!(err.to_string().contains("execve failed"), "{err}");
+}
+
+#[test]
+fn a_fork_bomb_is_contained_and_cleaned_up() {
+    let spec = sh("while :; do sleep 104.1 & done").timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let o = run(&spec);
+    // The shell either loops until the timeout or gives up when fork fails
+    // (RLIMIT_NPROC); both ways, what it started is killed.
+    match o.status {
+        Status::TimedOut => {}
+        Status::Exited(_) => assert!(o.notes[0].starts_with("left "), "{:?}", o.notes),
+        ref other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_none_left("104.1");
+}
+
+#[test]
+fn a_pipe_deadlock_is_stopped_early() {
+    // The shell waits to read what cat writes; cat waits to read what the
+    // shell would write: each holds the pipe end the other waits on.
+    let spec = Spec::new("/bin/bash")
+        .args(["-c", "coproc cat; read -r x <&\"${COPROC[0]}\" # marker-coproc"])
+        .timeout(Duration::from_secs(5));
+    let o = run(&spec);
+    assert_eq!(o.status, Status::Deadlock);
+    assert!(o.duration < Duration::from_secs(2), "{:?}", o.duration);
+    assert!(o.summary().starts_with("deadlocked and was stopped after"));
+    assert!(o.notes.iter().any(|n| n.contains("Deadlock")), "{:?}", o.notes);
+    assert_none_left("marker-coproc");
+}
+
+#[test]
+fn parallel_runs_keep_their_own_descendants() {
+    // Each run leaves a child and a setsid daemon behind; each outcome must
+    // name exactly its own two, and no other run's.
+    let runs: Vec<(usize, Outcome)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                s.spawn(move || {
+                    let script = format!(
+                        "sleep 105.{i} & echo $!; (setsid sleep 106.{i} & echo $!); sleep 0.3; exit {i}"
+                    );
+                    (i, run(&sh(&script)))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let all_pids: Vec<i32> = runs
+        .iter()
+        .flat_map(|(_, o)| {
+            stdout(o)
+                .lines()
+                .map(|l| l.parse::<i32>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (i, o) in &runs {
+        assert_eq!(o.status, Status::Exited(*i as i32));
+        let own: Vec<i32> = stdout(o).lines().map(|l| l.parse().unwrap()).collect();
+        assert_eq!(o.notes.len(), 1, "{:?}", o.notes);
+        let note = &o.notes[0];
+        assert!(note.starts_with("left 2 processes running"), "{note}");
+        for pid in &all_pids {
+            let named = note.contains(&format!("pid {pid} "));
+            assert_eq!(named, own.contains(pid), "run {i}: pid {pid} in {note:?}");
+        }
+    }
+    for i in 0..4 {
+        assert_none_left(&format!("105.{i}"));
+        assert_none_left(&format!("106.{i}"));
+    }
+}

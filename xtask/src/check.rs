@@ -1,0 +1,124 @@
+//! `cargo xtask check [N...] [--json]`: build, run the checks in parallel,
+//! print a table and explain each failure with its hint.
+//!
+//! Exit status: 0 when every check passed, 1 when one failed, 2 when the
+//! checks could not run at all (a bad exercise name, cargo missing).
+
+use crate::flags::CheckFlags;
+use crate::term::{Paint, Progress};
+use checks::build::{BuildOptions, build};
+use checks::report::Results;
+use checks::{Exercise, ExerciseResult};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub fn run(flags: &CheckFlags) -> crate::Result {
+    let root = crate::root();
+    let exercises = select(&flags.exercises)?;
+    let start = Instant::now();
+    let results = check(
+        &root,
+        &exercises,
+        flags.jobs.unwrap_or_else(checks::default_jobs),
+        !flags.json,
+    )?;
+    crate::progress::record(&root, &results);
+    if flags.json {
+        print!("{}", Results::from_results(&results, start.elapsed()).to_json());
+    } else {
+        print_report(&results, start.elapsed().as_secs_f64());
+    }
+    let all_passed = results.iter().all(ExerciseResult::passed);
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The exercises named on the command line, or all of them.
+fn select(queries: &[String]) -> crate::Result<Vec<&'static Exercise>> {
+    if queries.is_empty() {
+        return Ok(checks::catalogue().iter().collect());
+    }
+    let mut chosen: Vec<&'static Exercise> = Vec::new();
+    for q in queries {
+        let e = crate::exercise(q)?;
+        if !chosen.iter().any(|c| c.number == e.number) {
+            chosen.push(e);
+        }
+    }
+    chosen.sort_by_key(|e| e.number);
+    Ok(chosen)
+}
+
+/// Builds the exercises in the workspace at `root` and runs their checks.
+pub fn check(
+    root: &Path,
+    exercises: &[&'static Exercise],
+    jobs: usize,
+    show_progress: bool,
+) -> crate::Result<Vec<ExerciseResult>> {
+    let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
+    let options = BuildOptions {
+        show_progress,
+        target_dir: None,
+    };
+    let built = build(root, &names, &options).map_err(|e| e.to_string())?;
+    let items: Vec<_> = exercises
+        .iter()
+        .map(|e| (*e, built.binary(e.name).map(Path::to_path_buf)))
+        .collect();
+    let progress = Progress::new();
+    let results = checks::run_exercises(&items, true, jobs, &|done, total| {
+        if show_progress {
+            progress.update(&format!("checking… {done}/{total}"));
+        }
+    });
+    progress.finish();
+    Ok(results)
+}
+
+fn print_report(results: &[ExerciseResult], seconds: f64) {
+    let paint = Paint::stdout();
+    for r in results {
+        let mark = if r.passed() {
+            paint.green("✓")
+        } else {
+            paint.red("✗")
+        };
+        let points = format!("{}/{}", r.score(), r.max_score());
+        println!(
+            "{mark} {:<20} {:<44} {points:>6}",
+            r.exercise.label(),
+            r.exercise.title
+        );
+    }
+    let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
+    for r in &failing {
+        println!();
+        for c in r.checks.iter().filter(|c| !c.passed) {
+            let hidden = if c.hidden { " (hidden check)" } else { "" };
+            println!(
+                "{} {}: {}{hidden}",
+                paint.red("✗"),
+                paint.bold(&r.exercise.label()),
+                c.name
+            );
+            println!("  {}", paint.dim(&format!("$ {}", c.command)));
+            for line in c.output.lines() {
+                println!("  {line}");
+            }
+        }
+        println!("  {} {}", paint.bold("hint:"), r.exercise.hint);
+    }
+    let passed = results.len() - failing.len();
+    let score: u32 = results.iter().map(ExerciseResult::score).sum();
+    let max: u32 = results.iter().map(ExerciseResult::max_score).sum();
+    println!();
+    println!(
+        "{passed}/{} exercises pass, {score}/{max} points, {seconds:.1} s",
+        results.len()
+    );
+}

@@ -1,0 +1,43 @@
+//! `cargo xtask list`: the exercises, with their status at the last check.
+
+use crate::term::Paint;
+use std::process::ExitCode;
+
+pub fn run() -> crate::Result {
+    let progress = crate::progress::load(&crate::root());
+    let paint = Paint::stdout();
+    println!(
+        "{}",
+        paint.bold(&format!(
+            "{:<3} {:<16} {:<44} {:<11} {:>6}",
+            "#", "exercise", "title", "status", "points"
+        ))
+    );
+    let mut passed = 0;
+    for e in checks::catalogue() {
+        let max = e.max_points(true);
+        let (status, points) = match progress.get(e.name) {
+            Some(p) if p.passed => {
+                passed += 1;
+                (
+                    paint.green(&format!("{:<11}", "✓ passed")),
+                    format!("{}/{}", p.score, p.max_score),
+                )
+            }
+            Some(p) => (
+                paint.red(&format!("{:<11}", "✗ failing")),
+                format!("{}/{}", p.score, p.max_score),
+            ),
+            None => (paint.dim(&format!("{:<11}", "· unchecked")), format!("-/{max}")),
+        };
+        println!(
+            "{:02}  {:<16} {:<44} {status} {points:>6}",
+            e.number, e.name, e.title
+        );
+    }
+    println!(
+        "\n{passed}/{} passed at their last check. `cargo xtask check` checks them all.",
+        checks::catalogue().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

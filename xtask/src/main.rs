@@ -1,0 +1,56 @@
+//! `cargo xtask`: the one command line of ipc-lab.
+//!
+//! This file only parses flags and dispatches; each subcommand lives in its
+//! own module. Exit codes everywhere: 0 success, 1 checks failed, 2 usage or
+//! environment error (with a one-line reason).
+
+mod check;
+mod flags;
+mod hint;
+mod list;
+mod progress;
+mod run;
+mod term;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What a subcommand reports back: an exit code, or a one-line error.
+type Result<T = ExitCode> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let flags = flags::parse();
+    let result = match flags.command {
+        flags::Command::List => list::run(),
+        flags::Command::Run { exercise, args } => run::run(&exercise, &args),
+        flags::Command::Check(opts) => check::run(&opts),
+        flags::Command::Hint { exercise } => hint::run(&exercise),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: xtask lives in `<root>/xtask`.
+///
+/// `IPC_LAB_ROOT` points it at another copy of the workspace; the tests use
+/// it to check a copy whose exercise sources they broke on purpose.
+fn root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IPC_LAB_ROOT") {
+        return PathBuf::from(dir);
+    }
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}
+
+/// Finds an exercise by number or name, or says which ones exist.
+fn exercise(query: &str) -> Result<&'static checks::Exercise> {
+    checks::find(query).ok_or_else(|| {
+        let last = checks::catalogue().len();
+        format!("no exercise '{query}': give a number from 1 to {last} or a name (see `cargo xtask list`)")
+    })
+}
