@@ -34,6 +34,65 @@ pub enum Command {
         /// Exercise number or name.
         exercise: String,
     },
+    /// Write the student repository (solutions replaced by todo!, hidden checks removed).
+    Release(ReleaseFlags),
+    /// Prove the checks bite: references pass everything, released stubs fail.
+    Verify(VerifyFlags),
+    /// Grade submissions: DIR/NAME/results.json and DIR/grades.csv.
+    Grade(GradeFlags),
+    /// Write the Gradescope autograder bundle.
+    Autograder(AutograderFlags),
+    /// Run the benchmarks and print their table.
+    Bench(BenchFlags),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseFlags {
+    /// Where to write the student repository.
+    pub out: std::path::PathBuf,
+    /// Write into OUT even if it is not empty (its files may be overwritten).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyFlags {
+    /// How many checks to run at once (default: one per CPU).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GradeFlags {
+    /// Submissions: student repository folders, or .zip / .tar.gz archives of one.
+    #[arg(required = true)]
+    pub submissions: Vec<std::path::PathBuf>,
+    /// Where results go: DIR/NAME/results.json and DIR/grades.csv.
+    #[arg(long, default_value = "grades")]
+    pub out: std::path::PathBuf,
+    /// How many submissions to grade at once (default: one per CPU).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Grade again submissions that already have results.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AutograderFlags {
+    /// Where to write the bundle.
+    #[arg(long, default_value = "autograder")]
+    pub out: std::path::PathBuf,
+    /// Overwrite an existing bundle.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFlags {
+    /// What to measure: `pipes` (exercises 14-16 and dd, the default) or `grade`.
+    #[arg(default_value = "pipes")]
+    pub what: String,
 }
 
 #[derive(Debug, Args)]

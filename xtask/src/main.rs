@@ -4,13 +4,19 @@
 //! own module. Exit codes everywhere: 0 success, 1 checks failed, 2 usage or
 //! environment error (with a one-line reason).
 
+mod autograder;
+mod bench;
+mod bench_grade;
 mod check;
 mod flags;
+mod grade;
 mod hint;
 mod list;
 mod progress;
+mod release;
 mod run;
 mod term;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +31,11 @@ fn main() -> ExitCode {
         flags::Command::Run { exercise, args } => run::run(&exercise, &args),
         flags::Command::Check(opts) => check::run(&opts),
         flags::Command::Hint { exercise } => hint::run(&exercise),
+        flags::Command::Release(opts) => release::run(&opts),
+        flags::Command::Verify(opts) => verify::run(&opts),
+        flags::Command::Grade(opts) => grade::run(&opts),
+        flags::Command::Autograder(opts) => autograder::run(&opts),
+        flags::Command::Bench(opts) => bench::run(&opts),
     };
     match result {
         Ok(code) => code,

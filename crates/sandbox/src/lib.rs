@@ -97,6 +97,7 @@
 //! given up on and a note says so. The runner relies on `SIGPIPE` being
 //! ignored in its process, as in every Rust program.
 
+mod cgroup;
 pub mod diagnose;
 mod names;
 mod run;

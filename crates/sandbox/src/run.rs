@@ -2,6 +2,7 @@
 //! `poll` loop for stdin, stdout, stderr, the supervisor's records and the
 //! clock, until every process of the run is gone.
 
+use crate::cgroup::PidsCgroup;
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
 use crate::{Outcome, Spec, Status, diagnose};
@@ -24,6 +25,9 @@ const WATCH_START: Duration = Duration::from_millis(200);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// How long killing may take before S is given up on.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// With a per-run cgroup, `RLIMIT_NPROC` is this many times the run's
+/// budget: room for that many runs at their limit side by side.
+const NPROC_BACKSTOP: u64 = 8;
 /// How many "never waited for" notes are listed one by one.
 const MAX_ORPHAN_NOTES: usize = 8;
 
@@ -160,8 +164,13 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     // session, so the budget comes on top of what already runs.
     // SAFETY: geteuid/getuid have no preconditions.
     let (euid, ruid) = unsafe { (libc::geteuid(), libc::getuid()) };
+    // With a cgroup of its own the run's budget is exact, and the rlimit,
+    // shared by all runs as `nobody`, is only a backstop for them together.
+    let cgroup = PidsCgroup::create(limits.processes);
     let processes = if ids.is_none() && euid != 0 {
         tree::tasks_of_user(ruid) + limits.processes
+    } else if cgroup.is_some() {
+        limits.processes.saturating_mul(NPROC_BACKSTOP)
     } else {
         limits.processes
     };
@@ -209,6 +218,7 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
             stderr: stderr_w.as_raw_fd(),
             report: report_w.as_raw_fd(),
             control: control_r.as_raw_fd(),
+            cgroup: cgroup.as_ref().map_or(-1, PidsCgroup::procs_fd),
         },
     };
 
@@ -248,8 +258,24 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     // Whatever happened, S is our child: reap it (it has exited, or been
     // killed, once `run` returns).
     let _ = syscalls::waitpid(supervisor, 0);
-    result?;
-    runner.finish(spec)
+    let mut outcome = result.and_then(|()| runner.finish(spec));
+    if let Some(cgroup) = cgroup {
+        let hits = cgroup.limit_hits();
+        let removed = cgroup.remove();
+        if let Ok(outcome) = outcome.as_mut() {
+            if hits > 0 {
+                outcome.notes.push(format!(
+                    "fork failed {} at the limit of {} processes (threads included)",
+                    count(hits as usize, "time", "times"),
+                    limits.processes
+                ));
+            }
+            if let Err(e) = removed {
+                outcome.notes.push(format!("sandbox: {e}"));
+            }
+        }
+    }
+    outcome
 }
 
 /// One captured output stream.

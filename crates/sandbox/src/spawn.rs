@@ -52,6 +52,8 @@ pub(crate) struct Fds {
     /// Read end of the control pipe (runner → S): a byte or end of file
     /// means "kill the tree".
     pub control: RawFd,
+    /// The run's `cgroup.procs`, open for writing, or -1 without a cgroup.
+    pub cgroup: RawFd,
 }
 
 /// Builds a NUL-terminated pointer array over `strings`.
@@ -79,12 +81,13 @@ pub(crate) enum Stage {
     Subreaper,
     Signalfd,
     Descriptors,
+    Cgroup,
 }
 
 impl Stage {
     /// The call that failed, as error messages name it.
     pub(crate) fn from_code(code: i32) -> &'static str {
-        const NAMES: [&str; 12] = [
+        const NAMES: [&str; 13] = [
             "fork",
             "setsid",
             "setrlimit",
@@ -97,6 +100,7 @@ impl Stage {
             "prctl(PR_SET_CHILD_SUBREAPER)",
             "signalfd",
             "fcntl(F_DUPFD_CLOEXEC)",
+            "write(cgroup.procs)",
         ];
         usize::try_from(code)
             .ok()
@@ -375,8 +379,10 @@ fn supervise(plan: &Plan) -> ! {
         &mut fds.stderr,
         &mut fds.report,
         &mut fds.control,
+        &mut fds.cgroup,
     ] {
-        if *fd < 3 {
+        // (-1 is "no cgroup", not a descriptor.)
+        if (0..3).contains(fd) {
             // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor we own.
             let new = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3) };
             if new < 0 {
@@ -385,7 +391,7 @@ fn supervise(plan: &Plan) -> ! {
             *fd = new;
         }
     }
-    close_all_except(&[fds.stdin, fds.stdout, fds.stderr, fds.report, fds.control]);
+    close_all_except(&[fds.stdin, fds.stdout, fds.stderr, fds.report, fds.control, fds.cgroup]);
 
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
@@ -704,6 +710,11 @@ fn program(plan: &Plan, fds: Fds, supervisor: i32) -> ! {
     // SAFETY: setsid takes no arguments; P is not a group leader yet.
     if unsafe { libc::setsid() } < 0 {
         fail(report, Stage::Setsid, 127);
+    }
+    // Into the run's cgroup ("0" is the writer itself), while still root.
+    // SAFETY: writing one byte from a static string.
+    if fds.cgroup >= 0 && unsafe { libc::write(fds.cgroup, b"0".as_ptr().cast(), 1) } != 1 {
+        fail(report, Stage::Cgroup, 127);
     }
     // Default dispositions, SIGPIPE included: Rust's runner ignores SIGPIPE
     // and exec keeps ignored signals ignored, but the lecture's programs
