@@ -120,6 +120,7 @@ impl Stack {
     }
 }
 
+// ANCHOR: clone
 /// Starts `child_main` as a new process that shares this one's memory,
 /// working directory and descriptor table, running on `stack`.
 fn clone_child(stack: &Stack) -> pid_t {
@@ -134,6 +135,7 @@ fn clone_child(stack: &Stack) -> pid_t {
     cvt(pid).or_exit("clone")
     // END SOLUTION
 }
+// ANCHOR_END: clone
 
 // ANCHOR: main
 fn main() {

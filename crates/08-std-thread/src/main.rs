@@ -13,20 +13,38 @@
 //!
 //! Run it: `cargo run -p std-thread` (or `cargo xtask run 8`).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use syscalls::cli::Program;
 use syscalls::getpid;
 
 const PROGRAM: Program = Program {
     name: "std-thread",
-    usage: "",
+    usage: "[--tids]",
     about: "Spawns a thread with std::thread; main adds 1 to a global that starts at 42,\n\
             the thread doubles it. Both print the same pid, and values that show one\n\
-            shared global: 43 and 86, or 84 and 85 (lecture 16, std-thread.cc).",
+            shared global: 43 and 86, or 84 and 85 (lecture 16, std-thread.cc).\n\
+            \n\
+            --tids  also print each thread's own id (gettid): the pid is the same,\n\
+            \x20       the thread ids differ, and main's thread id is the pid",
 };
 
 /// The global both threads change: shared, so it must be an atomic.
 static PRECIOUS: AtomicI32 = AtomicI32::new(42);
+
+/// Set by `--tids`: print each thread's id beside the pid.
+static SHOW_TIDS: AtomicBool = AtomicBool::new(false);
+
+/// Prints one line; println! holds stdout's lock for the whole line, so the
+/// two threads' lines never mix.
+fn say(precious: i32) {
+    if SHOW_TIDS.load(Ordering::Relaxed) {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        println!("Hello from pid {} (thread {tid}), precious={precious}", getpid());
+    } else {
+        println!("Hello from pid {}, precious={precious}", getpid());
+    }
+}
 
 /// The thread's work: double the global in one atomic step and print the
 /// value this thread produced.
@@ -34,20 +52,19 @@ fn child() {
     // The closure never gives up, so `Err` cannot happen; both arms carry
     // the old value.
     let (Ok(old) | Err(old)) = PRECIOUS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v * 2));
-    // println! holds stdout's lock for the whole line, so the two threads'
-    // lines never mix.
-    println!("Hello from pid {}, precious={}", getpid(), old * 2);
+    say(old * 2);
 }
 
 /// Main's work: add 1 and print the value main produced.
 fn parent() {
     let precious = PRECIOUS.fetch_add(1, Ordering::SeqCst) + 1;
-    println!("Hello from pid {}, precious={precious}", getpid());
+    say(precious);
 }
 
 // ANCHOR: main
 fn main() {
-    PROGRAM.flags([]);
+    let [tids] = PROGRAM.flags(["--tids"]);
+    SHOW_TIDS.store(tids, Ordering::Relaxed);
 
     // TODO: spawn a thread that runs `child`, run `parent` on this thread
     // meanwhile, then join the thread: main must not return (and end the

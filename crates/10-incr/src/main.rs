@@ -78,6 +78,7 @@ fn parse_args() -> Config {
     config
 }
 
+// ANCHOR: increments
 /// Adds 1 to `counter`, `count` times, in two steps that another thread can
 /// come between: the lecture's `n++` on a shared int.
 fn increment_racy(counter: &AtomicU64, count: u64) {
@@ -101,6 +102,7 @@ fn increment_atomic(counter: &AtomicU64, count: u64) {
         // END SOLUTION
     }
 }
+// ANCHOR_END: increments
 
 // ANCHOR: main
 fn main() {

@@ -161,13 +161,21 @@ impl Bindings {
         }
     }
 
-    /// The expected text with every bound placeholder filled in.
+    /// The expected text with every bound placeholder filled in, and the
+    /// others named: `<number>`, `<child pid>`.
     fn render(&self, templates: &[&str]) -> String {
         let mut out = String::new();
         for t in templates {
             let mut line = t.replace("{P}", &self.pid.to_string());
             for (name, value) in &self.children {
                 line = line.replace(&format!("{{{name}}}"), &value.to_string());
+            }
+            line = line.replace("{N}", "<number>");
+            while let Some(open) = line.find("{C") {
+                match line[open..].find('}') {
+                    Some(close) => line.replace_range(open..=open + close, "<child pid>"),
+                    None => break,
+                }
             }
             out.push_str(&line);
             out.push('\n');
@@ -232,33 +240,60 @@ fn match_line(template: &str, line: &str, b: &mut Bindings) -> bool {
     rest.is_empty()
 }
 
-/// A line-by-line diff of expected and actual text, from `predicates`.
+/// How many lines of a diff a report shows.
+const DIFF_LINES: usize = 40;
+
+/// A line-by-line diff of expected and actual text, from `predicates`,
+/// cut to [`DIFF_LINES`] lines.
 pub fn diff(expected: &str, actual: &str) -> String {
     let pred = predicates::str::diff(expected.to_string());
-    match pred.find_case(false, actual) {
-        Some(case) => {
-            let mut out = String::from("output differs from what was expected (- expected, + got):\n");
-            for product in case.products() {
-                out.push_str(&product.value().to_string());
-            }
-            if actual.is_empty() {
-                out.push_str("\n(the program printed nothing)");
-            }
-            out
-        }
-        None => format!("expected:\n{}\ngot:\n{}", indent(expected), indent(actual)),
+    let Some(case) = pred.find_case(false, actual) else {
+        return format!("expected:\n{}\ngot:\n{}", indent(expected), indent(actual));
+    };
+    let mut text = String::new();
+    for product in case.products() {
+        text.push_str(&product.value().to_string());
     }
+    let mut out = String::from("output differs from what was expected (- expected, + got):\n");
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().filter(|l| !l.trim().is_empty()).take(DIFF_LINES) {
+        // predicates names the sides "orig" and "var"; say what they are.
+        let line = match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["---", "orig"] => "--- expected",
+            ["+++", "var"] => "+++ got",
+            _ => line,
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+    if lines.len() > DIFF_LINES {
+        out.push_str(&format!("… ({} more lines of diff)\n", lines.len() - DIFF_LINES));
+    }
+    if actual.is_empty() {
+        out.push_str("(the program printed nothing)\n");
+    }
+    out
 }
 
-/// Indents text for a report, marking an empty text as such.
+/// How many lines of a program's output a report shows.
+const SHOWN_LINES: usize = 40;
+
+/// Indents text for a report, marking an empty text as such and cutting a
+/// long one.
 pub fn indent(text: &str) -> String {
     if text.is_empty() {
         return "    (nothing)".to_string();
     }
-    text.lines()
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = lines
+        .iter()
+        .take(SHOWN_LINES)
         .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    if lines.len() > SHOWN_LINES {
+        out.push(format!("    … ({} more lines)", lines.len() - SHOWN_LINES));
+    }
+    out.join("\n")
 }
 
 #[cfg(test)]
@@ -303,8 +338,27 @@ mod tests {
     }
 
     #[test]
-    fn diff_shows_both_sides() {
+    fn diff_shows_both_sides_with_plain_names() {
         let d = diff("one\ntwo\n", "one\nthree\n");
-        assert!(d.contains("two") && d.contains("three"), "{d}");
+        assert!(d.contains("-two") && d.contains("+three"), "{d}");
+        assert!(d.contains("--- expected") && d.contains("+++ got"), "{d}");
+    }
+
+    #[test]
+    fn long_diffs_and_outputs_are_cut() {
+        let many: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        let d = diff("x\n", &many);
+        assert!(d.lines().count() <= DIFF_LINES + 3, "{d}");
+        assert!(d.contains("more lines of diff"), "{d}");
+        assert!(indent(&many).ends_with("… (960 more lines)"));
+    }
+
+    #[test]
+    fn unbound_placeholders_are_named() {
+        let b = Bindings::new(7);
+        assert_eq!(
+            b.render(&["pid {P} child {C2} n={N}"]),
+            "pid 7 child <child pid> n=<number>\n"
+        );
     }
 }

@@ -126,8 +126,11 @@ impl Check {
         for a in self.args.iter().take(SHOWN_ARGS) {
             let mut word: String = a.chars().take(SHOWN_CHARS).collect();
             let cut = word.len() < a.len();
-            if word.is_empty() || word.contains(char::is_whitespace) {
-                word = format!("'{word}'");
+            let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+            if word.is_empty() || !word.chars().all(plain) {
+                // Single quotes keep everything literal in a shell; a quote
+                // inside is written '\'' (close, escaped quote, reopen).
+                word = format!("'{}'", word.replace('\'', "'\\''"));
             }
             if cut {
                 word = format!("{word}…({} bytes)", a.len());
@@ -190,10 +193,17 @@ mod tests {
 
     #[test]
     fn command_lines_are_abbreviated() {
-        let check = Check::public("x", 1, |_| Ok(())).args(["--keep-write-end", "two words", ""]);
-        assert_eq!(check.command_line("p"), "p --keep-write-end 'two words' ''");
+        let check =
+            Check::public("x", 1, |_| Ok(())).args(["--keep-write-end", "two words", "", "b\\na", "it's"]);
+        assert_eq!(
+            check.command_line("p"),
+            "p --keep-write-end 'two words' '' 'b\\na' 'it'\\''s'"
+        );
         let long = Check::public("x", 1, |_| Ok(())).args(["x".repeat(100)]);
-        assert_eq!(long.command_line("p"), format!("p {}…(100 bytes)", "x".repeat(32)));
+        assert_eq!(
+            long.command_line("p"),
+            format!("p {}…(100 bytes)", "x".repeat(32))
+        );
         let many = Check::public("x", 1, |_| Ok(())).args((0..20).map(|i| i.to_string()));
         assert!(many.command_line("p").ends_with("7 … (20 arguments in all)"));
     }

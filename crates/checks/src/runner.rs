@@ -57,10 +57,22 @@ impl ExerciseResult {
 /// Runs one check of `exercise` against `binary` (or fails it with the
 /// compile error when there is no binary).
 pub fn run_check(exercise: &Exercise, check: &Check, binary: Result<&Path, &str>) -> CheckResult {
+    run_nth_check(exercise, check, 0, binary)
+}
+
+/// [`run_check`] for the check at `index` in the exercise's list: only the
+/// first one repeats a compile error in full, the others point to it.
+fn run_nth_check(
+    exercise: &Exercise,
+    check: &Check,
+    index: usize,
+    binary: Result<&Path, &str>,
+) -> CheckResult {
     let command = check.command_line(exercise.name);
     let start = Instant::now();
     let verdict = match binary {
-        Err(compile_error) => Err(format!("it did not compile:\n{compile_error}")),
+        Err(compile_error) if index == 0 => Err(format!("it did not compile:\n{compile_error}")),
+        Err(_) => Err("it did not compile (the error is shown under the first check)".to_string()),
         Ok(binary) => {
             let spec = Spec::new(binary)
                 .args(check.args.iter())
@@ -118,7 +130,8 @@ pub fn run_exercise(
     let checks = (exercise.checks)()
         .iter()
         .filter(|c| include_hidden || !c.hidden)
-        .map(|c| run_check(exercise, c, binary))
+        .enumerate()
+        .map(|(k, c)| run_nth_check(exercise, c, k, binary))
         .collect();
     ExerciseResult { exercise, checks }
 }
@@ -139,8 +152,8 @@ pub fn run_exercises(
         .flat_map(|(i, (e, _))| {
             (e.checks)()
                 .into_iter()
+                .filter(|c| include_hidden || !c.hidden)
                 .enumerate()
-                .filter(|(_, c)| include_hidden || !c.hidden)
                 .map(move |(j, c)| (i, j, c))
         })
         .collect();
@@ -156,7 +169,7 @@ pub fn run_exercises(
                     let Some((i, j, check)) = work.get(k) else { break };
                     let (exercise, binary) = &exercises[*i];
                     let binary = binary.as_deref().map_err(String::as_str);
-                    let result = run_check(exercise, check, binary);
+                    let result = run_nth_check(exercise, check, *j, binary);
                     results
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())

@@ -30,7 +30,11 @@ impl PidsCgroup {
     /// Creates a cgroup below ours with `pids.max = max`, or `None`.
     pub(crate) fn create(max: u64) -> Option<PidsCgroup> {
         static RUNS: AtomicU64 = AtomicU64::new(0);
-        let name = format!("sandbox-{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "sandbox-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        );
         for parent in parents() {
             let dir = parent.join(&name);
             if fs::create_dir(&dir).is_err() {
@@ -39,7 +43,12 @@ impl PidsCgroup {
             let ready = fs::write(dir.join("pids.max"), max.to_string())
                 .and_then(|()| fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs")));
             match ready {
-                Ok(procs) => return Some(PidsCgroup { dir, procs: procs.into() }),
+                Ok(procs) => {
+                    return Some(PidsCgroup {
+                        dir,
+                        procs: procs.into(),
+                    });
+                }
                 // Not a pids cgroup after all (cgroup v2 without the
                 // controller enabled): try the next place.
                 Err(_) => {
@@ -138,8 +147,14 @@ mod tests {
     fn finds_the_pids_hierarchy_in_mountinfo() {
         let info = "36 25 0:31 / /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup rw,pids\n\
                     37 25 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(mount_point(info, true), Some(PathBuf::from("/sys/fs/cgroup/pids")));
-        assert_eq!(mount_point(info, false), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            mount_point(info, true),
+            Some(PathBuf::from("/sys/fs/cgroup/pids"))
+        );
+        assert_eq!(
+            mount_point(info, false),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
         assert_eq!(mount_point("", true), None);
     }
 }

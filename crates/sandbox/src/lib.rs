@@ -82,7 +82,19 @@
 //!
 //! **Limits.** Wall-clock timeout ([`Status::TimedOut`]); `RLIMIT_CPU`,
 //! `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`, `RLIMIT_NPROC` and
-//! `RLIMIT_CORE = 0`, each with soft = hard. When the runner is root the
+//! `RLIMIT_CORE = 0`, each with soft = hard. Deadlocks end a run early
+//! ([`Status::Deadlock`]): from 200 ms on, every 100 ms, the runner samples
+//! the tree with [`diagnose()`], and stops the run when two samples in a row
+//! agree that every process waits on another one of the tree.
+//!
+//! **Process budget.** `RLIMIT_NPROC` counts every process (and thread) of
+//! the real user, so all runs as `nobody` share it: a fork bomb in one check
+//! would make `fork` fail in the checks beside it. Where a `pids` cgroup can
+//! be created (cgroup v1 `pids` hierarchy, or v2 with the controller
+//! enabled), each run gets its own with `pids.max` = [`Limits::processes`],
+//! joined by P before exec, and the outcome notes how often a fork hit it;
+//! `RLIMIT_NPROC` is then 8 × the budget, a backstop for all runs together.
+//! Without a cgroup, `RLIMIT_NPROC` = the budget, shared. When the runner is root the
 //! program runs as an unprivileged user (`nobody` unless [`Spec::user`] says
 //! otherwise) with no supplementary groups, `PR_SET_NO_NEW_PRIVS`, in a
 //! fresh directory it owns, from a copy of the binary in that directory, with
@@ -142,7 +154,10 @@ pub struct Limits {
     pub file_size: u64,
     /// RLIMIT_NOFILE.
     pub open_files: u64,
-    /// RLIMIT_NPROC (binding only for an unprivileged user).
+    /// The run's budget of processes, threads included: `pids.max` of a
+    /// per-run cgroup when one can be made, else RLIMIT_NPROC, which is
+    /// shared by every run of the same user (binding only for an
+    /// unprivileged user). See "Process budget" in the crate docs.
     pub processes: u64,
 }
 
@@ -155,10 +170,10 @@ impl Default for Limits {
     ///   dozen threads plus the allocator's arenas fit; a runaway allocation
     ///   does not.
     /// - 16 MiB per written file, 256 descriptors, 1 MiB kept per stream.
-    /// - 256 processes (threads count too). As `nobody`, this budget is
-    ///   shared by every run in parallel — about 60 each with 4 checks at
-    ///   once — which is plenty for exercises that fork a handful of children
-    ///   and stops a fork bomb quickly.
+    /// - 256 processes (threads count too): plenty for exercises that fork
+    ///   a handful of children, and a fork bomb stops within ~0.2 s. Without
+    ///   a per-run cgroup, runs as `nobody` share it — about 60 each with 4
+    ///   checks at once, still plenty.
     fn default() -> Limits {
         Limits {
             timeout: Duration::from_secs(5),

@@ -428,7 +428,7 @@ impl Runner<'_> {
                 self.timeout.as_secs_f64(),
                 count(running, "process running", "processes running")
             ));
-            self.notes.extend(explanation);
+            self.notes.extend(shorten(explanation));
             self.reported.extend(pids);
             self.conclude(Status::TimedOut, elapsed);
         } else if self.pid.is_some() && elapsed >= self.watch.next_at.unwrap_or(WATCH_START) {
@@ -436,9 +436,10 @@ impl Runner<'_> {
             let tree = self.tree();
             let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
             if let Some(explanation) = self.watch.deadlock(&pids) {
+                let when = elapsed.as_secs_f64();
                 self.notes
-                    .push(format!("stopped after {:.1} s:", elapsed.as_secs_f64()));
-                self.notes.extend(explanation);
+                    .push(format!("stopped as deadlocked after {when:.1} s:"));
+                self.notes.extend(shorten(explanation));
                 self.reported.extend(pids);
                 self.conclude(Status::Deadlock, elapsed);
             }
@@ -657,6 +658,17 @@ fn labels(procs: &[Proc]) -> String {
         text.push(format!("and {} more", procs.len() - SHOWN));
     }
     text.join(", ")
+}
+
+/// The diagnosis, cut to its first sentences when a big tree makes it long.
+fn shorten(mut sentences: Vec<String>) -> Vec<String> {
+    const SHOWN: usize = 12;
+    if sentences.len() > SHOWN {
+        let more = sentences.len() - SHOWN;
+        sentences.truncate(SHOWN);
+        sentences.push(format!("… and {more} more like these"));
+    }
+    sentences
 }
 
 /// "1 process", "3 processes".

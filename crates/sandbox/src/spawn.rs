@@ -391,7 +391,14 @@ fn supervise(plan: &Plan) -> ! {
             *fd = new;
         }
     }
-    close_all_except(&[fds.stdin, fds.stdout, fds.stderr, fds.report, fds.control, fds.cgroup]);
+    close_all_except(&[
+        fds.stdin,
+        fds.stdout,
+        fds.stderr,
+        fds.report,
+        fds.control,
+        fds.cgroup,
+    ]);
 
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {

@@ -44,6 +44,30 @@ fn shared_values(o: &Outcome) -> Verdict {
     }
 }
 
+/// With `--tids`: the same pid on both lines, two different thread ids, and
+/// main's thread id is the pid. Calling the thread's function directly on
+/// main, without spawning, prints the same values but only one thread id.
+fn two_threads(o: &Outcome) -> Verdict {
+    const TID_LINE: &str = "Hello from pid {P} (thread {N}), precious={N}";
+    exited(o, 0)?;
+    stdout_lines(o, &[TID_LINE, TID_LINE])?;
+    let tids: Vec<i64> = stdout(o)
+        .lines()
+        .filter_map(|l| numbers(TID_LINE, l, o.pid))
+        .map(|n| n[0])
+        .collect();
+    let main_is_pid = tids.iter().filter(|&&t| t == i64::from(o.pid)).count() == 1;
+    if tids.len() == 2 && tids[0] != tids[1] && main_is_pid {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected two threads: one line from main (thread id = pid {}) and one from a \
+             spawned thread (another id); got thread ids {tids:?}",
+            o.pid
+        ))
+    }
+}
+
 fn checks() -> Vec<Check> {
     vec![
         Check::public("one pid, one shared global", 4, shared_values),
@@ -53,6 +77,7 @@ fn checks() -> Vec<Check> {
         })
         .args(["--help"]),
         // BEGIN HIDDEN
+        Check::hidden("the two lines come from two threads", 2, two_threads).args(["--tids"]),
         Check::hidden("rejects an unknown argument with exit 2", 1, |o| {
             exited(o, 2)?;
             stderr_contains(o, "Usage: std-thread")
