@@ -10,9 +10,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "A pipe is a kernel buffer",
     mirrors: "selfpipe.cc",
     lesson: "a pipe is a buffer in the kernel; one process can write into it and read it back",
-    hint: "Write the whole line into the write end (the second descriptor pipe() returns) \
-           with write(); it comes back out of the read end. pfd[0] reads, pfd[1] writes — \
-           like stdin (0) and stdout (1).",
+    hint: "The bytes go in at one end and come out of the other. pipe() returns (read end, write end) — pfd[0] reads, pfd[1] writes, like stdin (0) and stdout (1). Which end does write() take? And how do you know the whole line went in?",
     checks,
 };
 

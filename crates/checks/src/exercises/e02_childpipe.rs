@@ -10,9 +10,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "A pipe outlives fork",
     mirrors: "childpipe.cc",
     lesson: "fork duplicates the descriptors, not the pipe: a child can write to its parent through it",
-    hint: "After fork() the child has its own copies of both pipe ends. In the child, write the \
-           whole message into the write end (write_all(&write_end, MESSAGE)); the parent's read() \
-           returns it. Then, in the parent, waitpid(child, 0) so the child does not stay a zombie.",
+    hint: "fork() gave the child its own copies of both pipe ends, but there is still one pipe. The child's job is to put the whole message into its end that writes; the parent's read() is already waiting. Afterwards the parent has one more duty towards the child it created, or the child stays a zombie.",
     checks,
 };
 

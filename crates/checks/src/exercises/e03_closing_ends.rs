@@ -11,10 +11,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "EOF needs every write end closed",
     mirrors: "childpipe.cc, read until EOF",
     lesson: "a reader sees end of file only when every write end is closed, its own included",
-    hint: "After fork() the parent still holds a copy of the write end. While any write end is \
-           open — even the reader's own — an empty pipe means \"nothing yet\", so read() blocks \
-           forever instead of returning 0. Close the parent's copy right after the fork: \
-           drop(write_end). Try `cargo run -p closing-ends -- --keep-write-end` to watch the hang.",
+    hint: "After fork() the parent still holds its own copy of the write end. While any write end is open anywhere — even in the reader itself — an empty pipe means \"nothing yet\", not \"nothing ever\", so read() never returns 0. In Rust a descriptor closes when its owner is dropped. Run `cargo xtask run 3 -- --keep-write-end` to see the hang explained.",
     checks,
 };
 

@@ -14,11 +14,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "A pipe between two children",
     mirrors: "a pipe between two children (shell pipelines)",
     lesson: "pipe + fork + close + dup2 is how a shell builds `A | B`",
-    hint: "The parent holds both ends after the forks; close them (drop(read_end); \
-           drop(write_end)), or the reader never sees end of file and waits forever — and so \
-           does the parent, waiting for the reader. In pipeline mode, before execvp, point the \
-           writer's standard output at the pipe with dup2(&write_end, libc::STDOUT_FILENO), and \
-           the reader's standard input with dup2(&read_end, libc::STDIN_FILENO).",
+    hint: "Count the open ends: after the two forks, the parent still holds both. The reader sees end of file only when every write end is closed — the parent's too — and the parent is waiting for the reader. In pipeline mode, a program writes to fd 1 and reads fd 0 without knowing about your pipe: before exec, make those descriptor numbers refer to the pipe's ends (see dup2(2)).",
     checks,
 };
 

@@ -12,10 +12,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "write blocks when the pipe is full",
     mirrors: "pipesizer.cc",
     lesson: "a pipe's buffer is finite: write blocks when it is full (65536 bytes on Linux)",
-    hint: "Write one byte per loop turn into the write end (write_all(&write_end, b\"!\")); \
-           nobody reads, so once the pipe holds its capacity the write blocks and the program \
-           hangs — that is the expected end. For --nonblock, call set_nonblocking(&write_end, \
-           true) first: then a write to a full pipe fails at once with EAGAIN (WouldBlock).",
+    hint: "Each turn of the loop puts one byte into a pipe that nobody reads. The kernel buffers it until the pipe is full; then write() blocks, and that hang is the expected end. With --nonblock the write end is switched to non-blocking first, so a write to a full pipe fails at once (EAGAIN, WouldBlock) instead of waiting.",
     checks,
 };
 

@@ -10,9 +10,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "A child gets a copy of the globals",
     mirrors: "fork-process.cc",
     lesson: "fork copies the address space: the child changes its own copy of a global, never the parent's",
-    hint: "In the child, double PRECIOUS (load it, store twice the value): the child sees 84, while \
-           the parent, which adds 1 to its own copy, sees 43. In the parent, waitpid(child, 0) \
-           before returning, so the child is not left a zombie.",
+    hint: "After fork() each process has its own copy of PRECIOUS. The child doubles its copy (84) while the parent adds 1 to its own (43): neither sees the other's change. And a parent waits for the children it creates.",
     checks,
 };
 

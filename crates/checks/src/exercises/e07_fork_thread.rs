@@ -13,11 +13,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "A thread is a process that shares the address space",
     mirrors: "fork-thread.cc",
     lesson: "clone(CLONE_VM) makes a process that shares its parent's memory: both changes land in one global",
-    hint: "Call libc::clone(child_main, stack.top(), flags, null_mut()) with flags \
-           CLONE_VM | CLONE_FS | CLONE_FILES | SIGCHLD: CLONE_VM shares the memory (without it \
-           the child gets a copy, and the values are 43 and 84), SIGCHLD lets waitpid wait for \
-           it. The stack grows down, so pass its top. Then waitpid(child, 0) before munmap: \
-           the child runs on that stack until it exits.",
+    hint: "clone(2) is fork with switches: the flags say what to share. CLONE_VM shares the memory (without it, the child changes a copy and you see 43 and 84), CLONE_FS and CLONE_FILES the working directory and descriptor table; an exit signal of SIGCHLD lets waitpid wait for it. The new task needs its own stack, and stacks grow down. The parent must wait before it unmaps that stack.",
     checks,
 };
 

@@ -11,9 +11,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "Threads the library way",
     mirrors: "std-thread.cc",
     lesson: "std::thread::spawn starts a thread in the same process: same pid, one shared global; join waits for it",
-    hint: "let handle = std::thread::spawn(child); then run parent() on the main thread, then \
-           handle.join(). Without the join, main can return (ending the whole process) before \
-           the thread prints. Both lines show the same pid: a thread belongs to its process.",
+    hint: "std::thread::spawn runs a function on a new thread and gives back a handle; main keeps running meanwhile. When main returns the whole process ends, threads included — so main waits for the thread through its handle. Both lines show one pid: a thread belongs to its process.",
     checks,
 };
 

@@ -11,12 +11,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "What processes and threads share, measured",
     mirrors: "the lecture's table",
     lesson: "a forked child copies memory and the descriptor table but shares open files; threads share all but their stacks",
-    hint: "Each cell comes from an experiment: the child (or thread) changes something, then the \
-           parent (or main) looks. In the forked child write 1 into GLOBAL and return its address \
-           and what the child reads there. For file descriptors, the child writes \"hello\" \
-           (write_all(&file, …)) and then closes its fd with libc::close: the parent's fd stays \
-           open (the table was copied) but its offset moved (the open file is shared). In the \
-           thread, drop(file): threads share one table, so main's fd is closed too.",
+    hint: "Each cell is an experiment: one side (a forked child, or a thread) changes something, then the other side looks. For globals the child writes 1 and the parent checks whether it sees it. For descriptors there are two questions: does closing an fd in the child close the parent's (the table), and does the child's write move the parent's offset (the open file)? A thread that closes (drops) a file answers the table question for threads.",
     checks,
 };
 

@@ -12,10 +12,7 @@ pub(crate) const EXERCISE: Exercise = Exercise {
     title: "Threads that share memory race",
     mirrors: "incr-basic.cc, incr-atomic.cc",
     lesson: "a read then a write of a shared counter loses updates when threads interleave; one atomic fetch_add does not",
-    hint: "The racy increment is two steps: let seen = counter.load(Ordering::Relaxed); then \
-           counter.store(seen + 1, Ordering::Relaxed). Another thread can run between them, and \
-           one of the two increments is lost (no undefined behaviour: both steps are atomic, \
-           just not together). The atomic one is a single counter.fetch_add(1, Ordering::Relaxed).",
+    hint: "The racy increment is the lecture's n++ taken apart: read the counter, then store that value plus one — two separate atomic steps, relaxed, so another thread can come between them and one update is lost (no undefined behaviour: each step is atomic, just not the pair). The atomic version does the read-modify-write as one indivisible step (see AtomicU64's fetch_ methods).",
     checks,
 };
 
