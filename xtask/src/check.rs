@@ -5,7 +5,7 @@
 //! checks could not run at all (a bad exercise name, cargo missing).
 
 use crate::flags::CheckFlags;
-use crate::term::{Paint, Progress};
+use crate::term::{Paint, Progress, Verbosity, verbosity};
 use checks::build::{BuildOptions, build};
 use checks::report::Results;
 use checks::{Exercise, ExerciseResult};
@@ -17,11 +17,19 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
     let root = crate::root();
     let exercises = select(&flags.exercises)?;
     let start = Instant::now();
+    // Cargo's "Compiling …" lines are progress: on a terminal, or with
+    // --verbose; never with --quiet or --json.
+    let show_progress = !flags.json
+        && match verbosity() {
+            Verbosity::Quiet => false,
+            Verbosity::Normal => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            Verbosity::Verbose => true,
+        };
     let results = check(
         &root,
         &exercises,
         flags.jobs.unwrap_or_else(checks::default_jobs),
-        !flags.json,
+        show_progress,
     )?;
     crate::progress::record(&root, &results);
     if flags.json {
@@ -80,9 +88,15 @@ pub fn check(
     Ok(results)
 }
 
+/// The table, the failures explained, the summary. `--quiet` leaves out
+/// the exercises that pass; `--verbose` lists every passing check too.
 fn print_report(results: &[ExerciseResult], seconds: f64) {
     let paint = Paint::stdout();
+    let verbosity = verbosity();
     for r in results {
+        if verbosity == Verbosity::Quiet && r.passed() {
+            continue;
+        }
         let mark = if r.passed() {
             paint.green("✓")
         } else {
@@ -94,6 +108,17 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             r.exercise.label(),
             r.exercise.title
         );
+        if verbosity == Verbosity::Verbose {
+            for c in r.checks.iter().filter(|c| c.passed) {
+                let hidden = if c.hidden { " (hidden check)" } else { "" };
+                println!(
+                    "    {} {}{hidden} {}",
+                    paint.green("✓"),
+                    c.name,
+                    paint.dim(&format!("{:.2} s", c.duration.as_secs_f64()))
+                );
+            }
+        }
     }
     let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failing {

@@ -11,6 +11,12 @@ use clap::{Args, Parser, Subcommand};
     disable_help_subcommand = true
 )]
 pub struct Flags {
+    /// Print only failures and the summary.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Show cargo's full output and every passing check.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +40,12 @@ pub enum Command {
         /// Exercise number or name.
         exercise: String,
     },
+    /// Re-check the current exercise on every save; keys: h hint, l list, n next, r re-run, q quit.
+    Watch(WatchFlags),
+    /// Restore one exercise to its released stub (asks first).
+    Reset(ResetFlags),
+    /// Draw the diagrams (docs/diagrams → docs/src/img) and build the book with mdbook.
+    Docs(DocsFlags),
     /// Write the student repository (solutions replaced by todo!, hidden checks removed).
     Release(ReleaseFlags),
     /// Prove the checks bite: references pass everything, released stubs fail.
@@ -44,6 +56,33 @@ pub enum Command {
     Autograder(AutograderFlags),
     /// Run the benchmarks and print their table.
     Bench(BenchFlags),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchFlags {
+    /// Look for changes by polling instead of file-system events (for WSL,
+    /// network and container file systems where events do not arrive).
+    #[arg(long)]
+    pub poll: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetFlags {
+    /// Exercise number or name.
+    pub exercise: String,
+    /// Do not ask: overwrite the exercise's source right away.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsFlags {
+    /// Only draw the diagrams; do not build the book.
+    #[arg(long)]
+    pub svg: bool,
+    /// Write nothing: exit 1 if a committed diagram differs from its description.
+    #[arg(long, requires = "svg")]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -70,12 +109,16 @@ pub struct GradeFlags {
     /// Where results go: DIR/NAME/results.json and DIR/grades.csv.
     #[arg(long, default_value = "grades")]
     pub out: std::path::PathBuf,
-    /// How many submissions to grade at once (default: one per CPU).
+    /// How many compiles and checks to run at once (default: one per CPU).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Grade again submissions that already have results.
     #[arg(long)]
     pub force: bool,
+    /// Stop starting work after this many seconds: what is left is reported
+    /// as "not graded: time budget exceeded" (the Gradescope autograder uses it).
+    #[arg(long, value_name = "SECONDS")]
+    pub budget: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,697 @@
-//! `cargo xtask grade`: being written.
+//! `cargo xtask grade SUB... [--out DIR] [--jobs N] [--force] [--budget S]`:
+//! grades submissions into `DIR/NAME/results.json` and `DIR/grades.csv`.
+//!
+//! A submission is a student repository folder or a `.zip` / `.tar.gz` of
+//! one. From it grading takes only the exercise sources (`submission.rs`),
+//! compiles each exercise with the reference's flags, as `nobody`, in the
+//! sandbox (`compile.rs`), and runs every check, hidden ones included, in
+//! the sandbox. The results file is Gradescope's `results.json`.
+//!
+//! **Work queue.** Reading a submission, compiling one exercise and running
+//! one check are tasks on one queue served by `--jobs` threads; the earliest
+//! submission's tasks go first, so submissions finish in order and the
+//! cores stay busy while one submission's last checks run. A check's
+//! outcome does not depend on what runs beside it (the sandbox gives each
+//! run its own process budget).
+//!
+//! **Resuming.** A submission with a `results.json` is skipped unless
+//! `--force`. Results and the CSV are written atomically (a temporary file
+//! renamed into place), so a grader killed at any moment leaves either the
+//! whole file or none; the sandbox kills every process of a run when its
+//! runner disappears.
+//!
+//! **Failures stay local.** A submission that cannot be read, an exercise
+//! with a missing file or a compile error, a program that forks without
+//! end or never finishes: each scores 0 where it happens, with the reason,
+//! and grading goes on. The exit status is 0 when every submission got a
+//! results file, 1 when one could not be written, 2 for a usage error.
+
+mod compile;
+mod submission;
+mod tar;
+pub mod zip;
+
+pub use submission::Submission;
 
 use crate::flags::GradeFlags;
+use crate::term::{Progress, Verbosity, verbosity};
+use checks::report::{Results, write_atomically};
+use checks::{Check, CheckResult, Exercise, ExerciseResult};
+use compile::{Built, Toolchain, WorkDir};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+use submission::{Files, Sources};
+
+/// The text of a result that was never produced because time ran out.
+pub const OUT_OF_TIME: &str = "not graded: time budget exceeded";
+/// Time kept in hand when a budget is set: results must still be written.
+const BUDGET_MARGIN: Duration = Duration::from_secs(3);
 
 pub fn run(flags: &GradeFlags) -> crate::Result {
-    let _ = flags;
-    Err("`cargo xtask grade` is not written yet".to_string())
+    let mut subs = Vec::new();
+    for path in &flags.submissions {
+        subs.push(Submission::from_path(path)?);
+    }
+    let mut names = BTreeMap::new();
+    for s in &subs {
+        if let Some(other) = names.insert(s.name.clone(), &s.path) {
+            return Err(format!(
+                "{} and {} would both be filed as {}: rename one",
+                other.display(),
+                s.path.display(),
+                s.name
+            ));
+        }
+    }
+    if subs.iter().any(|s| s.kind == submission::Kind::Zip) && !have("unzip") {
+        return Err("reading .zip submissions needs `unzip` (apt-get install unzip)".into());
+    }
+    if subs.iter().any(|s| s.kind == submission::Kind::TarGz) && !have("gzip") {
+        return Err("reading .tar.gz submissions needs `gzip`".into());
+    }
+    let budget = match flags.budget {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => return Err(format!("--budget {s}: give a positive number of seconds")),
+        None => None,
+    };
+    let options = Options {
+        out: flags.out.clone(),
+        jobs: flags.jobs.unwrap_or_else(checks::default_jobs).max(1),
+        force: flags.force,
+        budget,
+        report: verbosity() != Verbosity::Quiet,
+    };
+    let summary = grade(&crate::root(), &subs, &options)?;
+    if options.report {
+        summary.print(&options.out);
+    }
+    for e in &summary.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if summary.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Whether a program is on `PATH`.
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// How to grade.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `DIR`: results go to `DIR/NAME/results.json` and `DIR/grades.csv`.
+    pub out: PathBuf,
+    /// Tasks at once.
+    pub jobs: usize,
+    /// Grade again what already has results.
+    pub force: bool,
+    /// Time for the whole run, preparation included.
+    pub budget: Option<Duration>,
+    /// Print one line per submission and a summary (and a progress line on a terminal).
+    pub report: bool,
+}
+
+/// What a grading run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Submissions graded now, with (score, max score).
+    pub graded: Vec<(String, f64, f64)>,
+    /// Submissions skipped because they already had results.
+    pub skipped: usize,
+    /// Time to get the toolchain and dependencies ready.
+    pub prepare: Duration,
+    /// Time for everything.
+    pub elapsed: Duration,
+    /// Results that could not be written.
+    pub errors: Vec<String>,
+}
+
+impl Summary {
+    fn print(&self, out: &Path) {
+        let n = self.graded.len();
+        let each = if n > 0 {
+            format!(" ({:.2} s per submission)", self.elapsed.as_secs_f64() / n as f64)
+        } else {
+            String::new()
+        };
+        println!(
+            "graded {n} submission{} in {:.1} s{each}; results in {}, grades in {}",
+            if n == 1 { "" } else { "s" },
+            self.elapsed.as_secs_f64(),
+            out.display(),
+            out.join("grades.csv").display()
+        );
+        if self.skipped > 0 {
+            println!(
+                "skipped {} already graded (--force grades them again)",
+                self.skipped
+            );
+        }
+    }
+}
+
+/// Grades `subs` with the reference workspace at `root`.
+///
+/// `Err` only when grading cannot start (the output folder or the
+/// toolchain); everything that goes wrong with a submission ends up in its
+/// results.
+pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summary, String> {
+    let start = Instant::now();
+    let deadline = options.budget.map(|b| start + b.saturating_sub(BUDGET_MARGIN));
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    remove_stale_temporaries(&options.out);
+    let mut summary = Summary::default();
+    let todo: Vec<&Submission> = subs
+        .iter()
+        .filter(|s| options.force || !results_path(&options.out, &s.name).is_file())
+        .collect();
+    summary.skipped = subs.len() - todo.len();
+    let catalogue = checks::catalogue();
+    if !todo.is_empty() {
+        let progress = Progress::new();
+        let on_step = |step: &str| {
+            if options.report {
+                progress.update(&format!("preparing the grader: {step}…"));
+            }
+        };
+        let toolchain = Toolchain::prepare(root, catalogue, &on_step)?;
+        progress.finish();
+        summary.prepare = start.elapsed();
+        let stubs = released_stubs(root, catalogue);
+        let grader = Grader {
+            catalogue,
+            checks: catalogue.iter().map(|e| (e.checks)()).collect(),
+            stubs,
+            toolchain,
+            options,
+            deadline,
+            subs: todo,
+            progress,
+            started: Instant::now(),
+        };
+        let (graded, errors) = grader.run();
+        summary.graded = graded;
+        summary.errors = errors;
+    }
+    if let Err(e) = write_csv(&options.out, catalogue) {
+        summary.errors.push(e);
+    }
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+/// `DIR/NAME/results.json`.
+pub fn results_path(out: &Path, name: &str) -> PathBuf {
+    out.join(name).join("results.json")
+}
+
+/// Temporary files of an earlier run that was killed between writing and
+/// renaming: `write_atomically` names them `.NAME.tmp.PID`.
+fn remove_stale_temporaries(out: &Path) {
+    let is_stale = |p: &Path| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let Some((_, pid)) = name.rsplit_once(".tmp.") else { return false };
+        name.starts_with('.')
+            && pid.parse::<u32>().is_ok_and(|pid| {
+                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+            })
+    };
+    let Ok(entries) = std::fs::read_dir(out) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok) {
+                if is_stale(&inner.path()) {
+                    let _ = std::fs::remove_file(inner.path());
+                }
+            }
+        } else if is_stale(&path) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Each exercise's released stub (its reference sources with the
+/// solutions replaced by `todo!()`), to recognise an untouched exercise.
+fn released_stubs(root: &Path, catalogue: &[Exercise]) -> Vec<Option<Files>> {
+    catalogue
+        .iter()
+        .map(|e| {
+            let src = root.join("crates").join(e.dir).join("src");
+            let mut files = Vec::new();
+            collect_rs(&src, "", &mut files).ok()?;
+            files.sort();
+            files
+                .into_iter()
+                .map(|(path, text)| Some((path, crate::release::stub_source(&text).ok()?.into_bytes())))
+                .collect()
+        })
+        .collect()
+}
+
+fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        if entry.file_type()?.is_dir() {
+            collect_rs(&entry.path(), &rel, out)?;
+        } else if name.ends_with(".rs") {
+            out.push((rel, std::fs::read_to_string(entry.path())?));
+        }
+    }
+    Ok(())
+}
+
+/// One task of the queue. Ordered so that the earliest submission comes
+/// first, and within it reading, then compiling, then checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Task {
+    Read(usize),
+    Compile(usize, usize),
+    Check(usize, usize, usize),
+}
+
+impl Task {
+    fn key(self) -> (usize, u8, usize, usize) {
+        match self {
+            Task::Read(s) => (s, 0, 0, 0),
+            Task::Compile(s, e) => (s, 1, e, 0),
+            Task::Check(s, e, c) => (s, 2, e, c),
+        }
+    }
+}
+
+/// One submission being graded.
+#[derive(Default)]
+struct State {
+    started: Option<Instant>,
+    work: Option<WorkDir>,
+    sources: Option<Vec<Result<Files, String>>>,
+    binaries: Vec<Option<PathBuf>>,
+    results: Vec<Vec<Option<CheckResult>>>,
+    notes: Vec<String>,
+    left: usize,
+}
+
+struct Queue {
+    tasks: BinaryHeap<Reverse<((usize, u8, usize, usize), Task)>>,
+    /// Tasks queued or running.
+    outstanding: usize,
+    done: usize,
+    current: String,
+}
+
+struct Grader<'a> {
+    catalogue: &'static [Exercise],
+    checks: Vec<Vec<Check>>,
+    stubs: Vec<Option<Files>>,
+    toolchain: Toolchain,
+    options: &'a Options,
+    deadline: Option<Instant>,
+    subs: Vec<&'a Submission>,
+    progress: Progress,
+    started: Instant,
+}
+
+impl Grader<'_> {
+    fn run(&self) -> (Vec<(String, f64, f64)>, Vec<String>) {
+        let states: Vec<Mutex<State>> = self.subs.iter().map(|_| Mutex::new(State::default())).collect();
+        let queue = Mutex::new(Queue {
+            tasks: (0..self.subs.len())
+                .map(|s| Reverse((Task::Read(s).key(), Task::Read(s))))
+                .collect(),
+            outstanding: self.subs.len(),
+            done: 0,
+            current: String::new(),
+        });
+        let wake = Condvar::new();
+        let finished: Mutex<Vec<(usize, Result<(f64, f64), String>)>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..self.options.jobs {
+                scope.spawn(|| {
+                    loop {
+                        let task = {
+                            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                            loop {
+                                if let Some(Reverse((_, t))) = q.tasks.pop() {
+                                    if let Task::Read(s) = t {
+                                        q.current = self.subs[s].name.clone();
+                                    }
+                                    break Some(t);
+                                }
+                                if q.outstanding == 0 {
+                                    break None;
+                                }
+                                q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                            }
+                        };
+                        let Some(task) = task else { break };
+                        let sub = match task {
+                            Task::Read(s) | Task::Compile(s, _) | Task::Check(s, ..) => s,
+                        };
+                        let (next, complete) = self.perform(task, &states[sub]);
+                        if complete {
+                            let result = self.finish(sub, &states[sub]);
+                            self.report(sub, &result);
+                            finished.lock().unwrap_or_else(|p| p.into_inner()).push((sub, result));
+                        }
+                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        q.outstanding += next.len();
+                        q.outstanding -= 1;
+                        for t in next {
+                            q.tasks.push(Reverse((t.key(), t)));
+                        }
+                        if complete {
+                            q.done += 1;
+                        }
+                        self.show(&q);
+                        drop(q);
+                        wake.notify_all();
+                    }
+                });
+            }
+        });
+        self.progress.finish();
+        let mut finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
+        finished.sort_by_key(|(s, _)| *s);
+        let mut graded = Vec::new();
+        let mut errors = Vec::new();
+        for (s, result) in finished {
+            match result {
+                Ok((score, max)) => graded.push((self.subs[s].name.clone(), score, max)),
+                Err(e) => errors.push(e),
+            }
+        }
+        (graded, errors)
+    }
+
+    /// The progress line: done/total, the submission being started, time left.
+    fn show(&self, q: &Queue) {
+        if !self.options.report {
+            return;
+        }
+        let total = self.subs.len();
+        let left = if q.done > 0 {
+            let each = self.started.elapsed().as_secs_f64() / q.done as f64;
+            format!(" · about {:.0} s left", each * (total - q.done) as f64)
+        } else {
+            String::new()
+        };
+        self.progress
+            .update(&format!("grading {}/{total} · {}{left}", q.done, q.current));
+    }
+
+    /// Prints the submission's line (above the progress line).
+    fn report(&self, sub: usize, result: &Result<(f64, f64), String>) {
+        if !self.options.report {
+            return;
+        }
+        self.progress.update("");
+        match result {
+            Ok((score, max)) => println!("{:<32} {:>6}/{}", self.subs[sub].name, points(*score), points(*max)),
+            Err(e) => println!("{:<32} error: {e}", self.subs[sub].name),
+        }
+    }
+
+    fn out_of_time(&self, needed: Duration) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() + needed > d)
+    }
+
+    /// Runs one task; returns the tasks it makes possible, and whether the
+    /// submission is now complete.
+    fn perform(&self, task: Task, state: &Mutex<State>) -> (Vec<Task>, bool) {
+        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+        match task {
+            Task::Read(s) => {
+                let (sources, work) = self.read(self.subs[s]);
+                let mut st = lock();
+                st.started = Some(Instant::now());
+                st.work = work;
+                st.binaries = vec![None; self.catalogue.len()];
+                st.results = self.checks.iter().map(|c| vec![None; c.len()]).collect();
+                st.left = self.checks.iter().map(Vec::len).sum();
+                let mut next = Vec::new();
+                for (e, files) in sources.iter().enumerate() {
+                    match files {
+                        Ok(files) => {
+                            if self.stubs[e].as_ref() == Some(files) {
+                                st.notes.push(format!(
+                                    "{}: unchanged from the release (not attempted)",
+                                    self.catalogue[e].label()
+                                ));
+                            }
+                            next.push(Task::Compile(s, e));
+                        }
+                        Err(why) => {
+                            let why = why.clone();
+                            self.fail_exercise(&mut st, e, |_| format!("not graded: {why}"));
+                        }
+                    }
+                }
+                st.sources = Some(sources);
+                let complete = st.left == 0;
+                (next, complete)
+            }
+            Task::Compile(s, e) => {
+                let exercise = &self.catalogue[e];
+                let (files, work_path) = {
+                    let st = lock();
+                    let files = st.sources.as_ref().and_then(|v| v[e].as_ref().ok()).cloned();
+                    (files, st.work.as_ref().map(|w| w.path.clone()))
+                };
+                let built = match (files, work_path) {
+                    _ if self.out_of_time(Duration::from_secs(10)) => Err(OUT_OF_TIME.to_string()),
+                    (Some(files), Some(path)) => {
+                        let timeout = match self.deadline {
+                            Some(d) => d
+                                .saturating_duration_since(Instant::now())
+                                .min(compile::COMPILE_TIMEOUT),
+                            None => compile::COMPILE_TIMEOUT,
+                        };
+                        match self.toolchain.compile(exercise, &path, &files, timeout) {
+                            Built::Binary(p) => Ok(p),
+                            Built::Error(text) => Err(format!("it did not compile:\n{text}")),
+                        }
+                    }
+                    _ => Err("not graded: the grader could not make a work folder".to_string()),
+                };
+                let mut st = lock();
+                match built {
+                    Ok(binary) => {
+                        st.binaries[e] = Some(binary);
+                        let n = self.checks[e].len();
+                        ((0..n).map(|c| Task::Check(s, e, c)).collect(), false)
+                    }
+                    Err(why) => {
+                        if why.starts_with("it did not compile") {
+                            st.notes.push(format!("{}: did not compile", exercise.label()));
+                        }
+                        self.fail_exercise(&mut st, e, |_| why.clone());
+                        (Vec::new(), st.left == 0)
+                    }
+                }
+            }
+            Task::Check(_, e, c) => {
+                let exercise = &self.catalogue[e];
+                let check = &self.checks[e][c];
+                let binary = lock().binaries[e].clone();
+                let result = match binary {
+                    _ if self.out_of_time(check.timeout) => failed(exercise, check, OUT_OF_TIME.to_string()),
+                    Some(binary) => checks::run_check(exercise, check, Ok(&binary)),
+                    None => failed(exercise, check, "not graded: no program".to_string()),
+                };
+                let mut st = lock();
+                st.results[e][c] = Some(result);
+                st.left -= 1;
+                (Vec::new(), st.left == 0)
+            }
+        }
+    }
+
+    /// Every check of exercise `e` fails with `why(check)`.
+    fn fail_exercise(&self, st: &mut State, e: usize, why: impl Fn(&Check) -> String) {
+        for (c, check) in self.checks[e].iter().enumerate() {
+            if st.results[e][c].is_none() {
+                st.results[e][c] = Some(failed(&self.catalogue[e], check, why(check)));
+                st.left -= 1;
+            }
+        }
+    }
+
+    /// Reads a submission's sources and makes its work folder.
+    fn read(&self, sub: &Submission) -> (Vec<Result<Files, String>>, Option<WorkDir>) {
+        let sources = match submission::read(sub, self.catalogue) {
+            Ok(Sources { exercises }) => exercises,
+            Err(why) => vec![Err(why); self.catalogue.len()],
+        };
+        match self.toolchain.work_dir(&sub.name) {
+            Ok(work) => (sources, Some(work)),
+            Err(why) => (vec![Err(why); self.catalogue.len()], None),
+        }
+    }
+
+    /// Writes the submission's results file; returns its score.
+    fn finish(&self, sub: usize, state: &Mutex<State>) -> Result<(f64, f64), String> {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = st.started.map_or(Duration::ZERO, |t| t.elapsed());
+        let results: Vec<ExerciseResult> = self
+            .catalogue
+            .iter()
+            .zip(st.results.iter_mut())
+            .map(|(exercise, checks)| ExerciseResult {
+                exercise,
+                checks: checks.iter_mut().filter_map(Option::take).collect(),
+            })
+            .collect();
+        let mut file = Results::from_results(&results, elapsed);
+        let out_of_time = file.tests.iter().filter(|t| t.output == OUT_OF_TIME).count();
+        let mut text = String::new();
+        let passed = results.iter().filter(|r| r.passed()).count();
+        let _ = write!(
+            text,
+            "{passed} of {} exercises pass every check.",
+            results.len()
+        );
+        for note in &st.notes {
+            let _ = write!(text, "\n{note}");
+        }
+        if out_of_time > 0 {
+            let _ = write!(
+                text,
+                "\nThe grader's time budget ran out: {out_of_time} checks were not graded (0 points)."
+            );
+        }
+        file.output = Some(text);
+        let (score, max) = (file.score, file.max_score);
+        drop(st.work.take()); // removes the work folder
+        let name = &self.subs[sub].name;
+        let path = results_path(&self.options.out, name);
+        std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+            .and_then(|()| write_atomically(&path, file.to_json().as_bytes()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok((score, max))
+    }
+}
+
+/// A check that failed without running.
+fn failed(exercise: &Exercise, check: &Check, why: String) -> CheckResult {
+    CheckResult {
+        name: check.name,
+        command: check.command_line(exercise.name),
+        score: 0,
+        max_score: check.points,
+        hidden: check.hidden,
+        passed: false,
+        output: why,
+        duration: Duration::ZERO,
+    }
+}
+
+/// `12` for whole points, `12.5` otherwise.
+fn points(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Rewrites `DIR/grades.csv` from every `DIR/*/results.json`: one row per
+/// submission, the points of each exercise, the total and the maximum.
+pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
+    let mut rows = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
+        .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("results.json").is_file())
+        .collect();
+    entries.sort();
+    for dir in entries {
+        let Ok(text) = std::fs::read_to_string(dir.join("results.json")) else { continue };
+        let Ok(results) = serde_json::from_str::<Results>(&text) else { continue };
+        let mut per_exercise = vec![0.0; catalogue.len()];
+        for t in &results.tests {
+            let number = t
+                .number
+                .as_deref()
+                .and_then(|n| n.split('.').next())
+                .and_then(|n| n.parse::<u8>().ok());
+            if let Some(i) = number.and_then(|n| catalogue.iter().position(|e| e.number == n)) {
+                per_exercise[i] += t.score;
+            }
+        }
+        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let mut row = vec![csv_field(&name)];
+        row.extend(per_exercise.iter().map(|p| points(*p)));
+        row.push(points(results.score));
+        row.push(points(results.max_score));
+        rows.push(row.join(","));
+    }
+    let mut header = vec!["submission".to_string()];
+    header.extend(catalogue.iter().map(|e| csv_field(&format!("{:02}-{}", e.number, e.name))));
+    header.push("total".into());
+    header.push("max".into());
+    let mut csv = header.join(",");
+    csv.push('\n');
+    for row in rows {
+        csv.push_str(&row);
+        csv.push('\n');
+    }
+    let path = out.join("grades.csv");
+    write_atomically(&path, csv.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A CSV field, quoted when it must be (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_order_by_submission_then_kind() {
+        let mut tasks = [Task::Check(0, 1, 2), Task::Read(1), Task::Compile(0, 3), Task::Read(0)];
+        tasks.sort_by_key(|t| t.key());
+        assert_eq!(
+            tasks,
+            [Task::Read(0), Task::Compile(0, 3), Task::Check(0, 1, 2), Task::Read(1)]
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("alice"), "alice");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn points_drop_needless_decimals() {
+        assert_eq!(points(12.0), "12");
+        assert_eq!(points(2.5), "2.50");
+    }
 }

@@ -8,15 +8,20 @@ mod autograder;
 mod bench;
 mod bench_grade;
 mod check;
+mod diagrams;
+mod docs;
 mod flags;
 mod grade;
 mod hint;
 mod list;
 mod progress;
 mod release;
+mod reset;
 mod run;
 mod term;
+mod tty;
 mod verify;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,11 +31,19 @@ type Result<T = ExitCode> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     let flags = flags::parse();
+    term::set_verbosity(match (flags.quiet, flags.verbose) {
+        (true, _) => term::Verbosity::Quiet,
+        (_, true) => term::Verbosity::Verbose,
+        _ => term::Verbosity::Normal,
+    });
     let result = match flags.command {
         flags::Command::List => list::run(),
         flags::Command::Run { exercise, args } => run::run(&exercise, &args),
         flags::Command::Check(opts) => check::run(&opts),
         flags::Command::Hint { exercise } => hint::run(&exercise),
+        flags::Command::Watch(opts) => watch::run(&opts),
+        flags::Command::Reset(opts) => reset::run(&opts),
+        flags::Command::Docs(opts) => docs::run(&opts),
         flags::Command::Release(opts) => release::run(&opts),
         flags::Command::Verify(opts) => verify::run(&opts),
         flags::Command::Grade(opts) => grade::run(&opts),

@@ -1,8 +1,365 @@
-//! `cargo xtask release`: being written.
+//! `cargo xtask release OUT [--force]`: writes the student repository.
+//!
+//! The release is the reference workspace as a student needs it, ready for
+//! `git init`:
+//! - every crate's manifest and `src/`, with each solution region of the
+//!   exercises replaced by `todo!("<the TODO text>")` (see [`stub`]) and the
+//!   hidden checks removed from `crates/checks`;
+//! - the workspace manifest, `Cargo.lock`, `.cargo/config.toml`,
+//!   `rustfmt.toml`, xtask's manifest and sources (students run
+//!   `cargo xtask check`, `hint`, `watch`), and the book in `docs/`;
+//! - a README for students, a `.gitignore` and a GitHub Classroom workflow,
+//!   made from the templates in `xtask/student/`.
+//!
+//! Left out on purpose: every `tests/`, `examples/` and `benches/` folder.
+//! They test the course's tools, not the student's work; several (the
+//! reference test of `crates/checks`, xtask's tidy and command-line tests)
+//! only pass with the solutions in place, and a student running
+//! `cargo test --workspace` should not meet a wall of failures that are
+//! not theirs to fix. Also left out: ARCHITECTURE.md and `.ci/` (course
+//! staff's), `target/`, `.git`, the built book, and dotfiles inside the
+//! copied folders (editor leftovers).
+//!
+//! Everything is computed in memory first, so a malformed region stops the
+//! release before it writes anything. The output is then checked for any
+//! marker line left behind (a solution or hidden check outside the places
+//! the release rewrites would leak); files are written atomically, and only
+//! when their contents change, so rebuilding a release is incremental.
+
+pub mod stub;
+mod student;
 
 use crate::flags::ReleaseFlags;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub use stub::{strip_hidden, stub_source};
 
 pub fn run(flags: &ReleaseFlags) -> crate::Result {
-    let _ = flags;
-    Err("`cargo xtask release` is not written yet".to_string())
+    let root = crate::root();
+    let out = &flags.out;
+    refuse_overlap(&root, out)?;
+    if !flags.force && !is_empty_or_missing(out)? {
+        return Err(format!(
+            "{} is not empty; pass --force to write the release into it anyway",
+            out.display()
+        ));
+    }
+    let start = Instant::now();
+    let release = Release::from_workspace(&root)?;
+    let written = release.write(out)?;
+    println!(
+        "wrote the student repository to {}: {} files ({} changed), {} exercises, \
+         {} solution regions replaced by todo!(), {} hidden check blocks removed, in {:.1} s",
+        out.display(),
+        release.files.len(),
+        written,
+        release.exercises,
+        release.regions,
+        release.hidden_blocks,
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "next: cd {} && git init && git add -A && git commit -m 'ipc-lab'",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One file of the release.
+#[derive(Debug, Clone)]
+pub struct File {
+    pub contents: Vec<u8>,
+    /// Whether the reference's file is executable (kept in the release).
+    pub executable: bool,
+}
+
+/// The student repository, in memory: path (relative, `/`-separated) → file.
+#[derive(Debug, Default)]
+pub struct Release {
+    pub files: BTreeMap<PathBuf, File>,
+    /// How many exercises of the catalogue it holds.
+    pub exercises: usize,
+    /// How many solution regions became `todo!()`s.
+    pub regions: usize,
+    /// How many hidden-check blocks were removed.
+    pub hidden_blocks: usize,
+}
+
+impl Release {
+    /// Builds the release of the reference workspace at `root`.
+    pub fn from_workspace(root: &Path) -> crate::Result<Release> {
+        let mut r = Release::default();
+        for name in ["Cargo.toml", "Cargo.lock", "rustfmt.toml"] {
+            if root.join(name).is_file() {
+                r.copy(root, Path::new(name))?;
+            }
+        }
+        r.copy_tree(root, Path::new(".cargo"))?;
+        r.copy_package(root, Path::new("xtask"))?;
+        for package in crate_dirs(root)? {
+            r.copy_package(root, &package)?;
+        }
+        r.copy_docs(root)?;
+        for e in checks::catalogue() {
+            if !r
+                .files
+                .contains_key(&Path::new("crates").join(e.dir).join("Cargo.toml"))
+            {
+                return Err(format!(
+                    "exercise {} has no crates/{}/Cargo.toml",
+                    e.label(),
+                    e.dir
+                ));
+            }
+            r.exercises += 1;
+        }
+        for (path, contents) in student::files(root)? {
+            r.files.insert(
+                path,
+                File {
+                    contents: contents.into_bytes(),
+                    executable: false,
+                },
+            );
+        }
+        r.refuse_leftover_markers()?;
+        Ok(r)
+    }
+
+    /// Copies one file, rewriting Rust sources under `crates/`: exercise
+    /// regions become `todo!()`s, hidden checks go.
+    fn copy(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+        let from = root.join(rel);
+        let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let executable = std::fs::metadata(&from).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+        let extension = rel.extension().and_then(|x| x.to_str()).unwrap_or("");
+        let rewrite: Option<fn(&str) -> Result<String, String>> = match extension {
+            "rs" if rel.starts_with("crates/checks") => Some(strip_hidden),
+            "rs" if rel.starts_with("crates") => Some(stub_source),
+            "md" if rel.starts_with("docs") => Some(stub::stub_page),
+            _ => None,
+        };
+        let contents = match rewrite {
+            None => bytes,
+            Some(rewrite) => {
+                let text = String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", rel.display()))?;
+                let out = rewrite(&text).map_err(|e| format!("{}: {e}", rel.display()))?;
+                if rel.starts_with("crates") {
+                    // Counted for the summary line (the book's regions are examples).
+                    self.regions += stub::regions(&text).map_or(0, |r| r.len());
+                    let hidden = text.lines().filter(|l| l.trim() == stub::BEGIN_HIDDEN);
+                    self.hidden_blocks += hidden.count();
+                }
+                out.into_bytes()
+            }
+        };
+        self.files
+            .insert(rel.to_path_buf(), File { contents, executable });
+        Ok(())
+    }
+
+    /// Copies a directory's files, skipping dotfiles and `target`.
+    fn copy_tree(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+        let dir = root.join(rel);
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        for entry in sorted_entries(&dir)? {
+            let name = entry
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            let child = rel.join(&name);
+            if entry.is_dir() {
+                self.copy_tree(root, &child)?;
+            } else {
+                self.copy(root, &child)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A package: its manifest, `build.rs` if any, and `src/`.
+    fn copy_package(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+        self.copy(root, &rel.join("Cargo.toml"))?;
+        if root.join(rel).join("build.rs").is_file() {
+            self.copy(root, &rel.join("build.rs"))?;
+        }
+        self.copy_tree(root, &rel.join("src"))
+    }
+
+    /// The book: `docs/` but its build output.
+    fn copy_docs(&mut self, root: &Path) -> crate::Result<()> {
+        let docs = Path::new("docs");
+        if !root.join(docs).is_dir() {
+            return Ok(());
+        }
+        for entry in sorted_entries(&root.join(docs))? {
+            let name = entry
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let child = docs.join(&name);
+            match (entry.is_dir(), name.as_str()) {
+                (true, "book") => {}
+                (true, _) => self.copy_tree(root, &child)?,
+                (false, _) => self.copy(root, &child)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// No marker line may survive: one would mean solution or hidden-check
+    /// text in a place the release does not rewrite.
+    fn refuse_leftover_markers(&self) -> crate::Result<()> {
+        for (path, file) in &self.files {
+            let Ok(text) = std::str::from_utf8(&file.contents) else {
+                continue;
+            };
+            if let Some((n, line)) = text.lines().enumerate().find(|(_, l)| stub::is_any_marker(l)) {
+                return Err(format!(
+                    "{}:{}: `{}` would reach the release; markers belong in crates/*/src only",
+                    path.display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the release into `out` (created if missing), and returns how
+    /// many files changed. A file whose contents are already right is not
+    /// touched, so cargo sees it unchanged. Nothing outside `out` is
+    /// written, and nothing is deleted.
+    pub fn write(&self, out: &Path) -> crate::Result<usize> {
+        let mut changed = 0;
+        for (rel, file) in &self.files {
+            let to = out.join(rel);
+            if std::fs::read(&to).is_ok_and(|old| old == file.contents) {
+                continue;
+            }
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            checks::report::write_atomically(&to, &file.contents)
+                .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+            let mode = if file.executable { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot set the mode of {}: {e}", to.display()))?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// Removes from `out` every file and folder the release does not hold,
+    /// so `out` is exactly the release. Only for a folder the caller owns
+    /// (verify's scratch copy): it deletes.
+    pub fn prune(&self, out: &Path) -> crate::Result<()> {
+        prune_dir(out, Path::new(""), &self.files)?;
+        Ok(())
+    }
+}
+
+/// Deletes what is not in `keep` under `out/rel`; says whether `out/rel`
+/// is now empty (and removed it).
+fn prune_dir(out: &Path, rel: &Path, keep: &BTreeMap<PathBuf, File>) -> crate::Result<bool> {
+    let dir = out.join(rel);
+    let mut empty = true;
+    for entry in sorted_entries(&dir)? {
+        let child = rel.join(entry.file_name().unwrap_or_default());
+        let meta = std::fs::symlink_metadata(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
+        let gone = if meta.is_dir() {
+            prune_dir(out, &child, keep)?
+        } else if keep.contains_key(&child) {
+            false
+        } else {
+            std::fs::remove_file(&entry).map_err(|e| format!("cannot remove {}: {e}", entry.display()))?;
+            true
+        };
+        empty &= gone;
+    }
+    if empty && !rel.as_os_str().is_empty() {
+        std::fs::remove_dir(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    }
+    Ok(empty)
+}
+
+/// The packages under `crates/` (folders with a Cargo.toml), sorted.
+fn crate_dirs(root: &Path) -> crate::Result<Vec<PathBuf>> {
+    Ok(sorted_entries(&root.join("crates"))?
+        .into_iter()
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .filter_map(|p| p.file_name().map(|n| Path::new("crates").join(n)))
+        .collect())
+}
+
+fn sorted_entries(dir: &Path) -> crate::Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths = Vec::new();
+    for entry in read {
+        paths.push(
+            entry
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .path(),
+        );
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+fn is_empty_or_missing(dir: &Path) -> crate::Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(format!("cannot use {} as the release folder: {e}", dir.display())),
+    }
+}
+
+/// An absolute, `..`-free form of `path`, resolving symlinks of the part
+/// that exists.
+fn resolved(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+            break;
+        };
+        rest.push(name.to_owned());
+        existing = parent;
+    }
+    let mut out = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
+    out.extend(rest.iter().rev());
+    out
+}
+
+/// Refuses an OUT that would overwrite the reference: the workspace root
+/// or a folder above it, or one inside the trees the release copies.
+fn refuse_overlap(root: &Path, out: &Path) -> crate::Result<()> {
+    let (root, target) = (resolved(root), resolved(out));
+    if root.starts_with(&target) {
+        return Err(format!(
+            "{} holds the reference workspace; write the release somewhere else",
+            out.display()
+        ));
+    }
+    for source in ["crates", "xtask", "docs", ".cargo"] {
+        if target.starts_with(root.join(source)) {
+            return Err(format!(
+                "{} is inside the reference's {source}/; write the release somewhere else",
+                out.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,11 +1,44 @@
 //! Terminal manners: colour only on a terminal and never with NO_COLOR;
-//! progress lines only on a terminal; plain text when piped.
+//! progress lines only on a terminal; plain text when piped; `--quiet` and
+//! `--verbose` for every command.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How much a command says, from the global `--quiet` / `--verbose` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Failures and the summary only; no progress indicators.
+    Quiet,
+    Normal,
+    /// Also cargo's own output and every passing check.
+    Verbose,
+}
+
+/// Set once by `main` before any command runs.
+static VERBOSITY: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+pub fn set_verbosity(v: Verbosity) {
+    VERBOSITY.store(v as u8, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        2 => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    }
+}
+
+/// Whether colour is allowed at all: NO_COLOR set to anything non-empty
+/// turns it off (https://no-color.org).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
 
 /// Whether to colour text written to stdout.
 pub fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stdout().is_terminal() && !no_color()
 }
 
 /// Green, red, dim and bold, or plain text when colour is off.
@@ -43,10 +76,14 @@ impl Paint {
     pub fn bold(self, text: &str) -> String {
         self.wrap("1", text)
     }
+
+    pub fn yellow(self, text: &str) -> String {
+        self.wrap("33", text)
+    }
 }
 
 /// A one-line progress indicator on stderr, shown only when stderr is a
-/// terminal; cleared by [`Progress::finish`].
+/// terminal and `--quiet` is off; cleared by [`Progress::finish`].
 pub struct Progress {
     on: bool,
 }
@@ -54,7 +91,7 @@ pub struct Progress {
 impl Progress {
     pub fn new() -> Progress {
         Progress {
-            on: std::io::stderr().is_terminal(),
+            on: std::io::stderr().is_terminal() && verbosity() != Verbosity::Quiet,
         }
     }
 

@@ -1,8 +1,365 @@
-//! `cargo xtask verify`: being written.
+//! `cargo xtask verify`: course staff's proof that the checks bite.
+//!
+//! For every exercise of the catalogue:
+//! - the reference passes every check, public and hidden;
+//! - the released stub builds, and fails at least one public check;
+//!
+//! and for the release as a whole: `cargo build --workspace` succeeds with
+//! no warning (students read every warning), and `cargo fmt --check` is
+//! clean.
+//!
+//! The release is written to `target/verify/release` and built once into
+//! `target/verify/target`; both stay between runs, and the release rewrites
+//! only the files that changed, so a second `verify` rebuilds only what
+//! changed. The stubs are checked with those binaries, public checks only
+//! (the student's view). Exit status: 0 when all holds, 1 when something
+//! does not (the table says what), 2 when it could not run at all.
 
 use crate::flags::VerifyFlags;
+use crate::release::Release;
+use crate::term::{Paint, Progress};
+use checks::build::{BuildOptions, build, cargo};
+use checks::{Exercise, ExerciseResult};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+/// What `todo!()` prints when a stub reaches it.
+const TODO_PANIC: &str = "not yet implemented";
 
 pub fn run(flags: &VerifyFlags) -> crate::Result {
-    let _ = flags;
-    Err("`cargo xtask verify` is not written yet".to_string())
+    let root = crate::root();
+    let start = Instant::now();
+    let jobs = flags.jobs.unwrap_or_else(checks::default_jobs);
+    let exercises: Vec<&'static Exercise> = checks::catalogue().iter().collect();
+    let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
+    let cargo_output = std::io::stderr().is_terminal();
+    let progress = Progress::new();
+
+    // The release first: a malformed region is the cheapest thing to find.
+    let scratch = root.join("target").join("verify");
+    let release_dir = scratch.join("release");
+    let release = Release::from_workspace(&root)?;
+    release.write(&release_dir)?;
+    release.prune(&release_dir)?;
+
+    progress.update("building the references…");
+    let options = BuildOptions {
+        show_progress: cargo_output,
+        target_dir: None,
+    };
+    let reference = build(&root, &names, &options).map_err(|e| e.to_string())?;
+    progress.update("building the release…");
+    let released = build_release(&release_dir, &scratch.join("target"), cargo_output)?;
+    progress.update("rustfmt --check on the release…");
+    let unformatted = fmt_check(&release_dir)?;
+
+    let reference_items: Vec<_> = exercises
+        .iter()
+        .map(|e| (*e, reference.binary(e.name).map(Path::to_path_buf)))
+        .collect();
+    let stub_items: Vec<_> = exercises.iter().map(|e| (*e, released.binary(e.name))).collect();
+    let on_done = |what: &'static str| {
+        let progress = &progress;
+        move |done: usize, total: usize| progress.update(&format!("checking the {what}… {done}/{total}"))
+    };
+    let reference_results = checks::run_exercises(&reference_items, true, jobs, &on_done("references"));
+    let stub_results = checks::run_exercises(&stub_items, false, jobs, &on_done("stubs"));
+    progress.finish();
+
+    let rows: Vec<Row> = exercises
+        .iter()
+        .zip(reference_results.iter().zip(&stub_results))
+        .map(|(e, (r, s))| Row::new(e, r, s, &released))
+        .collect();
+    let problems = report(&rows, &released, &unformatted, start.elapsed().as_secs_f64());
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What building the release produced.
+#[derive(Debug, Default)]
+struct ReleaseBuild {
+    /// Executable of each binary target that built.
+    binaries: BTreeMap<String, PathBuf>,
+    /// First error of each target that did not.
+    errors: BTreeMap<String, String>,
+    /// Every warning, rendered, with the target it is about.
+    warnings: Vec<(String, String)>,
+    /// Whether cargo exited 0.
+    succeeded: bool,
+}
+
+impl ReleaseBuild {
+    fn binary(&self, name: &str) -> Result<PathBuf, String> {
+        self.binaries.get(name).cloned().ok_or_else(|| {
+            self.errors
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| format!("{name} did not build in the release"))
+        })
+    }
+}
+
+/// `cargo build --workspace` in the release, reading cargo's JSON messages
+/// for binaries, errors and warnings (cargo replays the warnings of crates
+/// that are already built, so a warm build reports them too).
+fn build_release(release: &Path, target_dir: &Path, show_progress: bool) -> crate::Result<ReleaseBuild> {
+    let mut child = Command::new(cargo())
+        .current_dir(release)
+        .args(["build", "--workspace", "--keep-going", "--message-format=json"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if show_progress {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut built = ReleaseBuild::default();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("cannot read cargo's output: {e}"))?;
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let target = msg["target"]["name"].as_str().unwrap_or_default().to_string();
+        match msg["reason"].as_str() {
+            Some("compiler-artifact") => {
+                let is_bin = msg["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"));
+                if let (true, Some(exe)) = (is_bin, msg["executable"].as_str()) {
+                    built.binaries.insert(target, PathBuf::from(exe));
+                }
+            }
+            Some("compiler-message") => {
+                let m = &msg["message"];
+                let rendered = m["rendered"].as_str().unwrap_or_default().trim_end().to_string();
+                // "warning: 3 warnings emitted" sums up the others.
+                let summary = m["spans"].as_array().is_none_or(Vec::is_empty)
+                    && m["message"].as_str().is_some_and(|s| s.ends_with("emitted"));
+                match m["level"].as_str() {
+                    Some("error") if !summary => {
+                        built.errors.entry(target).or_insert(rendered);
+                    }
+                    Some("warning") if !summary => built.warnings.push((target, rendered)),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    built.succeeded = status.success();
+    Ok(built)
+}
+
+/// `cargo fmt --all --check` in the release: the files rustfmt would
+/// change (empty when clean).
+fn fmt_check(release: &Path) -> crate::Result<Vec<String>> {
+    let out = Command::new(cargo())
+        .current_dir(release)
+        .args(["fmt", "--all", "--check"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo fmt: {e}"))?;
+    if out.status.success() {
+        return Ok(Vec::new());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut files: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Diff in "))
+        .map(|l| {
+            // "Diff in /…/release/xtask/src/main.rs:12:"
+            let l = l.trim_end_matches(':');
+            let l = l.rsplit_once(':').map_or(l, |(file, _line)| file);
+            let l = l.strip_prefix(&format!("{}/", release.display())).unwrap_or(l);
+            l.to_string()
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        // Not a formatting difference: rustfmt itself failed.
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "cargo fmt --check failed in {}: {}",
+            release.display(),
+            err.lines().next().unwrap_or("no message")
+        ));
+    }
+    Ok(files)
+}
+
+/// One exercise's line of the table.
+struct Row<'a> {
+    exercise: &'a Exercise,
+    reference: &'a ExerciseResult,
+    stub: &'a ExerciseResult,
+    stub_builds: bool,
+}
+
+impl<'a> Row<'a> {
+    fn new(
+        exercise: &'a Exercise,
+        reference: &'a ExerciseResult,
+        stub: &'a ExerciseResult,
+        released: &ReleaseBuild,
+    ) -> Row<'a> {
+        Row {
+            exercise,
+            reference,
+            stub,
+            stub_builds: released.binaries.contains_key(exercise.name),
+        }
+    }
+
+    fn stub_failures(&self) -> usize {
+        self.stub.checks.iter().filter(|c| !c.passed).count()
+    }
+
+    /// Whether some failing public check shows the `todo!()` message, so
+    /// the student is pointed at the TODO.
+    fn points_at_todo(&self) -> bool {
+        self.stub
+            .checks
+            .iter()
+            .any(|c| !c.passed && c.output.contains(TODO_PANIC))
+    }
+}
+
+/// Prints the table and the details of each problem; returns how many.
+fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds: f64) -> usize {
+    let paint = Paint::stdout();
+    let mark = |ok: bool| if ok { paint.green("✓") } else { paint.red("✗") };
+    println!(
+        "{}",
+        paint.bold(&format!(
+            "{:<22} {:<18} {:<12} {}",
+            "exercise", "reference passes", "stub builds", "stub fails a public check"
+        ))
+    );
+    let mut problems = Vec::new();
+    for row in rows {
+        let label = row.exercise.label();
+        let passed = row.reference.checks.iter().filter(|c| c.passed).count();
+        let total = row.reference.checks.len();
+        let reference_ok = row.reference.passed() && total > 0;
+        let fails = row.stub_failures();
+        let stub_ok = row.stub_builds && fails > 0;
+        let note = if stub_ok && !row.points_at_todo() {
+            " (no failure shows the todo!() message)"
+        } else {
+            ""
+        };
+        println!(
+            "{label:<22} {} {:<16} {:<12} {} {fails}/{} fail{note}",
+            mark(reference_ok),
+            format!("{passed}/{total} checks"),
+            mark(row.stub_builds),
+            mark(stub_ok),
+            row.stub.checks.len(),
+        );
+        for c in row.reference.checks.iter().filter(|c| !c.passed) {
+            let hidden = if c.hidden { " (hidden)" } else { "" };
+            problems.push(format!(
+                "{label}: the reference fails “{}”{hidden}\n  $ {}\n{}",
+                c.name,
+                c.command,
+                indent(&c.output)
+            ));
+        }
+        if total == 0 {
+            problems.push(format!("{label}: the reference ran no check"));
+        }
+        if !row.stub_builds {
+            let why = released.binary(row.exercise.name).err().unwrap_or_default();
+            problems.push(format!(
+                "{label}: the released stub does not build\n{}",
+                indent(&why)
+            ));
+        } else if fails == 0 {
+            problems.push(format!(
+                "{label}: the released stub passes every public check; a student would get the \
+                 points without writing anything (are its regions the lines that matter?)"
+            ));
+        }
+    }
+    println!();
+    let builds = released.succeeded && released.errors.is_empty();
+    let quiet = released.warnings.is_empty();
+    println!("{} the release builds (cargo build --workspace)", mark(builds));
+    println!(
+        "{} the release builds without warnings ({} warnings)",
+        mark(quiet),
+        released.warnings.len()
+    );
+    println!(
+        "{} the release is rustfmt-clean (cargo fmt --check)",
+        mark(unformatted.is_empty())
+    );
+    if !builds {
+        let mut errors: Vec<String> = released
+            .errors
+            .iter()
+            .map(|(t, e)| format!("{t}:\n{}", indent(e)))
+            .collect();
+        if errors.is_empty() {
+            errors.push("  cargo build failed without a compiler error (see its output)".to_string());
+        }
+        problems.push(format!("the release does not build:\n{}", errors.join("\n")));
+    }
+    if !quiet {
+        let shown: Vec<String> = released
+            .warnings
+            .iter()
+            .take(10)
+            .map(|(t, w)| format!("{t}:\n{}", indent(w)))
+            .collect();
+        problems.push(format!(
+            "the release builds with {} warnings; students would see them (first ones):\n{}",
+            released.warnings.len(),
+            shown.join("\n")
+        ));
+    }
+    if !unformatted.is_empty() {
+        problems.push(format!(
+            "rustfmt would change these files of the release: {}",
+            unformatted.join(", ")
+        ));
+    }
+    for p in &problems {
+        println!();
+        println!("{} {p}", paint.red("✗"));
+    }
+    println!();
+    if problems.is_empty() {
+        println!(
+            "verify: all good: {} exercises, {} reference checks, {} stub checks, {seconds:.1} s",
+            rows.len(),
+            rows.iter().map(|r| r.reference.checks.len()).sum::<usize>(),
+            rows.iter().map(|r| r.stub.checks.len()).sum::<usize>(),
+        );
+    } else {
+        println!("verify: {} problem(s), {seconds:.1} s", problems.len());
+    }
+    problems.len()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -36,6 +36,7 @@ impl PidsCgroup {
             RUNS.fetch_add(1, Ordering::Relaxed)
         );
         for parent in parents() {
+            sweep(&parent);
             let dir = parent.join(&name);
             if fs::create_dir(&dir).is_err() {
                 continue;
@@ -89,6 +90,30 @@ impl PidsCgroup {
             }
         }
         last.map_err(|e| io::Error::new(e.kind(), format!("cannot remove {}: {e}", self.dir.display())))
+    }
+}
+
+/// Removes, once per process and place, the empty cgroups of runners that
+/// died before removing their own (`sandbox-PID-N` where PID is gone).
+fn sweep(parent: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if swept.iter().any(|p| p == parent) {
+        return;
+    }
+    swept.push(parent.to_path_buf());
+    for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("sandbox-")?.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            // Fails harmlessly (EBUSY) if processes are still inside.
+            let _ = fs::remove_dir(entry.path());
+        }
     }
 }
 

@@ -94,8 +94,10 @@
 //! enabled), each run gets its own with `pids.max` = [`Limits::processes`],
 //! joined by P before exec, and the outcome notes how often a fork hit it;
 //! `RLIMIT_NPROC` is then 8 × the budget, a backstop for all runs together.
-//! Without a cgroup, `RLIMIT_NPROC` = the budget, shared. When the runner is root the
-//! program runs as an unprivileged user (`nobody` unless [`Spec::user`] says
+//! Without a cgroup, `RLIMIT_NPROC` = the budget, shared.
+//!
+//! **Identity and place.** When the runner is root the program runs as an
+//! unprivileged user (`nobody` unless [`Spec::user`] says
 //! otherwise) with no supplementary groups, `PR_SET_NO_NEW_PRIVS`, in a
 //! fresh directory it owns, from a copy of the binary in that directory, with
 //! only `PATH`, `HOME` (that directory) and `LANG` in its environment. Not as
@@ -107,7 +109,10 @@
 //! could signal the runner itself (`kill(-1, …)`). Processes stuck in
 //! uninterruptible sleep may outlive a `SIGKILL` for a while: after 5 s S is
 //! given up on and a note says so. The runner relies on `SIGPIPE` being
-//! ignored in its process, as in every Rust program.
+//! ignored in its process, as in every Rust program. If the runner dies
+//! mid-run (Ctrl-C), S still kills the tree, but the run's directory and
+//! cgroup stay behind until the next runner sweeps them (their names carry
+//! the runner's pid).
 
 mod cgroup;
 pub mod diagnose;
@@ -128,7 +133,7 @@ use std::time::Duration;
 pub struct Spec {
     /// The program to execute.
     pub program: PathBuf,
-    /// Its arguments (not including argv[0], which is the program's file name).
+    /// Its arguments (not including `argv[0]`, which is the program's file name).
     pub args: Vec<OsString>,
     /// Bytes fed to its standard input, which is then closed.
     pub stdin: Vec<u8>,

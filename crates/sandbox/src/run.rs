@@ -87,7 +87,11 @@ struct WorkDir {
 
 impl WorkDir {
     fn create(ids: Option<(libc::uid_t, libc::gid_t)>) -> io::Result<WorkDir> {
-        let template = std::env::temp_dir().join("sandbox-XXXXXX");
+        // Named after this process, so that a later runner can tell the
+        // directories of a runner that died (see `sweep`).
+        let base = std::env::temp_dir();
+        sweep(&base);
+        let template = base.join(format!("{DIR_PREFIX}{}-XXXXXX", std::process::id()));
         let template =
             CString::new(template.into_os_string().into_vec()).map_err(|_| invalid("bad TMPDIR".into()))?;
         let mut bytes = template.into_bytes_with_nul();
@@ -137,6 +141,30 @@ impl Drop for WorkDir {
             let _ = fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// The start of a run directory's name: then the runner's pid, a dash, and
+/// six random characters.
+const DIR_PREFIX: &str = "ipc-lab-sandbox-";
+
+/// Removes, once per process, the run directories of runners that died
+/// before removing them (killed mid-run, say by a Ctrl-C).
+fn sweep(base: &Path) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        for entry in fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(DIR_PREFIX)?.split('-').next())
+            else {
+                continue;
+            };
+            if pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new("/proc").join(pid).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    });
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {

@@ -261,7 +261,7 @@ fn the_working_directory_is_fresh_and_removed_after() {
     let lines: Vec<&str> = out.lines().collect();
     let owner = if is_root() { "nobody 700" } else { "" };
     assert_eq!(lines.len(), 4, "{lines:?}");
-    assert!(lines[0].contains("sandbox-"), "{lines:?}");
+    assert!(lines[0].contains("/ipc-lab-sandbox-"), "{lines:?}");
     assert_eq!(lines[1], "sh", "only the copied binary is there");
     if is_root() {
         assert_eq!(lines[2], owner);
@@ -460,4 +460,94 @@ fn each_run_has_its_own_process_budget() {
     );
     assert_none_left("107.1@");
     assert_none_left("marker-modest@");
+}
+
+/// Not a test on its own: the disposable runner that
+/// `the_tree_dies_with_its_runner` starts and kills.
+#[test]
+#[ignore = "started by the_tree_dies_with_its_runner"]
+fn runner_to_be_killed() {
+    if std::env::var_os("SANDBOX_TEST_SWEEP").is_some() {
+        // A fresh runner's first run sweeps what dead runners left.
+        sandbox::run(&Spec::new("/bin/true")).unwrap();
+        return;
+    }
+    let Ok(marker) = std::env::var("SANDBOX_TEST_MARKER") else {
+        return;
+    };
+    let spec = Spec::new("/bin/sh")
+        .args([
+            "-c",
+            &format!("sleep {marker} & (setsid sleep {marker} &); sleep {marker}"),
+        ])
+        .timeout(Duration::from_secs(30));
+    let _ = sandbox::run(&spec);
+}
+
+#[test]
+fn the_tree_dies_with_its_runner() {
+    // Another copy of this test binary runs the sandbox; we kill it (as a
+    // Ctrl-C would) while its program runs, and its supervisor must then
+    // kill the program's whole tree by itself.
+    let marker = unique("111.1@");
+    let mut runner = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "runner_to_be_killed", "--ignored", "--nocapture"])
+        .env("SANDBOX_TEST_MARKER", &marker)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = runner_kill(&marker);
+        panic!("{what} did not happen within 5 s");
+    };
+    wait_until("the program's start", &|| processes_with(&marker).len() >= 3);
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    wait_until("the tree's end", &|| processes_with(&marker).is_empty());
+
+    // The dead runner's directory (and cgroup, if any) are swept by the
+    // next runner.
+    let dead = runner.id();
+    let leftovers = || -> Vec<String> {
+        let tmp = fs::read_dir(std::env::temp_dir()).unwrap().flatten();
+        let cgroups = fs::read_dir("/sys/fs/cgroup/pids")
+            .into_iter()
+            .flatten()
+            .flatten();
+        tmp.chain(cgroups)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.starts_with(&format!("ipc-lab-sandbox-{dead}-"))
+                    || n.starts_with(&format!("sandbox-{dead}-"))
+            })
+            .collect()
+    };
+    assert!(
+        !leftovers().is_empty(),
+        "the killed runner was expected to leave its directory"
+    );
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "runner_to_be_killed", "--ignored"])
+        .env("SANDBOX_TEST_SWEEP", "1")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(leftovers(), Vec::<String>::new());
+}
+
+/// Cleans up after a failed `the_tree_dies_with_its_runner`.
+fn runner_kill(marker: &str) -> std::io::Result<()> {
+    for line in processes_with(marker) {
+        let pid: i32 = line.split(':').next().unwrap().parse().unwrap();
+        // SAFETY: kill takes plain integers.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    Ok(())
 }

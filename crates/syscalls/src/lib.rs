@@ -22,6 +22,14 @@ mod fmt;
 
 pub use fmt::StackBuf;
 
+// Exercises 14-16 (parallelism, spawn cost, pipe throughput).
+mod sched;
+mod spawn;
+mod splice;
+pub use sched::{Usage, getrusage, sched_getaffinity, sched_getcpu, sched_setaffinity};
+pub use spawn::posix_spawn;
+pub use splice::{splice, vmsplice};
+
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -12,6 +12,12 @@ mod e07_fork_thread;
 mod e08_std_thread;
 mod e09_sharing;
 mod e10_incr;
+mod e11_mpsc;
+mod e12_spmc;
+mod e13_pipe_rules;
+mod e14_parallelism;
+mod e15_spawn_cost;
+mod e16_pipe_throughput;
 
 /// Every exercise, in lecture order.
 pub(crate) static ALL: &[Exercise] = &[
@@ -25,4 +31,10 @@ pub(crate) static ALL: &[Exercise] = &[
     e08_std_thread::EXERCISE,
     e09_sharing::EXERCISE,
     e10_incr::EXERCISE,
+    e11_mpsc::EXERCISE,
+    e12_spmc::EXERCISE,
+    e13_pipe_rules::EXERCISE,
+    e14_parallelism::EXERCISE,
+    e15_spawn_cost::EXERCISE,
+    e16_pipe_throughput::EXERCISE,
 ];

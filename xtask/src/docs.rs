@@ -1,0 +1,155 @@
+//! `cargo xtask docs [--svg [--check]]`: the book.
+//!
+//! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`
+//! (see [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
+//! mdbook when it is installed (else a one-line way to install it).
+//!
+//! The book ships to students, so it must never show a solution, and its
+//! chapters include code straight from the exercise sources. In the
+//! reference workspace those sources hold the solutions; so the book is
+//! built from a staged copy where every exercise source and every page went
+//! through the release's own transforms (`todo!()` in place of each
+//! region), exactly what a student repository holds. In a student
+//! repository the staging changes nothing: the book shows the student's
+//! own code. Course staff who want the solutions in the book run
+//! `mdbook serve docs` in the reference workspace.
+
+use crate::flags::DocsFlags;
+use crate::release::stub;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+pub fn run(flags: &DocsFlags) -> crate::Result {
+    let root = crate::root();
+    let drawn = crate::diagrams::generate(&root, flags.check)?;
+    if flags.check {
+        if drawn.changed.is_empty() {
+            println!("{} diagrams match their descriptions.", drawn.all.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for f in &drawn.changed {
+            println!("{} is out of date (or missing)", shown(&root, f));
+        }
+        println!("run `cargo xtask docs --svg` to draw them again, and commit the result");
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "drew {} diagrams into docs/src/img ({} changed)",
+        drawn.all.len(),
+        drawn.changed.len()
+    );
+    if flags.svg {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mdbook = std::env::var_os("MDBOOK").map_or_else(|| PathBuf::from("mdbook"), PathBuf::from);
+    let installed = Command::new(&mdbook)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        return Err(
+            "mdbook is not installed: `cargo install mdbook` (a few minutes), then `cargo xtask docs` again; \
+             meanwhile the chapters are plain Markdown in docs/src"
+                .to_string(),
+        );
+    }
+    let stage = Stage::new()?;
+    stage.fill(&root)?;
+    let out = root.join("target").join("book");
+    let status = Command::new(&mdbook)
+        .arg("build")
+        .arg(stage.dir.join("docs"))
+        .arg("--dest-dir")
+        .arg(&out)
+        .status()
+        .map_err(|e| format!("cannot run mdbook: {e}"))?;
+    if !status.success() {
+        eprintln!("mdbook could not build the book (its messages are above)");
+        return Ok(ExitCode::from(1));
+    }
+    println!("the book is in {}", out.join("index.html").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+/// A scratch folder holding `docs/` and `crates/*/src` as a student would
+/// have them; removed when dropped.
+struct Stage {
+    dir: PathBuf,
+}
+
+impl Stage {
+    fn new() -> crate::Result<Stage> {
+        let dir = std::env::temp_dir().join(format!("ipc-lab-book-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(Stage { dir })
+    }
+
+    fn fill(&self, root: &Path) -> crate::Result<()> {
+        copy_tree(root, &self.dir, Path::new("docs"), &|rel, text| {
+            if rel.extension().is_some_and(|x| x == "md") {
+                stub::stub_page(text)
+            } else {
+                Ok(text.to_string())
+            }
+        })?;
+        let crates = std::fs::read_dir(root.join("crates")).map_err(|e| format!("cannot read crates/: {e}"))?;
+        for entry in crates.flatten() {
+            let src = Path::new("crates").join(entry.file_name()).join("src");
+            if root.join(&src).is_dir() {
+                copy_tree(root, &self.dir, &src, &|rel, text| {
+                    if rel.extension().is_some_and(|x| x == "rs") {
+                        stub::stub_source(text)
+                    } else {
+                        Ok(text.to_string())
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type Transform = dyn Fn(&Path, &str) -> Result<String, String>;
+
+/// Copies `root/rel` to `to/rel`, passing text files through `transform`;
+/// skips the built book and dotfiles.
+fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> crate::Result<()> {
+    let from = root.join(rel);
+    if from.is_dir() {
+        let entries = std::fs::read_dir(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let skip = name.to_string_lossy().starts_with('.') || (rel == Path::new("docs") && name == "book");
+            if !skip {
+                copy_tree(root, to, &rel.join(name), transform)?;
+            }
+        }
+        return Ok(());
+    }
+    let dest = to.join(rel);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => transform(rel, &text)
+            .map_err(|e| format!("{}: {e}", rel.display()))?
+            .into_bytes(),
+        Err(e) => e.into_bytes(),
+    };
+    std::fs::write(&dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+}

@@ -1,0 +1,746 @@
+//! Compiling untrusted exercise sources: plain `rustc`, as `nobody`, in the
+//! sandbox, against dependencies built once.
+//!
+//! Code runs at compile time too: `include_bytes!("/etc/shadow")` reads a
+//! file while the compiler runs. So a submission's compiler runs like its
+//! program: in [`sandbox::run`], with limits, and — when we are root — as
+//! `nobody`, which must not read what the grader's account can. Two things
+//! `nobody` needs are out of its reach on a usual machine: the toolchain
+//! (rustup keeps it in `/root/.rustup`, and `/root` is private) and the
+//! compiled dependencies (in the reference's `target/`). So a per-machine
+//! cache (`/var/tmp/ipc-lab-grade-<uid>`, or `$IPC_LAB_GRADE_CACHE`) holds:
+//!
+//! ```text
+//! <cache>/                 0711, ours
+//!   toolchain-<commit>/    hard links to the toolchain's bin/ and lib/ (world-readable)
+//!   deps-<hash>/           copies of the rlibs of libc and syscalls (world-readable)
+//!   work/                  0711: one folder per submission being graded, with
+//!                          its sources (read-only for nobody) and one output
+//!                          folder per exercise (nobody's)
+//!   private/               0700, nobody's business:
+//!     target/              the trusted build of the reference, by cargo
+//!     records/             the exact rustc command line cargo used per crate
+//!     bins/<hash>/         compiled submissions, by hash of source and flags
+//! ```
+//!
+//! **The same flags as cargo.** Cargo builds the reference's exercises once,
+//! through a `RUSTC_WRAPPER` that records each rustc command line and
+//! environment (NUL-separated, so nothing needs unquoting). A submission's
+//! exercise compiles with that command line, with its paths moved: the
+//! source into the submission's folder, `--extern`/`-L` into `deps-*`,
+//! output with `-o`, and `--remap-path-prefix` so messages say
+//! `crates/01-selfpipe/src/main.rs` as cargo's would. Profile settings,
+//! lints (`deny(unsafe_op_in_unsafe_fn)`), `CARGO_PKG_*` all carry over.
+//!
+//! **Compiled once.** A compiled exercise is kept under the hash of its
+//! sources and flags (and compared byte for byte on a hit, so a hash
+//! collision cannot hand one student another's program). Unchanged stubs
+//! and identical submissions compile once per machine. Compile errors are
+//! kept too; failures of the compiler itself (a timeout) are not.
+
+use super::submission::Files;
+use checks::Exercise;
+use sandbox::{Limits, Spec, Status};
+use std::collections::HashMap;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// The longest one exercise may take to compile.
+pub const COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Records rustc's arguments and environment, then runs it. Cargo calls it
+/// as `wrapper /path/to/rustc ARGS…`.
+const WRAPPER: &str = r#"#!/bin/sh
+# Written by `cargo xtask grade`: records how cargo runs rustc, then runs it.
+name=""; prev=""
+for a in "$@"; do
+  if [ "$prev" = "--crate-name" ]; then name="$a"; fi
+  prev="$a"
+done
+if [ -n "$name" ] && [ -n "$IPC_LAB_RECORD" ]; then
+  printf '%s\0' "$@" > "$IPC_LAB_RECORD/$name.args.tmp" && mv "$IPC_LAB_RECORD/$name.args.tmp" "$IPC_LAB_RECORD/$name.args"
+  env -0 > "$IPC_LAB_RECORD/$name.env.tmp" && mv "$IPC_LAB_RECORD/$name.env.tmp" "$IPC_LAB_RECORD/$name.env"
+fi
+exec "$@"
+"#;
+
+/// What compiling one exercise gave.
+#[derive(Debug, Clone)]
+pub enum Built {
+    /// The program, in the private cache.
+    Binary(PathBuf),
+    /// Why there is none: the first compiler error, or what stopped the
+    /// compiler. Scores the exercise 0.
+    Error(String),
+}
+
+/// How cargo compiles one exercise, with the paths that change per
+/// submission left out.
+#[derive(Debug, Clone)]
+struct Invocation {
+    /// rustc's arguments, without the source file.
+    args: Vec<String>,
+    /// Where the source file goes among them.
+    source_at: usize,
+    /// The `CARGO_*` variables cargo sets (manifest paths are redone per submission).
+    env: Vec<(String, String)>,
+    /// The executable's name (`fork-process`).
+    bin: String,
+}
+
+/// The compiler, the dependencies and the caches, ready to compile
+/// submissions.
+pub struct Toolchain {
+    /// `env`, which the sandbox runs: it sets cargo's variables and execs
+    /// rustc from its own place (rustc finds its libraries next to itself,
+    /// so it cannot be copied into the sandbox's folder as a program is).
+    env_program: PathBuf,
+    rustc: PathBuf,
+    work: PathBuf,
+    bins: PathBuf,
+    /// `nobody`'s uid and gid, when we are root.
+    drop_to: Option<(u32, u32)>,
+    invocations: HashMap<&'static str, Invocation>,
+    /// Compiles under way or done in this run, so two submissions with the
+    /// same sources compile once even at the same moment.
+    inflight: Mutex<HashMap<String, Arc<OnceLock<Built>>>>,
+}
+
+/// A folder per submission under `work/`.
+pub struct WorkDir {
+    pub path: PathBuf,
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn err(context: &str, e: impl std::fmt::Display) -> String {
+    format!("{context}: {e}")
+}
+
+fn euid() -> u32 {
+    fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+}
+
+/// The grading cache: `$IPC_LAB_GRADE_CACHE`, or one per user in `/var/tmp`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("IPC_LAB_GRADE_CACHE")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(format!("/var/tmp/ipc-lab-grade-{}", euid())), PathBuf::from)
+}
+
+/// Creates `dir` (and its parents) if needed, checks it is a real folder
+/// of ours, and gives it `mode`.
+fn own_dir(dir: &Path, mode: u32) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {}", dir.display()), e))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| err(&dir.display().to_string(), e))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    if meta.uid() != euid() {
+        return Err(format!(
+            "{} belongs to another user: remove it, or set IPC_LAB_GRADE_CACHE to another folder",
+            dir.display()
+        ));
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| err(&dir.display().to_string(), e))
+}
+
+/// `nobody`'s uid and gid, from `/etc/passwd`.
+fn nobody() -> Result<(u32, u32), String> {
+    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| err("cannot read /etc/passwd", e))?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 3 && f[0] == "nobody")
+        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+        .ok_or_else(|| "there is no user `nobody` to compile and run submissions as".to_string())
+}
+
+/// Every folder from `/` down to `dir` lets others through, so `nobody`
+/// can reach the toolchain and the dependencies in it.
+fn reachable_by_others(dir: &Path) -> Result<(), String> {
+    let mut path = PathBuf::new();
+    for part in dir.components() {
+        path.push(part);
+        let mode = fs::metadata(&path).map_err(|e| err(&path.display().to_string(), e))?.mode();
+        if mode & 0o001 == 0 {
+            return Err(format!(
+                "the grading cache {} is out of reach of user nobody ({} is not o+x); \
+                 set IPC_LAB_GRADE_CACHE to a folder under /var/tmp",
+                dir.display(),
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its standard output, or its standard error as the reason.
+fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| err(&format!("cannot run {what}"), e))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}",
+            tail(&String::from_utf8_lossy(&out.stderr), 20)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A 128-bit name for `bytes` (two SipHashes); collisions are caught by
+/// comparing the stored key, so this needs to be well spread, not secret.
+fn hash_name(bytes: &[u8]) -> String {
+    let half = |seed: u8| {
+        let mut h = DefaultHasher::new();
+        seed.hash(&mut h);
+        bytes.hash(&mut h);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
+}
+
+impl Toolchain {
+    /// Gets everything ready: the toolchain where `nobody` can run it, the
+    /// dependencies built (once per machine; a no-op cargo run after that)
+    /// and cargo's command lines recorded.
+    pub fn prepare(root: &Path, catalogue: &'static [Exercise], on_step: &dyn Fn(&str)) -> Result<Toolchain, String> {
+        let cache = cache_dir();
+        own_dir(&cache, 0o711)?;
+        let drop_to = if euid() == 0 {
+            reachable_by_others(&cache)?;
+            Some(nobody()?)
+        } else {
+            None
+        };
+        let private = cache.join("private");
+        own_dir(&private, 0o700)?;
+        let work = cache.join("work");
+        own_dir(&work, 0o711)?;
+        clean_stale(&work);
+        let bins = private.join("bins");
+        own_dir(&bins, 0o700)?;
+
+        on_step("finding the toolchain");
+        let version = output(Command::new("rustc").arg("-vV").current_dir(root), "rustc -vV")?;
+        let commit = version
+            .lines()
+            .find_map(|l| l.strip_prefix("commit-hash: "))
+            .unwrap_or("unknown")
+            .chars()
+            .take(12)
+            .collect::<String>();
+        let sysroot = PathBuf::from(
+            output(Command::new("rustc").args(["--print", "sysroot"]).current_dir(root), "rustc --print sysroot")?.trim(),
+        );
+        let rustc = if drop_to.is_some() {
+            link_toolchain(&cache, &sysroot, &commit)?.join("bin").join("rustc")
+        } else {
+            sysroot.join("bin").join("rustc")
+        };
+
+        on_step("building the dependencies once (cargo)");
+        let target = private.join("target");
+        let records = private.join("records");
+        own_dir(&records, 0o700)?;
+        let wrapper = private.join("record-rustc.sh");
+        if fs::read_to_string(&wrapper).ok().as_deref() != Some(WRAPPER) {
+            fs::write(&wrapper, WRAPPER).map_err(|e| err("cannot write the rustc recorder", e))?;
+        }
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700)).map_err(|e| err("rustc recorder", e))?;
+        let cargo_build = |packages: &[&str]| -> Result<(), String> {
+            let mut cmd = Command::new(checks::build::cargo());
+            cmd.current_dir(root)
+                .args(["build", "--bins", "--quiet", "--target-dir"])
+                .arg(&target)
+                .env("RUSTC_WRAPPER", &wrapper)
+                .env("IPC_LAB_RECORD", &records)
+                .env_remove("CARGO_TARGET_DIR");
+            for p in packages {
+                cmd.args(["-p", p]);
+            }
+            output(&mut cmd, "cargo build (the reference's exercises)").map(drop)
+        };
+        let names: Vec<&str> = catalogue.iter().map(|e| e.name).collect();
+        cargo_build(&names)?;
+        // A record is missing when cargo found the build fresh and our
+        // records were lost: make cargo compile those again.
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !records.join(format!("{}.args", crate_name(n))).exists())
+            .collect();
+        if !missing.is_empty() {
+            let mut clean = Command::new(checks::build::cargo());
+            clean.current_dir(root).args(["clean", "--quiet", "--target-dir"]).arg(&target);
+            for p in &missing {
+                clean.args(["-p", p]);
+            }
+            output(&mut clean, "cargo clean")?;
+            cargo_build(&missing)?;
+        }
+
+        let private_deps = target.join("debug").join("deps");
+        let deps = publish_deps(&cache, &private_deps)?;
+        let mut invocations = HashMap::new();
+        for e in catalogue {
+            let inv = Invocation::load(&records, e, &private_deps, &deps)?;
+            invocations.insert(e.name, inv);
+        }
+        let env_program = ["/usr/bin/env", "/bin/env"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or("cannot find the `env` program (/usr/bin/env)")?;
+        Ok(Toolchain {
+            env_program,
+            rustc,
+            work,
+            bins,
+            drop_to,
+            invocations,
+            inflight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A fresh folder for one submission's sources and outputs.
+    pub fn work_dir(&self, name: &str) -> Result<WorkDir, String> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .take(40)
+            .collect();
+        let path = self.work.join(format!(
+            "w{}-{}-{safe}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir(&path).map_err(|e| err(&format!("cannot create {}", path.display()), e))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| err("work folder", e))?;
+        Ok(WorkDir { path })
+    }
+
+    /// Compiles one exercise of a submission (or finds it compiled).
+    pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Built {
+        let Some(inv) = self.invocations.get(e.name) else {
+            return Built::Error(format!("the grader has no build recipe for {}", e.name));
+        };
+        let key = self.key(inv, files);
+        let name = hash_name(&key);
+        let cell = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(inflight.entry(name.clone()).or_default())
+        };
+        let built = cell.get_or_init(|| {
+            if let Some(hit) = self.cached(&name, &key, &inv.bin) {
+                return hit;
+            }
+            self.compile_now(e, inv, work, files, timeout, &name, &key)
+        });
+        built.clone()
+    }
+
+    /// What identifies a build: the compiler, its flags, the sources.
+    fn key(&self, inv: &Invocation, files: &Files) -> Vec<u8> {
+        let mut key = Vec::new();
+        let mut put = |bytes: &[u8]| {
+            key.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            key.extend_from_slice(bytes);
+        };
+        put(b"ipc-lab grade 1");
+        put(self.rustc.as_os_str().as_encoded_bytes());
+        for (i, a) in inv.args.iter().enumerate() {
+            if i == inv.source_at {
+                put(b"<source>");
+            }
+            put(a.as_bytes());
+        }
+        for (k, v) in &inv.env {
+            if k != "CARGO_MANIFEST_DIR" && k != "CARGO_MANIFEST_PATH" {
+                put(format!("{k}={v}").as_bytes());
+            }
+        }
+        for (path, data) in files {
+            put(path.as_bytes());
+            put(data);
+        }
+        key
+    }
+
+    fn cached(&self, name: &str, key: &[u8], bin: &str) -> Option<Built> {
+        let dir = self.bins.join(name);
+        if fs::read(dir.join("key")).ok()? != key {
+            return None;
+        }
+        let binary = dir.join(bin);
+        if binary.is_file() {
+            return Some(Built::Binary(binary));
+        }
+        fs::read_to_string(dir.join("error")).ok().map(Built::Error)
+    }
+
+    /// Keeps a result in the cache: written aside, then renamed into place.
+    fn store(&self, name: &str, key: &[u8], built: &Built, produced: Option<&Path>, bin: &str) -> Built {
+        let tmp = self.bins.join(format!(".{name}.{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let stored = (|| -> io::Result<()> {
+            fs::create_dir(&tmp)?;
+            match (built, produced) {
+                (Built::Binary(_), Some(p)) => {
+                    fs::copy(p, tmp.join(bin))?;
+                    fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o755))?;
+                }
+                (Built::Error(text), _) => fs::write(tmp.join("error"), text)?,
+                _ => return Err(io::Error::other("nothing to store")),
+            }
+            fs::write(tmp.join("key"), key)?;
+            let dest = self.bins.join(name);
+            let _ = fs::remove_dir_all(&dest);
+            fs::rename(&tmp, &dest)
+        })();
+        let _ = fs::remove_dir_all(&tmp);
+        match (stored, built) {
+            (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
+            (Err(e), Built::Binary(_)) => Built::Error(format!("the grader could not keep the compiled program: {e}")),
+            (_, Built::Error(text)) => Built::Error(text.clone()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compile_now(
+        &self,
+        e: &Exercise,
+        inv: &Invocation,
+        work: &Path,
+        files: &Files,
+        timeout: Duration,
+        name: &str,
+        key: &[u8],
+    ) -> Built {
+        let crate_dir = work.join("crates").join(e.dir);
+        let out = work.join(format!("out-{}", e.dir));
+        if let Err(why) = self.lay_out(&crate_dir, &out, files) {
+            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+        }
+        let mut args: Vec<String> = inv
+            .env
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "CARGO_MANIFEST_DIR" => format!("{k}={}", crate_dir.display()),
+                "CARGO_MANIFEST_PATH" => format!("{k}={}", crate_dir.join("Cargo.toml").display()),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        args.push(self.rustc.display().to_string());
+        for (i, a) in inv.args.iter().enumerate() {
+            if i == inv.source_at {
+                args.push(crate_dir.join("src").join("main.rs").display().to_string());
+            }
+            args.push(a.clone());
+        }
+        if inv.source_at == inv.args.len() {
+            args.push(crate_dir.join("src").join("main.rs").display().to_string());
+        }
+        let produced = out.join(&inv.bin);
+        args.push("-o".into());
+        args.push(produced.display().to_string());
+        args.push(format!("--remap-path-prefix={}=", work.display()));
+
+        let limits = Limits {
+            timeout,
+            output_cap: 1 << 20,
+            cpu_seconds: timeout.as_secs().max(1) * 2,
+            address_space: 8 << 30,
+            file_size: 1 << 30,
+            open_files: 1024,
+            processes: 256,
+        };
+        let spec = Spec::new(&self.env_program).args(args).limits(limits);
+        let outcome = match sandbox::run(&spec) {
+            Ok(o) => o,
+            Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
+        };
+        let built = match outcome.status {
+            Status::Exited(0) if produced.is_file() => self.store(name, key, &Built::Binary(produced.clone()), Some(&produced), &inv.bin),
+            Status::Exited(1) => match first_error(&outcome.stderr) {
+                // An ordinary compile error: the same sources give it again.
+                Some(text) => self.store(name, key, &Built::Error(text), None, &inv.bin),
+                None => Built::Error(format!(
+                    "the compiler failed:\n{}",
+                    tail(&String::from_utf8_lossy(&outcome.stderr), 20)
+                )),
+            },
+            _ => {
+                let mut text = format!("the compiler {}", outcome.summary());
+                let err = String::from_utf8_lossy(&outcome.stderr);
+                if let Some(first) = first_error(&outcome.stderr) {
+                    text.push_str(&format!("\n{first}"));
+                } else if !err.trim().is_empty() {
+                    text.push_str(&format!("\n{}", tail(&err, 12)));
+                }
+                Built::Error(text)
+            }
+        };
+        let _ = fs::remove_dir_all(&out);
+        built
+    }
+
+    /// Writes the sources (readable, not writable, by `nobody`) and makes
+    /// an empty output folder that only `nobody` (the compiler) writes to.
+    fn lay_out(&self, crate_dir: &Path, out: &Path, files: &Files) -> io::Result<()> {
+        let src = crate_dir.join("src");
+        let _ = fs::remove_dir_all(&src);
+        fs::create_dir_all(&src)?;
+        for (path, data) in files {
+            let file = src.join(path);
+            if let Some(parent) = file.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&file, data)?;
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o644))?;
+        }
+        let _ = fs::remove_dir_all(out);
+        fs::create_dir(out)?;
+        fs::set_permissions(out, fs::Permissions::from_mode(0o700))?;
+        if let Some((uid, gid)) = self.drop_to {
+            std::os::unix::fs::chown(out, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+}
+
+/// `fork-process` → `fork_process`, as cargo names the crate.
+fn crate_name(package: &str) -> String {
+    package.replace('-', "_")
+}
+
+impl Invocation {
+    /// Reads cargo's recorded command line for `e` and moves its paths:
+    /// the private target's deps to the world-readable copy; the outputs,
+    /// incremental state and terminal-only flags out.
+    fn load(records: &Path, e: &Exercise, private_deps: &Path, deps: &Path) -> Result<Invocation, String> {
+        let name = crate_name(e.name);
+        let read = |ext: &str| {
+            fs::read(records.join(format!("{name}.{ext}")))
+                .map_err(|err| format!("no record of how cargo compiles {}: {err}", e.name))
+        };
+        let split = |bytes: Vec<u8>| -> Vec<String> {
+            String::from_utf8_lossy(&bytes)
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let recorded = split(read("args")?);
+        let private = private_deps.display().to_string();
+        let public = deps.display().to_string();
+        let mut args = Vec::new();
+        let mut source_at = None;
+        let mut it = recorded.into_iter().skip(1).peekable(); // [0] is rustc itself
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--out-dir" => {
+                    it.next();
+                }
+                "-C" if it
+                    .peek()
+                    .is_some_and(|v| v.starts_with("incremental=") || v.starts_with("extra-filename=")) =>
+                {
+                    it.next();
+                }
+                "-L" | "--extern" => {
+                    let v = it.next().unwrap_or_default();
+                    args.push(a);
+                    args.push(v.replace(&private, &public));
+                }
+                _ if a.starts_with("--json=") || a.starts_with("--diagnostic-width") || a.starts_with("--color") => {}
+                _ if a.starts_with("--emit=") => args.push("--emit=link".into()),
+                _ if source_at.is_none() && !a.starts_with('-') && a.ends_with("main.rs") => {
+                    source_at = Some(args.len());
+                }
+                _ => args.push(a),
+            }
+        }
+        let source_at = source_at.ok_or_else(|| format!("cargo's command line for {} names no main.rs", e.name))?;
+        if !args.iter().any(|a| a.starts_with("--error-format")) {
+            args.push("--error-format=json".into());
+        }
+        if let Some(odd) = args.iter().find(|a| a.contains(&private)) {
+            return Err(format!("cannot move cargo's flag `{odd}` out of the private build"));
+        }
+        let mut env = Vec::new();
+        let mut bin = e.name.to_string();
+        for pair in split(read("env")?) {
+            let Some((k, v)) = pair.split_once('=') else { continue };
+            let keep = k.starts_with("CARGO_PKG_")
+                || matches!(
+                    k,
+                    "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH"
+                );
+            if k == "CARGO_BIN_NAME" {
+                bin = v.to_string();
+            }
+            if keep {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        env.sort();
+        Ok(Invocation {
+            args,
+            source_at,
+            env,
+            bin,
+        })
+    }
+}
+
+/// The first error's text in rustc's JSON diagnostics.
+fn first_error(stderr: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(stderr).lines().find_map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        if v.get("$message_type")?.as_str()? != "diagnostic" || v.get("level")?.as_str()? != "error" {
+            return None;
+        }
+        let text = v.get("rendered")?.as_str()?.trim_end().to_string();
+        Some(text)
+    })
+}
+
+/// Hard links to the toolchain's `bin/` and `lib/` where `nobody` can
+/// reach them (a copy when linking is impossible, once per toolchain).
+fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf, String> {
+    let dest = cache.join(format!("toolchain-{commit}"));
+    if dest.join(".complete").exists() {
+        return Ok(dest);
+    }
+    let tmp = cache.join(format!(".toolchain-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp).map_err(|e| err("cannot create the toolchain copy", e))?;
+    for part in ["bin", "lib"] {
+        let from = sysroot.join(part);
+        let linked = Command::new("cp").arg("-al").arg(&from).arg(&tmp).status();
+        if !linked.is_ok_and(|s| s.success()) {
+            let _ = fs::remove_dir_all(tmp.join(part));
+            output(Command::new("cp").arg("-a").arg(&from).arg(&tmp), "cp (the toolchain)")?;
+        }
+    }
+    fs::write(tmp.join(".complete"), commit).map_err(|e| err("toolchain copy", e))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(|e| err("toolchain copy", e))?;
+    if fs::rename(&tmp, &dest).is_err() {
+        // Another grader got there first.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if !dest.join(".complete").exists() {
+        return Err(format!("cannot set up the toolchain copy in {}", dest.display()));
+    }
+    Ok(dest)
+}
+
+/// Copies the dependencies' rlibs where `nobody` can read them, in a folder
+/// named after their names, sizes and times (so a rebuilt dependency gets
+/// a new folder, and compiled programs keyed by it are not mixed up).
+fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
+    let mut rlibs: Vec<(String, u64, i64, i64)> = fs::read_dir(private_deps)
+        .map_err(|e| err(&format!("cannot read {}", private_deps.display()), e))?
+        .filter_map(Result::ok)
+        .filter_map(|d| {
+            let name = d.file_name().to_string_lossy().into_owned();
+            let m = d.metadata().ok()?;
+            (name.ends_with(".rlib") && m.is_file()).then(|| (name, m.len(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect();
+    rlibs.sort();
+    let dest = cache.join(format!("deps-{}", &hash_name(format!("{rlibs:?}").as_bytes())[..16]));
+    if dest.join(".complete").exists() {
+        return Ok(dest);
+    }
+    let tmp = cache.join(format!(".deps-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let copied = (|| -> io::Result<()> {
+        fs::create_dir(&tmp)?;
+        for (name, ..) in &rlibs {
+            fs::copy(private_deps.join(name), tmp.join(name))?;
+            fs::set_permissions(tmp.join(name), fs::Permissions::from_mode(0o644))?;
+        }
+        fs::write(tmp.join(".complete"), b"")?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
+        fs::rename(&tmp, &dest)
+    })();
+    let _ = fs::remove_dir_all(&tmp);
+    if !dest.join(".complete").exists() {
+        return Err(format!(
+            "cannot publish the dependencies in {}: {}",
+            dest.display(),
+            copied.err().map_or_else(String::new, |e| e.to_string())
+        ));
+    }
+    Ok(dest)
+}
+
+/// Removes work folders left by graders that no longer run.
+fn clean_stale(work: &Path) {
+    let Ok(entries) = fs::read_dir(work) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix('w').and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_takes_the_first_error_diagnostic() {
+        let stderr = concat!(
+            r#"{"$message_type":"diagnostic","level":"warning","rendered":"warning: unused\n"}"#,
+            "\n",
+            r#"{"$message_type":"diagnostic","level":"error","rendered":"error: expected `;`\n"}"#,
+            "\n",
+            r#"{"$message_type":"diagnostic","level":"error","rendered":"error: aborting\n"}"#,
+            "\nnot json\n"
+        );
+        assert_eq!(first_error(stderr.as_bytes()).unwrap(), "error: expected `;`");
+        assert!(first_error(b"").is_none());
+    }
+
+    #[test]
+    fn hash_names_differ_with_content() {
+        assert_eq!(hash_name(b"a").len(), 32);
+        assert_ne!(hash_name(b"a"), hash_name(b"b"));
+        assert_eq!(hash_name(b"a"), hash_name(b"a"));
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+    }
+}

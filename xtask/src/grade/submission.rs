@@ -1,0 +1,504 @@
+//! Reading a submission: only the exercise sources, from a folder or an
+//! archive, never anything else.
+//!
+//! A submission is a student repository: a folder, or a `.zip` / `.tar.gz`
+//! of one, with or without a single top-level folder inside. Grading takes
+//! from it only `crates/NN-name/src/**/*.rs` of the catalogue's exercises;
+//! its manifests, build scripts, tests, xtask and checks are never read.
+//!
+//! Everything here treats the submission as hostile:
+//! - a folder is walked without following symbolic links, and only below
+//!   `crates/NN-name/src`;
+//! - an archive is never extracted to disk: a tar stream is parsed here
+//!   (`tar.rs`) and each wanted zip member is read from `unzip -p`'s
+//!   standard output, so no path in the archive can name a file outside,
+//!   and no link in it can be followed;
+//! - every file, every archive and the number of files have size limits;
+//! - what goes wrong with one exercise's files (missing, too large, not
+//!   UTF-8, a link) fails that exercise only, with the reason.
+
+use super::tar;
+use checks::Exercise;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The largest source file taken (bigger ones fail their exercise).
+pub const MAX_FILE: u64 = 1 << 20;
+/// The most source files taken per exercise.
+const MAX_FILES: usize = 64;
+/// The deepest path below `src/` (`a/b/c/d/e.rs`).
+const MAX_DEPTH: usize = 5;
+/// The most bytes read out of a tar stream before giving up on it.
+const MAX_UNPACKED: u64 = 1 << 30;
+/// The most candidate source files kept from one archive.
+const MAX_CANDIDATES: usize = 2048;
+
+/// One submission on the command line.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The name results are filed under: the folder's name, or the
+    /// archive's without its extension.
+    pub name: String,
+    /// Where it is.
+    pub path: PathBuf,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// The forms a submission comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Folder,
+    Zip,
+    TarGz,
+    Tar,
+}
+
+impl Submission {
+    /// Recognises a submission by its path; `Err` is a usage error (no such
+    /// file, or a file that is not an archive we read).
+    pub fn from_path(path: &Path) -> Result<Submission, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file_name = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "submission".to_string());
+        if meta.is_dir() {
+            return Ok(Submission {
+                name: sanitize(&file_name),
+                path: path.to_path_buf(),
+                kind: Kind::Folder,
+            });
+        }
+        let lower = file_name.to_ascii_lowercase();
+        let (kind, stem_len) = [(".tar.gz", Kind::TarGz), (".tgz", Kind::TarGz), (".zip", Kind::Zip), (".tar", Kind::Tar)]
+            .iter()
+            .find(|(ext, _)| lower.ends_with(ext))
+            .map(|(ext, kind)| (*kind, file_name.len() - ext.len()))
+            .ok_or_else(|| {
+                format!(
+                    "{} is neither a folder nor a .zip, .tar.gz or .tar archive",
+                    path.display()
+                )
+            })?;
+        Ok(Submission {
+            name: sanitize(&file_name[..stem_len]),
+            path: path.to_path_buf(),
+            kind,
+        })
+    }
+}
+
+/// A name usable as a directory and a CSV cell: no slashes, no control
+/// characters, not empty, not `.` or `..`.
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+        .collect();
+    let cleaned = cleaned.trim().to_string();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "submission".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// One exercise's sources: paths relative to its `src/`, with their bytes,
+/// sorted by path.
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// What was taken from a submission, per exercise of the catalogue (in
+/// catalogue order): its files, or why it cannot be graded.
+#[derive(Debug)]
+pub struct Sources {
+    pub exercises: Vec<Result<Files, String>>,
+}
+
+/// Reads the exercise sources of `sub`. `Err` means the submission as a
+/// whole cannot be read (a corrupt archive): every exercise fails with it.
+pub fn read(sub: &Submission, catalogue: &[Exercise]) -> Result<Sources, String> {
+    let entries = match sub.kind {
+        Kind::Folder => return Ok(read_folder(&sub.path, catalogue)),
+        Kind::Zip => zip_entries(&sub.path)?,
+        Kind::TarGz | Kind::Tar => tar_entries(&sub.path, sub.kind == Kind::TarGz)?,
+    };
+    Ok(select(entries, catalogue))
+}
+
+/// An archive member that may be an exercise source: its path split into
+/// components, and its bytes (or why they were not taken).
+struct Entry {
+    parts: Vec<String>,
+    data: Result<Vec<u8>, String>,
+}
+
+/// Splits an archive path into components; `None` for anything odd: an
+/// absolute path, `..`, a backslash, a control character.
+fn split(path: &str) -> Option<Vec<String>> {
+    if path.starts_with('/') || path.contains('\\') || path.chars().any(char::is_control) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p.to_string()),
+        }
+    }
+    Some(parts)
+}
+
+/// Where, in a split path, `crates/` starts: 0 (at the top) or 1 (below a
+/// single top-level folder), for a path that looks like an exercise
+/// source `crates/NN-x/src/….rs`. macOS's `__MACOSX/` and `._` files never count.
+fn source_offset(parts: &[String]) -> Option<usize> {
+    if parts.iter().any(|p| p == "__MACOSX" || p.starts_with("._")) {
+        return None;
+    }
+    if !parts.last().is_some_and(|p| p.ends_with(".rs")) {
+        return None;
+    }
+    (0..=1).find(|&k| {
+        parts.len() >= k + 4
+            && parts.len() <= k + 3 + MAX_DEPTH
+            && parts[k] == "crates"
+            && parts[k + 2] == "src"
+    })
+}
+
+/// Picks the sources of each exercise out of an archive's candidates, at
+/// the top level or below the one folder that holds `crates/`.
+fn select(entries: Vec<Entry>, catalogue: &[Exercise]) -> Sources {
+    // Prefer sources at the top; else the top-level folder with the most.
+    let mut by_folder: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for e in &entries {
+        match source_offset(&e.parts) {
+            Some(0) => *by_folder.entry(None).or_default() += 1,
+            Some(_) => *by_folder.entry(Some(e.parts[0].as_str())).or_default() += 1,
+            None => {}
+        }
+    }
+    let top: Option<Option<String>> = if by_folder.contains_key(&None) {
+        Some(None)
+    } else {
+        by_folder
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(folder, _)| folder.map(str::to_string))
+    };
+    let mut found: Vec<BTreeMap<String, Result<Vec<u8>, String>>> = vec![BTreeMap::new(); catalogue.len()];
+    if let Some(top) = top {
+        for entry in entries {
+            let k = usize::from(top.is_some());
+            if source_offset(&entry.parts) != Some(k) || (k == 1 && Some(&entry.parts[0]) != top.as_ref()) {
+                continue;
+            }
+            let dir = &entry.parts[k + 1];
+            let Some(i) = catalogue.iter().position(|e| e.dir == dir) else { continue };
+            // A later member with the same path replaces an earlier one, as
+            // extracting the archive would.
+            found[i].insert(entry.parts[k + 3..].join("/"), entry.data);
+        }
+    }
+    Sources {
+        exercises: catalogue
+            .iter()
+            .zip(found)
+            .map(|(e, files)| finish(e, files))
+            .collect(),
+    }
+}
+
+/// Turns what was found for one exercise into its files, or the reason
+/// it cannot be graded.
+fn finish(e: &Exercise, files: BTreeMap<String, Result<Vec<u8>, String>>) -> Result<Files, String> {
+    let main = format!("crates/{}/src/main.rs", e.dir);
+    if !files.contains_key("main.rs") {
+        return Err(format!("{main} is missing from the submission"));
+    }
+    if files.len() > MAX_FILES {
+        return Err(format!(
+            "crates/{}/src has {} source files; at most {MAX_FILES} are graded",
+            e.dir,
+            files.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for (path, data) in files {
+        let shown = format!("crates/{}/src/{path}", e.dir);
+        let data = data.map_err(|why| format!("{shown}: {why}"))?;
+        if std::str::from_utf8(&data).is_err() {
+            return Err(format!("{shown} is not valid UTF-8 text"));
+        }
+        out.push((path, data));
+    }
+    Ok(out)
+}
+
+// ---- folders ----
+
+/// Reads a folder submission: `crates/` at its top, or in the one
+/// sub-folder that has it.
+fn read_folder(path: &Path, catalogue: &[Exercise]) -> Sources {
+    let root = if is_real_dir(&path.join("crates")) {
+        path.to_path_buf()
+    } else {
+        let inner: Vec<PathBuf> = std::fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|d| d.path())
+                    .filter(|p| p.file_name().is_some_and(|n| n != "__MACOSX") && is_real_dir(&p.join("crates")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match inner.as_slice() {
+            [one] if is_real_dir(one) => one.clone(),
+            _ => path.to_path_buf(),
+        }
+    };
+    Sources {
+        exercises: catalogue
+            .iter()
+            .map(|e| {
+                let src = root.join("crates").join(e.dir).join("src");
+                let mut files = BTreeMap::new();
+                walk(&src, "", 0, &mut files);
+                finish(e, files)
+            })
+            .collect(),
+    }
+}
+
+/// A directory, not a link to one.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Collects the `.rs` files below `dir` without following links.
+fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Result<Vec<u8>, String>>) {
+    if depth >= MAX_DEPTH || !is_real_dir(dir) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        if out.len() > MAX_FILES {
+            return;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+        if meta.is_dir() {
+            walk(&entry.path(), &rel, depth + 1, out);
+        } else if name.ends_with(".rs") {
+            let data = if meta.file_type().is_symlink() {
+                Err("is a symbolic link, which grading does not follow".to_string())
+            } else if !meta.is_file() {
+                Err("is not a regular file".to_string())
+            } else {
+                read_capped_file(&entry.path())
+            };
+            out.insert(rel, data);
+        }
+    }
+}
+
+/// Reads a regular file without following a link, at most [`MAX_FILE`] bytes.
+fn read_capped_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NOFOLLOW: i32 = 0o400_000; // Linux; std has no constant for it.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    read_capped(file)
+}
+
+/// Reads at most [`MAX_FILE`] bytes; more is an error.
+fn read_capped(reader: impl Read) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    reader
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if data.len() as u64 > MAX_FILE {
+        return Err(format!("is larger than {} KiB", MAX_FILE / 1024));
+    }
+    Ok(data)
+}
+
+// ---- archives ----
+
+/// A child process killed and reaped when dropped, so an archive tool
+/// stuck on a hostile archive never outlives us.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &mut Command, tool: &str) -> Result<Child, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map(Child)
+        .map_err(|e| format!("cannot run {tool}: {e}"))
+}
+
+/// The candidate sources of a tar archive, parsed here from the stream.
+fn tar_entries(path: &Path, gzipped: bool) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    let mut visit = |name: &str, size: u64, data: &mut dyn Read| -> std::io::Result<()> {
+        let Some(parts) = split(name) else { return Ok(()) };
+        if source_offset(&parts).is_none() || entries.len() >= MAX_CANDIDATES {
+            return Ok(());
+        }
+        let data = if size > MAX_FILE {
+            Err(format!("is larger than {} KiB", MAX_FILE / 1024))
+        } else {
+            let mut bytes = Vec::new();
+            data.read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        entries.push(Entry { parts, data });
+        Ok(())
+    };
+    let result = if gzipped {
+        let mut cmd = Command::new("gzip");
+        cmd.arg("-dc").arg("--").arg(path).stderr(Stdio::piped());
+        let mut child = spawn(&mut cmd, "gzip")?;
+        let stdout = child.0.stdout.take().expect("stdout is piped");
+        // The stream is dropped when the parser returns, so a gzip that
+        // still had bytes to give ends on a broken pipe instead of blocking.
+        let parsed = tar::read(stdout, MAX_UNPACKED, &mut visit);
+        let mut err = String::new();
+        if let Some(stderr) = child.0.stderr.take() {
+            let _ = stderr.take(4096).read_to_string(&mut err);
+        }
+        let gzip_failed = !child.0.wait().is_ok_and(|s| s.success());
+        // gzip's complaint ("unexpected end of file") says more than the parser's.
+        if parsed.is_err() && gzip_failed && !err.contains("Broken pipe") && !err.trim().is_empty() {
+            return Err(format!("cannot read the archive: {}", err.trim()));
+        }
+        parsed
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        tar::read(file, MAX_UNPACKED, &mut visit)
+    };
+    result.map_err(|e| format!("cannot read the archive: {e}"))?;
+    Ok(entries)
+}
+
+/// The candidate sources of a zip archive: names from `unzip -Z1`, each
+/// wanted member's bytes from `unzip -p` (to standard output, never to disk).
+fn zip_entries(path: &Path) -> Result<Vec<Entry>, String> {
+    let listing = Command::new("unzip")
+        .arg("-Z1")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run unzip: {e}"))?;
+    if !listing.status.success() {
+        let err = String::from_utf8_lossy(&listing.stderr);
+        let err = err.lines().next().unwrap_or("").trim();
+        return Err(format!("cannot read the zip archive (unzip failed: {err})"));
+    }
+    let names = listing.stdout;
+    let names = String::from_utf8_lossy(&names);
+    let mut entries = Vec::new();
+    for name in names.lines() {
+        // unzip takes member names as patterns: skip any with pattern characters.
+        if name.starts_with('-') || name.contains(['*', '?', '[', ']']) {
+            continue;
+        }
+        let Some(parts) = split(name) else { continue };
+        if source_offset(&parts).is_none() {
+            continue;
+        }
+        if entries.len() >= MAX_CANDIDATES {
+            break;
+        }
+        let data = (|| {
+            let mut cmd = Command::new("unzip");
+            cmd.arg("-p").arg(path).arg(name).stderr(Stdio::null());
+            let mut member = spawn(&mut cmd, "unzip")?;
+            let stdout = member.0.stdout.take().expect("stdout is piped");
+            read_capped(stdout)
+        })();
+        entries.push(Entry { parts, data });
+    }
+    Ok(entries)
+}
+
+/// Where in `path` the workspace's `crates/` is, for tests.
+#[cfg(test)]
+fn offset_of(path: &str) -> Option<usize> {
+    split(path).and_then(|p| source_offset(&p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_split_safely() {
+        assert_eq!(split("a/./b//c.rs").unwrap(), ["a", "b", "c.rs"]);
+        assert!(split("/etc/passwd").is_none());
+        assert!(split("a/../../etc/x.rs").is_none());
+        assert!(split("a\\b.rs").is_none());
+        assert!(split("a/b\n.rs").is_none());
+    }
+
+    #[test]
+    fn sources_are_found_at_the_top_or_one_folder_down() {
+        assert_eq!(offset_of("crates/01-selfpipe/src/main.rs"), Some(0));
+        assert_eq!(offset_of("repo/crates/01-selfpipe/src/main.rs"), Some(1));
+        assert_eq!(offset_of("a/b/crates/01-selfpipe/src/main.rs"), None);
+        assert_eq!(offset_of("crates/01-selfpipe/Cargo.toml"), None);
+        assert_eq!(offset_of("crates/01-selfpipe/build.rs"), None);
+        assert_eq!(offset_of("__MACOSX/crates/01-selfpipe/src/main.rs"), None);
+        assert_eq!(offset_of("crates/01-selfpipe/src/._main.rs"), None);
+    }
+
+    #[test]
+    fn names_lose_their_extension_and_slashes() {
+        assert_eq!(sanitize("alice"), "alice");
+        assert_eq!(sanitize(""), "submission");
+        assert_eq!(sanitize(".."), "submission");
+        assert_eq!(sanitize("a\nb"), "a_b");
+    }
+
+    #[test]
+    fn select_prefers_the_top_and_reports_missing_files() {
+        let ex = &checks::catalogue()[..2];
+        let entry = |p: &str, d: &str| Entry {
+            parts: split(p).unwrap(),
+            data: Ok(d.as_bytes().to_vec()),
+        };
+        let sources = select(
+            vec![
+                entry(&format!("top/crates/{}/src/main.rs", ex[0].dir), "fn main() {}"),
+                entry(&format!("top/crates/{}/src/util/mod.rs", ex[0].dir), "//"),
+            ],
+            ex,
+        );
+        let files = sources.exercises[0].as_ref().unwrap();
+        assert_eq!(
+            files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+            ["main.rs", "util/mod.rs"]
+        );
+        let missing = sources.exercises[1].as_ref().unwrap_err();
+        assert!(missing.contains("main.rs is missing"), "{missing}");
+    }
+}

@@ -1,0 +1,144 @@
+//! The files only the student repository has: its README, `.gitignore` and
+//! GitHub Classroom workflow, made from the templates in `xtask/student/`
+//! and the checks catalogue (so the exercise table and the points cannot
+//! drift from the checks).
+//!
+//! Templates hold `@NAME@` placeholders, each replaced by generated text.
+
+use checks::Exercise;
+use std::path::{Path, PathBuf};
+
+/// (path in the release, contents) of each generated file.
+pub fn files(root: &Path) -> crate::Result<Vec<(PathBuf, String)>> {
+    let exercises = checks::catalogue();
+    let readme = fill(
+        &template(root, "README.md")?,
+        &[("@EXERCISES@", exercise_table(exercises))],
+    )?;
+    let workflow = classroom_workflow(&template(root, "classroom.yml")?, exercises)?;
+    Ok(vec![
+        (PathBuf::from("README.md"), readme),
+        (PathBuf::from(".gitignore"), template(root, "gitignore")?),
+        (PathBuf::from(".github/workflows/classroom.yml"), workflow),
+    ])
+}
+
+fn template(root: &Path, name: &str) -> crate::Result<String> {
+    let path = root.join("xtask/student").join(name);
+    std::fs::read_to_string(&path).map_err(|e| format!("cannot read the template {}: {e}", path.display()))
+}
+
+/// Replaces each placeholder, which must occur; none may be left over.
+fn fill(template: &str, values: &[(&str, String)]) -> crate::Result<String> {
+    let mut out = template.to_string();
+    for (key, value) in values {
+        if !out.contains(key) {
+            return Err(format!("a student template lacks its {key} placeholder"));
+        }
+        out = out.replace(key, value);
+    }
+    Ok(out)
+}
+
+/// The README's table: number, exercise (linking its source), the lesson,
+/// the lecture file it mirrors, points of its public checks.
+fn exercise_table(exercises: &[Exercise]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut t =
+        String::from("| # | exercise | the lesson | mirrors | points |\n| --- | --- | --- | --- | --- |\n");
+    for e in exercises {
+        t.push_str(&format!(
+            "| {:02} | [`{}`](crates/{}/src/main.rs) | {} | {} | {} |\n",
+            e.number,
+            e.name,
+            e.dir,
+            cell(e.lesson),
+            cell(e.mirrors),
+            e.max_points(false)
+        ));
+    }
+    t.trim_end().to_string()
+}
+
+/// The workflow: one graded step per exercise (`cargo xtask check N`,
+/// worth its public points), then the reporter that sums them up.
+fn classroom_workflow(template: &str, exercises: &[Exercise]) -> crate::Result<String> {
+    let id = |e: &Exercise| format!("e{:02}", e.number);
+    let mut steps = Vec::new();
+    let mut results = Vec::new();
+    for e in exercises {
+        let name = e.label();
+        steps.push(format!(
+            "      - name: {name}\n        id: {id}\n        \
+             uses: classroom-resources/autograding-command-grader@v1\n        with:\n          \
+             test-name: {name}\n          command: cargo xtask check {n}\n          \
+             timeout: 5\n          max-score: {points}",
+            id = id(e),
+            n = e.number,
+            points = e.max_points(false),
+        ));
+        results.push(format!(
+            "          {}_RESULTS: \"${{{{steps.{}.outputs.result}}}}\"",
+            id(e).to_uppercase(),
+            id(e)
+        ));
+    }
+    let runners: Vec<String> = exercises.iter().map(id).collect();
+    fill(
+        template,
+        &[
+            ("@STEPS@", steps.join("\n")),
+            ("@RESULTS@", results.join("\n")),
+            ("@RUNNERS@", runners.join(",")),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workflow_has_a_step_and_a_runner_per_exercise() {
+        let files = files(&crate::root()).unwrap();
+        let (_, workflow) = files.iter().find(|(p, _)| p.ends_with("classroom.yml")).unwrap();
+        for key in ["@STEPS@", "@RESULTS@", "@RUNNERS@"] {
+            assert!(!workflow.contains(key), "{key} is left:\n{workflow}");
+        }
+        for e in checks::catalogue() {
+            let id = format!("e{:02}", e.number);
+            assert!(workflow.contains(&format!("        id: {id}\n")), "{workflow}");
+            assert!(workflow.contains(&format!("command: cargo xtask check {}\n", e.number)));
+            assert!(workflow.contains(&format!(
+                "{}_RESULTS: \"${{{{steps.{id}.outputs.result}}}}\"",
+                id.to_uppercase()
+            )));
+        }
+        let runners = workflow
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("runners: "))
+            .unwrap();
+        assert_eq!(runners.split(',').count(), checks::catalogue().len());
+        assert!(!workflow.contains('\t'), "YAML forbids tabs");
+    }
+
+    #[test]
+    fn the_readme_lists_every_exercise_with_its_public_points() {
+        let files = files(&crate::root()).unwrap();
+        let (_, readme) = files.iter().find(|(p, _)| p == Path::new("README.md")).unwrap();
+        for e in checks::catalogue() {
+            let row = format!(
+                "| {:02} | [`{}`](crates/{}/src/main.rs) |",
+                e.number, e.name, e.dir
+            );
+            assert!(readme.contains(&row), "missing {row}");
+        }
+        assert!(!readme.contains("@EXERCISES@"));
+    }
+
+    #[test]
+    fn a_missing_placeholder_is_an_error() {
+        assert!(fill("no placeholder", &[("@X@", "x".into())]).is_err());
+        assert_eq!(fill("a @X@ b", &[("@X@", "x".into())]).unwrap(), "a x b");
+    }
+}

@@ -1,0 +1,872 @@
+//! `cargo xtask watch [--poll]`: the student's loop, rustlings-style.
+//!
+//! At start and on every save it rebuilds the *current* exercise — the
+//! first one not passing at its last check — and runs its checks, then
+//! shows the verdict: what failed and why (the hang diagnosis included, as
+//! the checks report it), the hint on request, and a progress bar. When the
+//! current exercise passes, it moves on to the next one not yet passing.
+//! Saving another exercise's file makes that one current.
+//!
+//! Only that one package is built and only its public checks run, so a
+//! save comes back with a verdict in about the time cargo needs to compile
+//! one small file. A compile error or a hanging program is just a verdict:
+//! the checks report it and the loop goes on.
+//!
+//! Two faces:
+//! - on a terminal (stdin and stdout both), a screen redrawn in place, with
+//!   single keys: h hint, l list, n next, r re-run, q quit;
+//! - otherwise, plain lines: each verdict printed once, and the same keys
+//!   read as lines from stdin (`h` then Enter), so it can be driven by a
+//!   script or an editor's task runner.
+//!
+//! Noticing saves: file-system events through `notify` when they work, with
+//! a slow poll beside them as a safety net (events do not arrive on some
+//! file systems: WSL's Windows drives, network and container mounts);
+//! `--poll`, or events failing to start, means polling alone, faster. Every
+//! detector only says "exercise N may have changed": the loop compares a
+//! hash of that exercise's sources with the one it last checked, so
+//! duplicate events, editor temp files and saves without changes cost
+//! nothing.
+
+use crate::flags::WatchFlags;
+use crate::term::{Paint, Verbosity, verbosity};
+use checks::build::{BuildOptions, build};
+use checks::{Exercise, ExerciseResult};
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// How often `--poll` looks at the sources.
+const POLL: Duration = Duration::from_millis(300);
+/// How often the safety-net poll looks, beside file events.
+const SAFETY_POLL: Duration = Duration::from_secs(1);
+/// Editors save in several steps (write a temp file, rename, chmod): wait
+/// this long after an event for the rest before building.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// What wakes the loop.
+enum Event {
+    /// Sources of these exercises (catalogue indices) may have changed.
+    Changed(BTreeSet<usize>),
+    /// A key: pressed on the terminal, or a line's first letter.
+    Key(char),
+    /// The file-event watcher failed (shown once; the poll goes on).
+    WatchError(String),
+}
+
+pub fn run(flags: &WatchFlags) -> crate::Result {
+    let root = crate::root();
+    let crates = root.join("crates");
+    let crates = crates.canonicalize().unwrap_or(crates);
+    if !crates.is_dir() {
+        return Err(format!("{} is not a folder: is this an ipc-lab repository?", crates.display()));
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let (tx, rx) = mpsc::channel();
+
+    let (watcher, how) = start_detectors(&crates, flags.poll, &tx);
+    let _raw = if interactive {
+        Some(crate::tty::RawMode::enable().map_err(|e| format!("cannot read single keys from the terminal: {e}"))?)
+    } else {
+        None
+    };
+    read_keys(interactive, tx.clone());
+    drop(tx);
+
+    let mut w = Watch::new(root, crates, interactive, how);
+    if !interactive && verbosity() != Verbosity::Quiet {
+        println!(
+            "watch: {}. Keys, one per line: h hint, l list, n next, r re-run, q quit. Ctrl-C stops.",
+            w.how
+        );
+    }
+    let start = w.first_not_passing();
+    w.settle_from(start);
+    w.event_loop(&rx);
+    drop(watcher);
+    w.goodbye();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts file events (unless `poll_only`) and the poller; returns the
+/// watcher, which must stay alive, and how changes are noticed, in words.
+fn start_detectors(
+    crates: &Path,
+    poll_only: bool,
+    tx: &Sender<Event>,
+) -> (Option<notify::RecommendedWatcher>, String) {
+    let mut how = format!(
+        "watching crates/ for changes (polling every {:.1} s, --poll)",
+        POLL.as_secs_f64()
+    );
+    let watcher = if poll_only {
+        None
+    } else {
+        match start_notify(crates, tx.clone()) {
+            Ok(w) => {
+                how = "watching crates/ for changes".to_string();
+                Some(w)
+            }
+            Err(e) => {
+                how = format!(
+                    "file events unavailable ({e}); polling crates/ every {:.1} s",
+                    POLL.as_secs_f64()
+                );
+                None
+            }
+        }
+    };
+    let interval = if watcher.is_some() { SAFETY_POLL } else { POLL };
+    let crates = crates.to_path_buf();
+    let tx = tx.clone();
+    std::thread::spawn(move || poll(&crates, interval, &tx));
+    (watcher, how)
+}
+
+fn start_notify(crates: &Path, tx: Sender<Event>) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let base = crates.to_path_buf();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let event = match res {
+            Ok(e) if e.kind.is_access() => return,
+            Ok(e) => {
+                let changed: BTreeSet<usize> = e.paths.iter().filter_map(|p| exercise_of(&base, p)).collect();
+                if changed.is_empty() {
+                    return;
+                }
+                Event::Changed(changed)
+            }
+            Err(e) => Event::WatchError(e.to_string()),
+        };
+        let _ = tx.send(event);
+    })?;
+    watcher.watch(crates, notify::RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+/// The exercise (catalogue index) whose folder holds `path`.
+fn exercise_of(crates: &Path, path: &Path) -> Option<usize> {
+    let dir = path.strip_prefix(crates).ok()?.components().next()?;
+    let dir = dir.as_os_str().to_str()?;
+    checks::catalogue().iter().position(|e| e.dir == dir)
+}
+
+/// Polls every exercise's sources; says which changed. Ends when the loop
+/// has gone (the channel is closed).
+fn poll(crates: &Path, interval: Duration, tx: &Sender<Event>) {
+    let mut last: Vec<u64> = checks::catalogue().iter().map(|e| stamp(crates, e)).collect();
+    loop {
+        std::thread::sleep(interval);
+        let now: Vec<u64> = checks::catalogue().iter().map(|e| stamp(crates, e)).collect();
+        let changed: BTreeSet<usize> = (0..now.len()).filter(|&i| now[i] != last[i]).collect();
+        last = now;
+        if !changed.is_empty() && tx.send(Event::Changed(changed)).is_err() {
+            return;
+        }
+    }
+}
+
+/// A hash of an exercise's sources: its manifest and every `.rs` file under
+/// `src/`, names and contents. Contents, not times: some file systems keep
+/// times to the second or two, and a save without a change is no change.
+fn stamp(crates: &Path, e: &Exercise) -> u64 {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let dir = crates.join(e.dir);
+    let mut files = vec![dir.join("Cargo.toml")];
+    walk(&dir.join("src"), &mut files);
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in &files {
+        f.hash(&mut h);
+        std::fs::read(f).ok().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Reads keys on a thread: single bytes from a terminal in raw mode, or
+/// the first letter of each line otherwise. End of input ends the thread,
+/// not the watch (`watch < /dev/null` keeps watching).
+fn read_keys(interactive: bool, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        if interactive {
+            let mut byte = [0u8; 1];
+            let mut stdin = std::io::stdin().lock();
+            while let Ok(1) = stdin.read(&mut byte) {
+                // Ctrl-D (EOT) quits too: it is what a terminal user tries.
+                let key = if byte[0] == 4 { 'q' } else { char::from(byte[0]) };
+                if tx.send(Event::Key(key)).is_err() {
+                    return;
+                }
+            }
+        } else {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                if let Some(key) = line.trim().chars().next()
+                    && tx.send(Event::Key(key)).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// The last verdict on the current exercise.
+enum Verdict {
+    Checked {
+        result: ExerciseResult,
+        build: Duration,
+        checks: Duration,
+    },
+    /// Cargo itself could not run.
+    Failed(String),
+}
+
+/// A piece of a line with one style.
+type Span = (Style, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Dim,
+    Bold,
+    Red,
+    Green,
+    Yellow,
+}
+
+fn span(style: Style, text: impl Into<String>) -> Span {
+    (style, text.into())
+}
+
+fn paint(p: Paint, (style, text): &Span) -> String {
+    match style {
+        Style::Plain => text.clone(),
+        Style::Dim => p.dim(text),
+        Style::Bold => p.bold(text),
+        Style::Red => p.red(text),
+        Style::Green => p.green(text),
+        Style::Yellow => p.yellow(text),
+    }
+}
+
+struct Watch {
+    root: PathBuf,
+    crates: PathBuf,
+    /// The full-screen face; else plain lines.
+    interactive: bool,
+    paint: Paint,
+    /// How changes are noticed, in words.
+    how: String,
+    /// The exercise being worked on; `None` once everything passes.
+    current: Option<usize>,
+    verdict: Option<Verdict>,
+    /// One line about what just happened ("✓ 02 childpipe passes").
+    note: Option<Span>,
+    /// A problem with watching itself, shown until the next verdict.
+    warning: Option<String>,
+    show_hint: bool,
+    show_list: bool,
+    /// What is being done right now, for the status line.
+    busy: Option<String>,
+    /// Each exercise passed at its last check.
+    passed: Vec<bool>,
+    /// Each exercise's sources as last checked (or as found at start).
+    seen: Vec<u64>,
+    /// The terminal size at the last draw, to redraw after a resize.
+    drawn_size: Option<(usize, usize)>,
+}
+
+impl Watch {
+    fn new(root: PathBuf, crates: PathBuf, interactive: bool, how: String) -> Watch {
+        let progress = crate::progress::load(&root);
+        let all = checks::catalogue();
+        Watch {
+            passed: all
+                .iter()
+                .map(|e| progress.get(e.name).is_some_and(|p| p.passed))
+                .collect(),
+            seen: all.iter().map(|e| stamp(&crates, e)).collect(),
+            root,
+            crates,
+            interactive,
+            paint: Paint::stdout(),
+            how,
+            current: None,
+            verdict: None,
+            note: None,
+            warning: None,
+            show_hint: false,
+            show_list: false,
+            busy: None,
+            drawn_size: None,
+        }
+    }
+
+    fn first_not_passing(&self) -> Option<usize> {
+        self.passed.iter().position(|p| !p)
+    }
+
+    /// The next exercise not passing after `i`, wrapping around, other
+    /// than `i` itself.
+    fn next_not_passing(&self, i: usize) -> Option<usize> {
+        let n = self.passed.len();
+        (1..n).map(|k| (i + k) % n).find(|&j| !self.passed[j])
+    }
+
+    /// Checks exercise `start`, and while the current one passes, moves on
+    /// to the next not passing and checks that; stops at the first failure
+    /// or when everything passes.
+    fn settle_from(&mut self, start: Option<usize>) {
+        let mut next = start;
+        while let Some(i) = next {
+            self.current = Some(i);
+            let passed = self.check(i);
+            if !passed {
+                self.show();
+                return;
+            }
+            let e = &checks::catalogue()[i];
+            self.note = Some(span(Style::Green, format!("✓ {} passes now.", e.label())));
+            next = self.next_not_passing(i);
+            if let Some(n) = next
+                && !self.interactive
+            {
+                let e = &checks::catalogue()[n];
+                self.print_lines(&[vec![span(Style::Dim, format!("on to {} — {}", e.label(), e.title))]]);
+            }
+        }
+        self.current = None;
+        self.verdict = None;
+        self.show();
+    }
+
+    /// Builds exercise `i` and runs its public checks; records the result.
+    fn check(&mut self, i: usize) -> bool {
+        let e = &checks::catalogue()[i];
+        self.seen[i] = stamp(&self.crates, e);
+        self.show_list = false;
+        self.busy = Some(format!("building {}…", e.label()));
+        if self.interactive {
+            self.draw();
+        }
+        let start = Instant::now();
+        let options = BuildOptions {
+            // Cargo's own lines would scribble over the screen; in plain
+            // mode --verbose lets them through.
+            show_progress: !self.interactive && verbosity() == Verbosity::Verbose,
+            target_dir: None,
+        };
+        let built = match build(&self.root, &[e.name], &options) {
+            Ok(b) => b,
+            Err(err) => {
+                self.busy = None;
+                self.verdict = Some(Verdict::Failed(err.to_string()));
+                self.passed[i] = false;
+                return false;
+            }
+        };
+        let build_time = start.elapsed();
+        self.busy = Some(format!("checking {}…", e.label()));
+        if self.interactive {
+            self.draw();
+        }
+        let item = [(e, built.binary(e.name).map(Path::to_path_buf))];
+        let results = checks::run_exercises(&item, false, checks::default_jobs(), &|_, _| {});
+        crate::progress::record(&self.root, &results);
+        let result = results.into_iter().next().expect("one exercise in, one result out");
+        let passed = result.passed();
+        self.passed[i] = passed;
+        self.busy = None;
+        self.warning = None;
+        self.verdict = Some(Verdict::Checked {
+            result,
+            build: build_time,
+            checks: start.elapsed() - build_time,
+        });
+        if !self.interactive {
+            self.print_verdict();
+        }
+        passed
+    }
+
+    fn event_loop(&mut self, rx: &Receiver<Event>) {
+        loop {
+            let event = match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(e) => e,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.interactive && crate::tty::size() != self.drawn_size {
+                        self.draw();
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            match event {
+                Event::Changed(first) => {
+                    let changed = self.gather_changes(first, rx);
+                    self.on_change(&changed);
+                }
+                Event::WatchError(e) => {
+                    self.warning = Some(format!("file events failed ({e}); the poll still notices saves"));
+                    self.show();
+                }
+                Event::Key(key) => {
+                    if !self.on_key(key) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the rest of an editor's save, and keeps the exercises
+    /// whose sources really differ from what was last checked.
+    fn gather_changes(&self, mut changed: BTreeSet<usize>, rx: &Receiver<Event>) -> Vec<usize> {
+        let deadline = Instant::now() + SETTLE;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(Event::Changed(more)) => changed.extend(more),
+                // Keys and errors wait their turn: put back is not possible
+                // with mpsc, and a key pressed during a save can be lost
+                // harmlessly (the student presses it again).
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let all = checks::catalogue();
+        changed
+            .into_iter()
+            .filter(|&i| stamp(&self.crates, &all[i]) != self.seen[i])
+            .collect()
+    }
+
+    fn on_change(&mut self, changed: &[usize]) {
+        if changed.is_empty() {
+            return;
+        }
+        // The current exercise first if it changed, else the first changed:
+        // a save in another exercise means the student works on that one.
+        let target = self
+            .current
+            .filter(|c| changed.contains(c))
+            .unwrap_or(changed[0]);
+        self.note = None;
+        for &i in changed.iter().filter(|&&i| i != target) {
+            let passed = self.check(i);
+            let e = &checks::catalogue()[i];
+            self.note = Some(if passed {
+                span(Style::Green, format!("✓ {} passes.", e.label()))
+            } else {
+                span(Style::Red, format!("✗ {} fails (it changed too).", e.label()))
+            });
+        }
+        self.settle_from(Some(target));
+    }
+
+    /// Handles a key; `false` means quit.
+    fn on_key(&mut self, key: char) -> bool {
+        match key.to_ascii_lowercase() {
+            'q' => return false,
+            'h' => {
+                self.show_hint = !self.show_hint || !self.interactive;
+                self.show_list = false;
+                if self.interactive {
+                    self.draw();
+                } else {
+                    self.print_hint();
+                }
+            }
+            'l' => {
+                self.show_list = !self.show_list || !self.interactive;
+                if self.interactive {
+                    self.draw();
+                } else {
+                    self.print_lines(&self.list_lines());
+                }
+            }
+            'n' => {
+                self.note = None;
+                match self.current.and_then(|c| self.next_not_passing(c)) {
+                    Some(next) => self.settle_from(Some(next)),
+                    None => {
+                        self.note = Some(span(Style::Dim, "No other exercise is waiting: this is the last one."));
+                        self.show();
+                    }
+                }
+            }
+            'r' => {
+                self.note = None;
+                match self.current {
+                    Some(c) => self.settle_from(Some(c)),
+                    // Everything passed: check them all again, in order.
+                    None => self.recheck_all(),
+                }
+            }
+            _ => {
+                if self.interactive {
+                    self.draw();
+                }
+            }
+        }
+        true
+    }
+
+    fn recheck_all(&mut self) {
+        for i in 0..self.passed.len() {
+            self.current = Some(i);
+            if !self.check(i) {
+                self.show();
+                return;
+            }
+        }
+        self.current = None;
+        self.verdict = None;
+        self.show();
+    }
+
+    /// Shows the state: redraws the screen, or prints what plain mode has
+    /// not printed yet (the end of the road, or a warning).
+    fn show(&mut self) {
+        if self.interactive {
+            self.draw();
+            return;
+        }
+        if let Some(w) = self.warning.take() {
+            println!("{}", self.paint.yellow(&format!("watch: {w}")));
+        }
+        if self.current.is_none() {
+            self.print_lines(&self.all_done_lines());
+            self.print_progress();
+        }
+    }
+
+    fn goodbye(&self) {
+        let done = self.passed.iter().filter(|p| **p).count();
+        let total = self.passed.len();
+        if self.interactive {
+            // Leave the last screen in place, and the prompt below it.
+            println!();
+        }
+        if verbosity() != Verbosity::Quiet {
+            println!("watch: stopped; {done}/{total} exercises pass.");
+        }
+    }
+
+    // ---- what is shown -------------------------------------------------
+
+    /// The verdict on the current exercise, as lines of spans.
+    fn verdict_lines(&self) -> Vec<Vec<Span>> {
+        let mut lines: Vec<Vec<Span>> = Vec::new();
+        let Some(i) = self.current else {
+            return self.all_done_lines();
+        };
+        let e = &checks::catalogue()[i];
+        match &self.verdict {
+            None => {}
+            Some(Verdict::Failed(err)) => {
+                lines.push(vec![span(Style::Red, format!("✗ {}: could not build: {err}", e.label()))]);
+            }
+            Some(Verdict::Checked { result, build, checks }) => {
+                let total = result.checks.len();
+                let failed = result.checks.iter().filter(|c| !c.passed).count();
+                let times = format!(
+                    "  (build {:.2} s, checks {:.2} s)",
+                    build.as_secs_f64(),
+                    checks.as_secs_f64()
+                );
+                if failed == 0 {
+                    lines.push(vec![
+                        span(Style::Green, format!("✓ {}: all {total} checks pass", e.label())),
+                        span(Style::Dim, times),
+                    ]);
+                } else {
+                    lines.push(vec![
+                        span(Style::Red, format!("✗ {}: {failed} of {total} checks fail", e.label())),
+                        span(Style::Dim, times),
+                    ]);
+                }
+                for c in &result.checks {
+                    if c.passed {
+                        if verbosity() == Verbosity::Verbose {
+                            lines.push(vec![span(Style::Green, "✓ "), span(Style::Plain, c.name)]);
+                        }
+                        continue;
+                    }
+                    lines.push(vec![]);
+                    lines.push(vec![span(Style::Red, "✗ "), span(Style::Bold, c.name)]);
+                    lines.push(vec![span(Style::Dim, format!("  $ {}", c.command))]);
+                    for l in c.output.lines() {
+                        lines.push(vec![span(Style::Plain, format!("  {l}"))]);
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    fn all_done_lines(&self) -> Vec<Vec<Span>> {
+        let total = self.passed.len();
+        vec![
+            vec![span(
+                Style::Green,
+                format!("✓ All {total} exercises pass their checks. Well done!"),
+            )],
+            vec![span(
+                Style::Plain,
+                "Graders also run hidden checks (other arguments, bigger messages): a program that is \
+                 right in general passes them. Saving any exercise checks it again; r re-checks them all.",
+            )],
+        ]
+    }
+
+    fn hint_lines(&self) -> Vec<Vec<Span>> {
+        let Some(i) = self.current else { return Vec::new() };
+        let e = &checks::catalogue()[i];
+        vec![vec![span(Style::Yellow, "hint: "), span(Style::Plain, e.hint)]]
+    }
+
+    fn list_lines(&self) -> Vec<Vec<Span>> {
+        let progress = crate::progress::load(&self.root);
+        let mut lines = vec![vec![span(
+            Style::Bold,
+            format!("  {:<20} {:<44} {:<11} {:>6}", "exercise", "title", "status", "points"),
+        )]];
+        for (i, e) in checks::catalogue().iter().enumerate() {
+            let mark = if self.current == Some(i) { "▸ " } else { "  " };
+            let (status, points) = match progress.get(e.name) {
+                Some(p) if p.passed => (span(Style::Green, "✓ passed"), format!("{}/{}", p.score, p.max_score)),
+                Some(p) => (span(Style::Red, "✗ failing"), format!("{}/{}", p.score, p.max_score)),
+                None => (span(Style::Dim, "· unchecked"), format!("-/{}", e.max_points(false))),
+            };
+            let width = 11usize.saturating_sub(status.1.chars().count());
+            lines.push(vec![
+                span(Style::Bold, mark),
+                span(Style::Plain, format!("{:<20} {:<44} ", e.label(), e.title)),
+                status,
+                span(Style::Plain, format!("{} {points:>6}", " ".repeat(width))),
+            ]);
+        }
+        lines
+    }
+
+    fn progress_spans(&self, width: usize) -> Vec<Span> {
+        let done = self.passed.iter().filter(|p| **p).count();
+        let total = self.passed.len().max(1);
+        let cells = width.clamp(10, 40);
+        let full = done * cells / total;
+        vec![
+            span(Style::Plain, "progress "),
+            span(Style::Green, "█".repeat(full)),
+            span(Style::Dim, "░".repeat(cells - full)),
+            span(Style::Bold, format!(" {done}/{total}")),
+        ]
+    }
+
+    // ---- plain mode ------------------------------------------------------
+
+    fn print_lines(&self, lines: &[Vec<Span>]) {
+        let mut out = std::io::stdout().lock();
+        for l in lines {
+            let text: String = l.iter().map(|s| paint(self.paint, s)).collect();
+            let _ = writeln!(out, "{text}");
+        }
+        let _ = out.flush();
+    }
+
+    fn print_verdict(&self) {
+        let mut lines = vec![vec![]];
+        lines.extend(self.verdict_lines());
+        if let Some(Verdict::Checked { result, .. }) = &self.verdict
+            && !result.passed()
+        {
+            lines.push(vec![]);
+            lines.extend(self.hint_lines());
+        }
+        self.print_lines(&lines);
+        self.print_progress();
+    }
+
+    fn print_hint(&self) {
+        match self.current {
+            Some(_) => self.print_lines(&self.hint_lines()),
+            None => self.print_lines(&[vec![span(Style::Plain, "Everything passes: no hint needed.")]]),
+        }
+    }
+
+    fn print_progress(&self) {
+        if verbosity() != Verbosity::Quiet {
+            self.print_lines(&[self.progress_spans(self.passed.len() * 2)]);
+        }
+    }
+
+    // ---- the screen ------------------------------------------------------
+
+    fn draw(&mut self) {
+        let size = crate::tty::size();
+        self.drawn_size = size;
+        let (cols, rows) = size.unwrap_or((80, 24));
+        let width = cols.max(20) - 1;
+        let all = checks::catalogue();
+
+        let mut top: Vec<Vec<Span>> = Vec::new();
+        match self.current {
+            Some(i) => {
+                let e = &all[i];
+                top.push(vec![
+                    span(Style::Bold, format!("{} — {}", e.label(), e.title)),
+                    span(Style::Dim, format!("   crates/{}/src/main.rs", e.dir)),
+                ]);
+            }
+            None => top.push(vec![span(Style::Bold, "ipc-lab: every exercise done")]),
+        }
+        top.push(vec![]);
+        if let Some(note) = &self.note {
+            top.push(vec![note.clone()]);
+        }
+        if let Some(w) = &self.warning {
+            top.push(vec![span(Style::Yellow, format!("watch: {w}"))]);
+        }
+
+        let mut body = if self.show_list {
+            self.list_lines()
+        } else {
+            let mut b = self.verdict_lines();
+            if self.show_hint {
+                b.push(vec![]);
+                b.extend(self.hint_lines());
+            }
+            b
+        };
+        if self.show_list {
+            body.push(vec![]);
+            body.push(vec![span(Style::Dim, "(l again, or any key, to go back)")]);
+        }
+
+        let status = match (&self.busy, &self.verdict) {
+            (Some(b), _) => vec![span(Style::Yellow, format!("⟳ {b}"))],
+            _ => vec![span(Style::Dim, self.how.clone())],
+        };
+        let keys = vec![
+            span(Style::Bold, "h"),
+            span(Style::Plain, if self.show_hint { " hide hint · " } else { " hint · " }),
+            span(Style::Bold, "l"),
+            span(Style::Plain, " list · "),
+            span(Style::Bold, "n"),
+            span(Style::Plain, " next · "),
+            span(Style::Bold, "r"),
+            span(Style::Plain, " re-run · "),
+            span(Style::Bold, "q"),
+            span(Style::Plain, " quit"),
+        ];
+        let bottom = vec![vec![], self.progress_spans(width.saturating_sub(16)), status, keys];
+
+        let top = wrap_all(&top, width);
+        let mut body = wrap_all(&body, width);
+        let bottom = wrap_all(&bottom, width);
+        let room = rows.saturating_sub(top.len() + bottom.len());
+        if body.len() > room {
+            let hidden = body.len() + 1 - room;
+            body.truncate(room.saturating_sub(1));
+            let number = self.current.map_or(String::new(), |i| format!(" {}", all[i].number));
+            body.push(vec![span(
+                Style::Dim,
+                format!("… {hidden} more lines: `cargo xtask check{number}` prints them all"),
+            )]);
+        }
+        let filler = room.saturating_sub(body.len());
+
+        let mut screen = String::from("\x1b[?25l\x1b[H");
+        let empty = Vec::new();
+        let lines = top
+            .iter()
+            .chain(body.iter())
+            .chain(std::iter::repeat_n(&empty, filler))
+            .chain(bottom.iter());
+        let mut first = true;
+        for l in lines {
+            if !first {
+                screen.push('\n');
+            }
+            first = false;
+            for s in l {
+                screen.push_str(&paint(self.paint, s));
+            }
+            screen.push_str("\x1b[K");
+        }
+        screen.push_str("\x1b[J");
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(screen.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Cuts lines of spans to `width` columns (one column per char), keeping
+/// each piece's style; continuation lines are indented by two.
+fn wrap_all(lines: &[Vec<Span>], width: usize) -> Vec<Vec<Span>> {
+    let mut out = Vec::new();
+    for line in lines {
+        let mut row: Vec<Span> = Vec::new();
+        let mut used = 0;
+        for (style, text) in line {
+            let mut piece = String::new();
+            for c in text.chars() {
+                if used == width {
+                    row.push((*style, std::mem::take(&mut piece)));
+                    out.push(std::mem::take(&mut row));
+                    piece.push_str("  ");
+                    used = 2;
+                }
+                piece.push(c);
+                used += 1;
+            }
+            if !piece.is_empty() {
+                row.push((*style, piece));
+            }
+        }
+        out.push(row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_and_keep_their_styles() {
+        let lines = vec![vec![span(Style::Red, "ab"), span(Style::Plain, "cdefg")], vec![]];
+        let out = wrap_all(&lines, 4);
+        let text: Vec<String> = out
+            .iter()
+            .map(|l| l.iter().map(|(_, t)| t.as_str()).collect())
+            .collect();
+        assert_eq!(text, ["abcd", "  ef", "  g", ""]);
+        assert_eq!(out[0][0].0, Style::Red);
+        assert_eq!(out[0][1].0, Style::Plain);
+    }
+
+    #[test]
+    fn paths_map_to_their_exercise() {
+        let crates = Path::new("/w/crates");
+        let first = &checks::catalogue()[0];
+        let inside = crates.join(first.dir).join("src/main.rs");
+        assert_eq!(exercise_of(crates, &inside), Some(0));
+        assert_eq!(exercise_of(crates, &crates.join("syscalls/src/lib.rs")), None);
+        assert_eq!(exercise_of(crates, Path::new("/elsewhere/x.rs")), None);
+    }
+}
