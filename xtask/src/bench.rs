@@ -1,10 +1,591 @@
-//! `cargo xtask bench`: being written.
+//! `cargo xtask bench`: exercises 14–16 against the baselines a user would
+//! reach for, measured side by side in one run, printed as one table.
+//!
+//! - builds `parallelism`, `spawn-cost` and `pipe-throughput` in release
+//!   mode and runs each once with `--tsv`, so the numbers are read from
+//!   tab-separated lines, not scraped from prose;
+//! - runs the baseline for the pipe, `dd if=/dev/zero bs=64k count=N | dd
+//!   of=/dev/null bs=64k`, moving as many bytes as each pipe-throughput run,
+//!   best of three, at the rate the reading `dd` reports itself (which
+//!   leaves out the shell's and dd's start-up: the kinder number for dd);
+//! - prints a Markdown table (ready for README.md) of the ratios: best pipe
+//!   configuration vs the dd pipeline, vmsplice + splice vs plain
+//!   write/read, fork vs posix_spawn, threads vs processes, …
+//!
+//! The programs run directly, not in the sandbox. They are our own
+//! reference programs, not submissions, and the sandbox's limits would bend
+//! what is measured: its 1 GiB address-space limit leaves little room for
+//! the 512 MiB that spawn-cost touches, and its runner polls `/proc` every
+//! 50 ms beside the program. One program runs at a time, so they do not
+//! compete with each other; other load on the machine still shows, which is
+//! why the table prints the load average before and after.
+//!
+//! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`.
 
 use crate::flags::BenchFlags;
+use crate::term::Progress;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn run(flags: &BenchFlags) -> crate::Result {
     match flags.what.as_str() {
         "grade" => crate::bench_grade::run(),
-        _ => Err("`cargo xtask bench` is not written yet".to_string()),
+        "pipes" => pipes(),
+        other => Err(format!(
+            "no benchmark '{other}': use `pipes` (the default) or `grade`"
+        )),
+    }
+}
+
+/// Bytes per pipe-throughput run and per dd pipeline.
+const BYTES_MIB: u64 = 256;
+/// Each pipe-throughput configuration and the dd pipeline run this many
+/// times; the fastest counts.
+const REPEAT: u32 = 3;
+
+/// The packages measured, in the order they run.
+const PACKAGES: [&str; 3] = ["pipe-throughput", "spawn-cost", "parallelism"];
+
+fn pipes() -> crate::Result {
+    let root = crate::root();
+    let progress = Progress::new();
+    progress.update("building exercises 14-16 in release mode…");
+    let binaries = build_release(&root, &PACKAGES)?;
+    let binary = |name: &str| -> crate::Result<&Path> {
+        binaries
+            .get(name)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| format!("cargo built no binary for {name}"))
+    };
+    let load_before = load_average();
+    let started = Instant::now();
+
+    progress.update(&format!(
+        "pipe-throughput: 6 ways × 5 chunk sizes × {REPEAT}, {BYTES_MIB} MiB each…"
+    ));
+    let throughput = Tsv::run(
+        binary("pipe-throughput")?,
+        &[
+            "--tsv",
+            "--bytes",
+            &format!("{BYTES_MIB}M"),
+            "--repeat",
+            &REPEAT.to_string(),
+        ],
+    )?;
+    progress.update("dd if=/dev/zero bs=64k | dd of=/dev/null bs=64k…");
+    let dd = dd_pipeline(BYTES_MIB << 20, REPEAT)?;
+    progress.update("spawn-cost: fork, exec, posix_spawn, threads; 0, 64 and 512 MiB touched…");
+    let spawn = Tsv::run(binary("spawn-cost")?, &["--tsv"])?;
+    progress.update("parallelism: 2 workers, threads and processes, pinned and free…");
+    let parallel = Tsv::run(binary("parallelism")?, &["--tsv"])?;
+    progress.finish();
+
+    let rows = table(&throughput, dd, &spawn, &parallel)?;
+    println!("`cargo xtask bench`, {}", machine());
+    println!(
+        "{} s in all; load average {} before, {} after\n",
+        started.elapsed().as_secs(),
+        load_before,
+        load_average()
+    );
+    println!(
+        "The dd pipeline is `dd if=/dev/zero bs=64k count={} status=none | dd of=/dev/null bs=64k`, \
+         best of {REPEAT}, at the rate the reading dd reports.\n",
+        (BYTES_MIB << 20) / (64 << 10)
+    );
+    println!("| measure | A | B | A / B |");
+    println!("| --- | ---: | ---: | ---: |");
+    for row in rows {
+        println!("| {} | {} | {} | {} |", row.what, row.a, row.b, row.ratio);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of the table: A compared with B.
+struct Row {
+    what: String,
+    a: String,
+    b: String,
+    ratio: String,
+}
+
+impl Row {
+    fn new(what: impl Into<String>, a: String, b: String, ratio: f64) -> Row {
+        Row {
+            what: what.into(),
+            a,
+            b,
+            ratio: format!("{ratio:.2}×"),
+        }
+    }
+}
+
+/// The rows, from the programs' `--tsv` lines and the dd baseline.
+fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> crate::Result<Vec<Row>> {
+    let gbs = |rate: f64| format!("{:.2} GB/s", rate / 1e9);
+    let us = |ns: f64| format!("{:.0} µs", ns / 1e3);
+
+    // pipe-throughput: run MODE CHUNK BYTES NS BYTES_PER_S SUM.
+    let runs: Vec<(String, u64, f64)> = throughput
+        .lines("run")
+        .iter()
+        .map(|f| {
+            Ok((
+                f.first().cloned().unwrap_or_default(),
+                number(f, 1)? as u64,
+                number(f, 4)?,
+            ))
+        })
+        .collect::<crate::Result<_>>()?;
+    let fastest = |mode: &str| -> crate::Result<(u64, f64)> {
+        runs.iter()
+            .filter(|(m, _, _)| m == mode)
+            .map(|&(_, chunk, rate)| (chunk, rate))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or_else(|| format!("pipe-throughput reported no run of {mode}"))
+    };
+    let best_pipe = throughput.first("best-pipe")?;
+    let (best_mode, best_chunk, best_rate) = (
+        best_pipe[0].clone(),
+        number(&best_pipe, 1)?,
+        number(&best_pipe, 2)?,
+    );
+    let (plain_chunk, plain) = fastest("pipe")?;
+    let largest = runs.iter().map(|r| r.1).max().unwrap_or(0);
+    let (splice_chunk, splice) = fastest("vmsplice-splice")?;
+    let (channel_chunk, channel) = fastest("channel")?;
+    let (memcpy_chunk, memcpy) = fastest("memcpy")?;
+    let kib = |chunk: u64| {
+        if chunk >= 1 << 20 {
+            format!("{} MiB", chunk >> 20)
+        } else {
+            format!("{} KiB", chunk >> 10)
+        }
+    };
+
+    // spawn-cost: cost WHAT RUNS MEDIAN P90 and memory MIB WHAT RUNS MEDIAN P90.
+    let cost = |what: &str| -> crate::Result<f64> {
+        let line = spawn
+            .lines("cost")
+            .into_iter()
+            .find(|f| f.first().is_some_and(|w| w == what))
+            .ok_or_else(|| format!("spawn-cost reported no cost of {what}"))?;
+        number(&line, 2)
+    };
+    let memory = |mib: u64, what: &str| -> crate::Result<f64> {
+        let line = spawn
+            .lines("memory")
+            .into_iter()
+            .find(|f| f.len() > 2 && f[0] == mib.to_string() && f[1] == what)
+            .ok_or_else(|| format!("spawn-cost reported no {what} with {mib} MiB touched"))?;
+        number(&line, 3)
+    };
+    let sizes: Vec<u64> = spawn
+        .lines("memory")
+        .iter()
+        .filter_map(|f| f.first()?.parse().ok())
+        .collect();
+    let (low, high) = (
+        sizes.iter().copied().min().unwrap_or(0),
+        sizes.iter().copied().max().unwrap_or(0),
+    );
+
+    // parallelism: speedup KIND RATIO, cpus N.
+    let speedup = |kind: &str| -> crate::Result<f64> {
+        let line = parallel
+            .lines("speedup")
+            .into_iter()
+            .find(|f| f.first().is_some_and(|k| k == kind))
+            .ok_or_else(|| format!("parallelism reported no speed-up for {kind}"))?;
+        number(&line, 1)
+    };
+    let cpus = number(&parallel.first("cpus")?, 0)?;
+
+    let (fork, fork_exec, spawn_true, thread) = (
+        cost("fork")?,
+        cost("fork-exec")?,
+        cost("posix_spawn")?,
+        cost("thread")?,
+    );
+    let (threads_speedup, processes_speedup) = (speedup("threads")?, speedup("processes")?);
+    let same_as_dd = runs
+        .iter()
+        .find(|(mode, chunk, _)| mode == "pipe" && *chunk == 64 << 10)
+        .map(|&(_, _, rate)| rate);
+    let mut rows = vec![Row::new(
+        format!(
+            "best verified pipe between processes ({}, {} chunks) vs the dd pipeline",
+            label(&best_mode),
+            kib(best_chunk as u64)
+        ),
+        gbs(best_rate),
+        gbs(dd),
+        best_rate / dd,
+    )];
+    if let Some(rate) = same_as_dd {
+        rows.push(Row::new(
+            "write/read, 64 KiB pipe, 64 KiB chunks, checksummed (what dd does, and a check) vs the dd pipeline",
+            gbs(rate),
+            gbs(dd),
+            rate / dd,
+        ));
+    }
+    rows.extend([
+        Row::new(
+            format!(
+                "write/read with {} chunks: 1 MiB pipe vs 64 KiB pipe",
+                kib(largest)
+            ),
+            gbs(at(&runs, "pipe-1m", largest)?),
+            gbs(at(&runs, "pipe", largest)?),
+            at(&runs, "pipe-1m", largest)? / at(&runs, "pipe", largest)?,
+        ),
+        Row::new(
+            format!(
+                "vmsplice + splice, zero copy ({} chunks) vs plain write/read, 64 KiB pipe ({} chunks)",
+                kib(splice_chunk),
+                kib(plain_chunk)
+            ),
+            gbs(splice),
+            gbs(plain),
+            splice / plain,
+        ),
+        Row::new(
+            format!(
+                "two threads over a channel ({} chunks) vs best verified pipe between processes",
+                kib(channel_chunk)
+            ),
+            gbs(channel),
+            gbs(best_rate),
+            channel / best_rate,
+        ),
+        Row::new(
+            format!(
+                "best verified pipe between processes vs memcpy, one copy ({} chunks)",
+                kib(memcpy_chunk)
+            ),
+            gbs(best_rate),
+            gbs(memcpy),
+            best_rate / memcpy,
+        ),
+        Row::new(
+            "fork + exec /bin/true vs posix_spawn /bin/true, median",
+            us(fork_exec),
+            us(spawn_true),
+            fork_exec / spawn_true,
+        ),
+        Row::new(
+            format!("fork + waitpid with {high} MiB touched vs {low} MiB, median"),
+            us(memory(high, "fork")?),
+            us(memory(low, "fork")?),
+            memory(high, "fork")? / memory(low, "fork")?,
+        ),
+        Row::new(
+            format!("posix_spawn /bin/true with {high} MiB touched vs {low} MiB, median"),
+            us(memory(high, "posix_spawn")?),
+            us(memory(low, "posix_spawn")?),
+            memory(high, "posix_spawn")? / memory(low, "posix_spawn")?,
+        ),
+        Row::new(
+            format!("fork + exec vs posix_spawn, both with {high} MiB touched, median"),
+            us(memory(high, "fork-exec")?),
+            us(memory(high, "posix_spawn")?),
+            memory(high, "fork-exec")? / memory(high, "posix_spawn")?,
+        ),
+        Row::new(
+            "fork + waitpid vs thread spawn + join, median",
+            us(fork),
+            us(thread),
+            fork / thread,
+        ),
+        Row::new(
+            format!("2 workers on {cpus:.0} CPUs vs pinned to 1 (wall-time speed-up): threads vs processes"),
+            format!("{threads_speedup:.2}×"),
+            format!("{processes_speedup:.2}×"),
+            threads_speedup / processes_speedup,
+        ),
+    ]);
+    Ok(rows)
+}
+
+/// A pipe-throughput mode's `--tsv` key as the table names it.
+fn label(mode: &str) -> &str {
+    match mode {
+        "pipe" => "write/read, 64 KiB pipe",
+        "pipe-1m" => "write/read, 1 MiB pipe",
+        "vmsplice-read" => "vmsplice/read, 1 MiB pipe",
+        "vmsplice-splice" => "vmsplice/splice, 1 MiB pipe",
+        "channel" => "threads, channel",
+        other => other,
+    }
+}
+
+/// The rate of `mode` with `chunk`-byte chunks.
+fn at(runs: &[(String, u64, f64)], mode: &str, chunk: u64) -> crate::Result<f64> {
+    runs.iter()
+        .find(|(m, c, _)| m == mode && *c == chunk)
+        .map(|r| r.2)
+        .ok_or_else(|| format!("pipe-throughput reported no run of {mode} with {chunk}-byte chunks"))
+}
+
+/// A number from the fields after a `--tsv` line's key.
+fn number(fields: &[String], i: usize) -> crate::Result<f64> {
+    fields
+        .get(i)
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| format!("expected a number in field {} of {:?}", i + 2, fields.join("\t")))
+}
+
+/// The tab-separated lines a program printed with `--tsv`.
+struct Tsv {
+    program: String,
+    lines: Vec<Vec<String>>,
+}
+
+impl Tsv {
+    /// Runs `binary` with `args`; it must succeed.
+    fn run(binary: &Path, args: &[&str]) -> crate::Result<Tsv> {
+        let program = binary
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let output = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if !output.status.success() {
+            let err = String::from_utf8_lossy(&output.stderr);
+            return Err(format!(
+                "{program} {} failed ({}): {}",
+                args.join(" "),
+                output.status,
+                err.trim()
+            ));
+        }
+        Ok(Tsv::parse(&program, &String::from_utf8_lossy(&output.stdout)))
+    }
+
+    fn parse(program: &str, text: &str) -> Tsv {
+        Tsv {
+            program: program.to_string(),
+            lines: text
+                .lines()
+                .map(|l| l.split('\t').map(str::to_string).collect())
+                .collect(),
+        }
+    }
+
+    /// The fields after the key of every line that starts with `key`.
+    fn lines(&self, key: &str) -> Vec<Vec<String>> {
+        self.lines
+            .iter()
+            .filter(|l| l.first().is_some_and(|k| k == key))
+            .map(|l| l[1..].to_vec())
+            .collect()
+    }
+
+    /// The fields after the key of the first line that starts with `key`.
+    fn first(&self, key: &str) -> crate::Result<Vec<String>> {
+        self.lines(key)
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{} printed no {key} line", self.program))
+    }
+}
+
+/// Builds `packages` with `cargo build --release`; returns each binary.
+fn build_release(root: &Path, packages: &[&str]) -> crate::Result<BTreeMap<String, PathBuf>> {
+    let mut cmd = Command::new(checks::build::cargo());
+    cmd.current_dir(root)
+        .args(["build", "--release", "--quiet", "--message-format=json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for p in packages {
+        cmd.args(["--package", p]);
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let mut binaries = BTreeMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let is_bin = msg["target"]["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
+        if msg["reason"] == "compiler-artifact" && is_bin {
+            if let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str()) {
+                binaries.insert(name.to_string(), PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build --release failed ({status})"));
+    }
+    Ok(binaries)
+}
+
+/// Runs `dd if=/dev/zero bs=64k count=N | dd of=/dev/null bs=64k` for
+/// `bytes` bytes `times` times; returns the best rate, in bytes per second,
+/// as the reading dd reports it (or, if its report cannot be read, as timed
+/// from here, start-up included).
+fn dd_pipeline(bytes: u64, times: u32) -> crate::Result<f64> {
+    let count = bytes / (64 << 10);
+    let script = format!("dd if=/dev/zero bs=64k count={count} status=none | dd of=/dev/null bs=64k");
+    let mut best = 0f64;
+    for _ in 0..times {
+        let start = Instant::now();
+        let output = Command::new("sh")
+            .args(["-c", &script])
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run sh: {e}"))?;
+        let wall = start.elapsed();
+        if !output.status.success() {
+            return Err(format!("`{script}` failed ({})", output.status));
+        }
+        let report = String::from_utf8_lossy(&output.stderr);
+        let rate = match dd_report(&report) {
+            Some((copied, seconds)) if copied == bytes && seconds > 0.0 => copied as f64 / seconds,
+            Some((copied, _)) if copied != bytes => {
+                return Err(format!("the dd pipeline copied {copied} bytes, not {bytes}"));
+            }
+            _ => bytes as f64 / wall.max(Duration::from_nanos(1)).as_secs_f64(),
+        };
+        best = best.max(rate);
+    }
+    Ok(best)
+}
+
+/// The bytes and seconds of dd's summary line, `268435456 bytes (268 MB,
+/// 256 MiB) copied, 0.19 s, 1.4 GB/s` (GNU) or `… bytes transferred in
+/// 0.19 secs (…)` (BSD).
+fn dd_report(stderr: &str) -> Option<(u64, f64)> {
+    let line = stderr.lines().find(|l| l.contains(" bytes"))?;
+    let copied = line.split_whitespace().next()?.parse().ok()?;
+    let seconds = if let Some((_, rest)) = line.split_once(" copied, ") {
+        rest.split_whitespace().next()?.parse().ok()?
+    } else {
+        let (_, rest) = line.split_once(" in ")?;
+        rest.split_whitespace().next()?.parse().ok()?
+    };
+    Some((copied, seconds))
+}
+
+/// `/proc/loadavg`'s 1-minute figure.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}
+
+/// `2026-05-01 (UTC), 2 CPUs (AMD EPYC), Linux 6.18.0`.
+fn machine() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let (y, m, d) = civil_date(days as i64);
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_string())
+        .unwrap_or_else(|_| "?".to_string());
+    format!("{y:04}-{m:02}-{d:02} (UTC), {cpus} CPUs ({model}), Linux {kernel}")
+}
+
+/// Year, month, day of the `days`-th day after 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(59), (1970, 3, 1));
+        assert_eq!(civil_date(11_016), (2000, 2, 29));
+        assert_eq!(civil_date(20_454), (2026, 1, 1));
+    }
+
+    #[test]
+    fn reads_gnu_and_bsd_dd_reports() {
+        let gnu = "4096+0 records in\n4096+0 records out\n\
+                   268435456 bytes (268 MB, 256 MiB) copied, 0.192551 s, 1.4 GB/s\n";
+        assert_eq!(dd_report(gnu), Some((268_435_456, 0.192551)));
+        let bsd = "268435456 bytes transferred in 0.250000 secs (1073741824 bytes/sec)\n";
+        assert_eq!(dd_report(bsd), Some((268_435_456, 0.25)));
+        assert_eq!(dd_report("dd: invalid number\n"), None);
+    }
+
+    #[test]
+    fn table_rows_come_from_tsv_lines() {
+        let throughput = Tsv::parse(
+            "pipe-throughput",
+            "bytes\t1048576\nchecksum\t00\n\
+             run\tpipe\t4096\t1048576\t1000000\t1000000000\t00\n\
+             run\tpipe-1m\t4096\t1048576\t500000\t2000000000\t00\n\
+             run\tvmsplice-read\t4096\t1048576\t250000\t4000000000\t00\n\
+             run\tvmsplice-splice\t4096\t1048576\t100000\t10000000000\t-\n\
+             run\tchannel\t4096\t1048576\t200000\t5000000000\t00\n\
+             run\tmemcpy\t4096\t1048576\t50000\t20000000000\t-\n\
+             best\tchannel\t4096\t5000000000\t0.250\n\
+             best-pipe\tvmsplice-read\t4096\t4000000000\t0.200\n",
+        );
+        let spawn = Tsv::parse(
+            "spawn-cost",
+            "cost\tfork\t10\t100000\t200000\ncost\tfork-exec\t10\t600000\t700000\n\
+             cost\tposix_spawn\t10\t300000\t400000\ncost\tthread\t10\t20000\t30000\n\
+             memory\t0\tfork\t5\t100000\t1\nmemory\t0\tfork-exec\t5\t600000\t1\n\
+             memory\t0\tposix_spawn\t5\t300000\t1\nmemory\t512\tfork\t5\t5000000\t1\n\
+             memory\t512\tfork-exec\t5\t5500000\t1\nmemory\t512\tposix_spawn\t5\t300000\t1\n",
+        );
+        let parallel = Tsv::parse(
+            "parallelism",
+            "cpus\t2\nrun\tthreads\t1\t1\t1\t1\t0\nspeedup\tthreads\t2.00\nspeedup\tprocesses\t1.60\n",
+        );
+        let rows = table(&throughput, 1e9, &spawn, &parallel).unwrap();
+        let find = |start: &str| rows.iter().find(|r| r.what.starts_with(start)).unwrap();
+        let best =
+            find("best verified pipe between processes (vmsplice/read, 1 MiB pipe, 4 KiB chunks) vs the dd");
+        assert_eq!(
+            (best.a.as_str(), best.b.as_str(), best.ratio.as_str()),
+            ("4.00 GB/s", "1.00 GB/s", "4.00×")
+        );
+        assert_eq!(find("vmsplice + splice").ratio, "10.00×");
+        assert_eq!(find("write/read with 4 KiB chunks: 1 MiB pipe").ratio, "2.00×");
+        assert_eq!(find("fork + exec /bin/true vs posix_spawn").ratio, "2.00×");
+        assert_eq!(find("fork + waitpid with 512 MiB").ratio, "50.00×");
+        assert_eq!(find("2 workers on 2 CPUs").ratio, "1.25×");
+        assert!(table(&Tsv::parse("x", ""), 1e9, &spawn, &parallel).is_err());
     }
 }

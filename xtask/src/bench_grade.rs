@@ -1,5 +1,408 @@
-//! `cargo xtask bench grade`: being written.
+//! `cargo xtask bench grade`: a TA's loop, measured. Seconds per submission
+//! when grading a class, ours against the plain way, in one run.
+//!
+//! It makes 20 submissions in a temporary folder — solved, the bare
+//! release, half-done, and broken ones (a compile error, a fork bomb, a
+//! program that hangs), as folders, `.tar.gz` and `.zip` — and grades them
+//! twice:
+//! - **ours**: `cargo xtask grade` on all 20, from a cold grading cache (its
+//!   one-time preparation, building the dependencies, is included and also
+//!   shown apart);
+//! - **the plain way**: what a TA does without the grader — copy the
+//!   reference workspace, drop the submission's exercise sources in, and
+//!   `cargo test -p checks --test reference` (the test that runs every
+//!   check, hidden ones included) with the copy's own cold target folder.
+//!   That takes a minute or more each, so it runs on 4 of the 20 (one of
+//!   each kind: solved, bare, compile error, hang), or on
+//!   `IPC_LAB_BENCH_PLAIN` of them.
+//!
+//! Per-submission seconds of both, then the ratio. The machine is shared
+//! and noisy: only the ratio, measured side by side, means much.
+
+use crate::grade::zip::ZipWriter;
+use checks::Exercise;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+/// A program that forks without end, bounded so a broken sandbox could
+/// not take the machine down: 12 rounds make at most 4096 processes, each
+/// named `gradebomb` (so leftovers are easy to find) and sleeping 30 s.
+pub const FORK_BOMB: &str = r#"//! A submission gone wrong: it forks in a loop.
+fn main() {
+    // SAFETY: a NUL-terminated name of at most 16 bytes, as PR_SET_NAME wants.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"gradebomb".as_ptr()) };
+    for _ in 0..12 {
+        // SAFETY: fork has no preconditions; the children only sleep.
+        if unsafe { libc::fork() } == 0 {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
+    }
+}
+"#;
+
+/// A program that never finishes.
+const HANG: &str = r#"//! A submission gone wrong: it never finishes.
+fn main() {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+"#;
+
+/// What goes wrong in a submission, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Solved,
+    Bare,
+    /// The first `n` exercises solved, the rest as released.
+    Partial(usize),
+    CompileError,
+    ForkBomb,
+    Hang,
+}
+
+impl Kind {
+    fn label(self) -> String {
+        match self {
+            Kind::Solved => "solved".into(),
+            Kind::Bare => "bare".into(),
+            Kind::Partial(n) => format!("partial{n}"),
+            Kind::CompileError => "compile-error".into(),
+            Kind::ForkBomb => "fork-bomb".into(),
+            Kind::Hang => "hang".into(),
+        }
+    }
+}
+
+/// The 20 submissions: kind and form.
+const CLASS: [(Kind, Form); 20] = [
+    (Kind::Solved, Form::Folder),
+    (Kind::Solved, Form::TarGz),
+    (Kind::Solved, Form::Zip),
+    (Kind::Solved, Form::Folder),
+    (Kind::Solved, Form::Folder),
+    (Kind::Solved, Form::TarGz),
+    (Kind::Bare, Form::Folder),
+    (Kind::Bare, Form::Zip),
+    (Kind::Bare, Form::Folder),
+    (Kind::Bare, Form::Folder),
+    (Kind::Partial(4), Form::Folder),
+    (Kind::Partial(8), Form::Zip),
+    (Kind::Partial(12), Form::Folder),
+    (Kind::Partial(14), Form::TarGz),
+    (Kind::CompileError, Form::Folder),
+    (Kind::CompileError, Form::Zip),
+    (Kind::ForkBomb, Form::Folder),
+    (Kind::ForkBomb, Form::TarGz),
+    (Kind::Hang, Form::Folder),
+    (Kind::Hang, Form::Folder),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Folder,
+    TarGz,
+    Zip,
+}
 
 pub fn run() -> crate::Result {
-    Err("`cargo xtask bench grade` is not written yet".to_string())
+    let root = crate::root();
+    let catalogue = checks::catalogue();
+    let scratch = Scratch::new()?;
+    let subs_dir = scratch.path.join("submissions");
+    mkdir(&subs_dir)?;
+
+    // The class.
+    let mut paths = Vec::new();
+    for (i, (kind, form)) in CLASS.iter().enumerate() {
+        let name = format!("{:02}-{}", i + 1, kind.label());
+        let folder = scratch.path.join("sources").join(&name);
+        write_sources(&root, catalogue, *kind, &folder)?;
+        let path = match form {
+            Form::Folder => {
+                let to = subs_dir.join(&name);
+                copy_tree(&folder, &to)?;
+                to
+            }
+            Form::TarGz => {
+                let to = subs_dir.join(format!("{name}.tar.gz"));
+                let status = Command::new("tar")
+                    .arg("-czf")
+                    .arg(&to)
+                    .arg("-C")
+                    .arg(folder.parent().unwrap_or(Path::new(".")))
+                    .arg(&name)
+                    .status()
+                    .map_err(|e| format!("cannot run tar: {e}"))?;
+                if !status.success() {
+                    return Err(format!("tar failed on {name}"));
+                }
+                to
+            }
+            Form::Zip => {
+                let to = subs_dir.join(format!("{name}.zip"));
+                zip_tree(&folder, &to)?;
+                to
+            }
+        };
+        paths.push(path);
+    }
+    println!(
+        "bench grade: {} submissions in {} (6 solved, 4 bare release, 4 half-done, \
+         2 compile errors, 2 fork bombs, 2 hangs)",
+        paths.len(),
+        subs_dir.display()
+    );
+
+    // Ours, from a cold grading cache.
+    let cache = scratch.path.join("cache");
+    let out = scratch.path.join("grades");
+    println!("\n== ours: cargo xtask grade (cold cache)");
+    let start = Instant::now();
+    let status = Command::new(std::env::current_exe().map_err(|e| format!("cannot find xtask: {e}"))?)
+        .arg("grade")
+        .args(&paths)
+        .arg("--out")
+        .arg(&out)
+        .env("IPC_LAB_GRADE_CACHE", &cache)
+        .env("IPC_LAB_ROOT", &root)
+        .status()
+        .map_err(|e| format!("cannot run xtask grade: {e}"))?;
+    let ours = start.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("xtask grade failed ({status})"));
+    }
+    if std::env::var_os("IPC_LAB_BENCH_KEEP").is_some() {
+        std::mem::forget(scratch);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Once more, warm: the dependencies and the compiled exercises are cached.
+    println!("\n== ours again, --force (warm cache)");
+    let start = Instant::now();
+    let status = Command::new(std::env::current_exe().map_err(|e| format!("cannot find xtask: {e}"))?)
+        .arg("grade")
+        .args(&paths)
+        .arg("--out")
+        .arg(&out)
+        .arg("--force")
+        .arg("--quiet")
+        .env("IPC_LAB_GRADE_CACHE", &cache)
+        .env("IPC_LAB_ROOT", &root)
+        .status()
+        .map_err(|e| format!("cannot run xtask grade: {e}"))?;
+    let warm = start.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("xtask grade failed ({status})"));
+    }
+    let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
+
+    // The plain way, on a few.
+    let subset: Vec<usize> = {
+        let wanted = std::env::var("IPC_LAB_BENCH_PLAIN")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(4)
+            .min(CLASS.len());
+        // One of each kind first, then the rest in order.
+        let mut chosen: Vec<usize> = [Kind::Solved, Kind::Bare, Kind::CompileError, Kind::Hang]
+            .iter()
+            .filter_map(|k| CLASS.iter().position(|(c, _)| c == k))
+            .collect();
+        for i in 0..CLASS.len() {
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        chosen.truncate(wanted);
+        chosen
+    };
+    let mut plain = Vec::new();
+    for &i in &subset {
+        let name = format!("{:02}-{}", i + 1, CLASS[i].0.label());
+        println!("\n== the plain way: cargo test in a copy, cold target ({name})");
+        let copy = scratch.path.join("plain").join(&name);
+        copy_workspace(&root, &copy)?;
+        for e in catalogue {
+            let src = copy.join("crates").join(e.dir).join("src");
+            let _ = std::fs::remove_dir_all(&src);
+            copy_tree(&scratch.path.join("sources").join(&name).join("crates").join(e.dir).join("src"), &src)?;
+        }
+        let start = Instant::now();
+        let status = Command::new(checks::build::cargo())
+            .current_dir(&copy)
+            .args(["test", "--quiet", "-p", "checks", "--test", "reference"])
+            .env("CARGO_TARGET_DIR", copy.join("target"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: {seconds:.1} s ({})",
+            if status.success() { "all checks pass" } else { "some checks fail" }
+        );
+        plain.push(seconds);
+        let _ = std::fs::remove_dir_all(&copy);
+    }
+
+    let n = CLASS.len() as f64;
+    let ours_each = ours / n;
+    let plain_each = plain.iter().sum::<f64>() / plain.len().max(1) as f64;
+    let mut table = String::new();
+    let _ = writeln!(table, "\n{:<52} {:>6} {:>9} {:>13}", "grading", "subs", "seconds", "s/submission");
+    let _ = writeln!(
+        table,
+        "{:<52} {:>6} {:>9.1} {:>13.2}",
+        "ours: cargo xtask grade, cold cache (deps built)",
+        CLASS.len(),
+        ours,
+        ours_each
+    );
+    let _ = writeln!(
+        table,
+        "{:<52} {:>6} {:>9.1} {:>13.2}",
+        "ours again: --force, warm cache",
+        CLASS.len(),
+        warm,
+        warm / n
+    );
+    let _ = writeln!(
+        table,
+        "{:<52} {:>6} {:>9.1} {:>13.2}",
+        "plain: cargo test -p checks --test reference, cold",
+        plain.len(),
+        plain.iter().sum::<f64>(),
+        plain_each
+    );
+    let _ = writeln!(
+        table,
+        "\nratio (plain / ours, per submission): {:.1}× cold, {:.1}× warm, on {} CPUs",
+        plain_each / ours_each,
+        plain_each / (warm / n),
+        checks::default_jobs()
+    );
+    print!("{table}");
+    println!("\ngrades.csv:\n{grades}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a submission's exercise sources (only `crates/NN-x/src/`).
+fn write_sources(root: &Path, catalogue: &[Exercise], kind: Kind, folder: &Path) -> crate::Result<()> {
+    for (i, e) in catalogue.iter().enumerate() {
+        let solved = match kind {
+            Kind::Bare => false,
+            Kind::Partial(n) => i < n,
+            _ => true,
+        };
+        let mut files: Vec<(String, Vec<u8>)> = if solved {
+            crate::grade::reference_sources(root, e)
+                .map_err(|err| format!("cannot read the sources of {}: {err}", e.name))?
+                .into_iter()
+                .map(|(p, t)| (p, t.into_bytes()))
+                .collect()
+        } else {
+            crate::grade::released_stub(root, e).ok_or_else(|| format!("cannot make the stub of {}", e.name))?
+        };
+        let main = files.iter_mut().find(|(p, _)| p == "main.rs");
+        match (kind, e.number, main) {
+            (Kind::CompileError, 3, Some((_, text))) => {
+                text.extend_from_slice(b"\nfn broken() -> u32 {\n    \"not a number\"\n}\n");
+            }
+            (Kind::ForkBomb, 6, Some((_, text))) => *text = FORK_BOMB.as_bytes().to_vec(),
+            (Kind::Hang, 2, Some((_, text))) => *text = HANG.as_bytes().to_vec(),
+            _ => {}
+        }
+        for (path, data) in files {
+            let to = folder.join("crates").join(e.dir).join("src").join(path);
+            if let Some(dir) = to.parent() {
+                mkdir(dir)?;
+            }
+            std::fs::write(&to, data).map_err(|err| format!("cannot write {}: {err}", to.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A temporary folder, removed at the end.
+struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> crate::Result<Scratch> {
+        let path = std::env::temp_dir().join(format!("ipc-lab-bench-grade-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        mkdir(&path)?;
+        Ok(Scratch { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn mkdir(dir: &Path) -> crate::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> crate::Result<()> {
+    mkdir(to)?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        let target = to.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The reference workspace without build output, version control or local state.
+fn copy_workspace(root: &Path, to: &Path) -> crate::Result<()> {
+    mkdir(to)?;
+    let entries = std::fs::read_dir(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "target" || (name.starts_with('.') && name != ".cargo") {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_tree(&entry.path(), &to.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).map_err(|e| format!("cannot copy {name}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Zips a folder, with the folder's name as the top level.
+fn zip_tree(folder: &Path, to: &Path) -> crate::Result<()> {
+    fn add(zip: &mut ZipWriter, dir: &Path, prefix: &str) -> crate::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = format!("{prefix}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                add(zip, &entry.path(), &name)?;
+            } else {
+                let data = std::fs::read(entry.path()).map_err(|e| format!("cannot read {name}: {e}"))?;
+                zip.add(&name, &data, 0o644).map_err(|e| format!("cannot zip {name}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+    let mut zip = ZipWriter::new();
+    let top = folder.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    add(&mut zip, folder, &top)?;
+    let bytes = zip.finish().map_err(|e| format!("cannot zip: {e}"))?;
+    std::fs::write(to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
 }

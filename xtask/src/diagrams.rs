@@ -15,7 +15,8 @@
 //!   5 closed                         fd 5 was closed (shown greyed)
 //!   status blocked in read(3)        what the process is doing, under its table
 //!   exited                           the process is gone (drawn dashed)
-//! pipe pipe holds "Hello, mama!"   what is in the pipe's buffer (optional)
+//! pipe pipe holds "Hello, mama!"   what is in the pipe's buffer (optional;
+//!                                  `holds nothing` shows it empty)
 //! note Two read ends, two ...      a sentence under the picture (repeatable)
 //! ```
 //!
@@ -189,9 +190,14 @@ const GREY: &str = "#adb5bd";
 const INK: &str = "#212529";
 const SOFT: &str = "#495057";
 
-/// A generous estimate of a text's width, without font metrics.
+/// A generous estimate of a text's width in a sans-serif font, without
+/// font metrics (bold and monospace run wider: use [`wide_width`]).
 fn text_width(text: &str, size: f64) -> f64 {
-    text.chars().count() as f64 * size * 0.6
+    text.chars().count() as f64 * size * 0.55
+}
+
+fn wide_width(text: &str, size: f64) -> f64 {
+    text.chars().count() as f64 * size * 0.62
 }
 
 fn esc(text: &str) -> String {
@@ -224,7 +230,7 @@ fn process_height(p: &Process) -> f64 {
 
 /// Splits `text` into lines of at most `width` pixels at 13 px.
 fn wrap(text: &str, width: f64) -> Vec<String> {
-    let max = ((width / (13.0 * 0.55)) as usize).max(20);
+    let max = ((width / (13.0 * 0.52)) as usize).max(20);
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -252,9 +258,9 @@ pub fn render(d: &Diagram) -> String {
         .processes
         .iter()
         .flat_map(|p| {
-            let header = text_width(&p.label, 14.0) + 28.0;
+            let header = wide_width(&p.label, 14.0) + 28.0;
             let status = p.status.as_deref().map_or(0.0, |s| text_width(s, 13.0) + 28.0);
-            let rows = p.fds.iter().map(|(_, t)| FD_COL + text_width(&target_text(t, several), 13.5) + 24.0);
+            let rows = p.fds.iter().map(|(_, t)| FD_COL + wide_width(&target_text(t, several), 13.5) + 24.0);
             rows.chain([header, status])
         })
         .fold(210.0, f64::max)
@@ -262,7 +268,12 @@ pub fn render(d: &Diagram) -> String {
     let procs_h: f64 = d.processes.iter().map(process_height).sum::<f64>()
         + PROC_GAP * (d.processes.len().saturating_sub(1)) as f64;
 
-    // Kernel column.
+    // Kernel column: pipes wide enough for what they hold.
+    let pipe_w = pipes
+        .iter()
+        .map(|n| d.holds.get(n).map_or(0.0, |h| wide_width(h, 12.0) + 56.0))
+        .fold(PIPE_W, f64::max)
+        .ceil();
     let pipe_h = HEADER_H + PORT_H * 2.0 + FLOW_H;
     let pipes_h = if pipes.is_empty() {
         0.0
@@ -276,8 +287,9 @@ pub fn render(d: &Diagram) -> String {
     let width = if pipes.is_empty() {
         PAD * 2.0 + proc_w
     } else {
-        kernel_x + PIPE_W + KERNEL_PAD + PAD
-    };
+        kernel_x + pipe_w + KERNEL_PAD + PAD
+    }
+    .max((wide_width(&d.title, 17.0) + 2.0 * PAD).ceil());
     let notes: Vec<String> = d.notes.iter().flat_map(|n| wrap(n, width - 2.0 * PAD)).collect();
     let height = (body_y + body_h + PAD + if notes.is_empty() { 0.0 } else { 8.0 } + NOTE_H * notes.len() as f64)
         .ceil();
@@ -290,7 +302,7 @@ pub fn render(d: &Diagram) -> String {
     let _ = writeln!(s, r#"<title id="title">{}</title>"#, esc(&d.title));
     let _ = writeln!(
         s,
-        "<!-- Drawn by `cargo xtask docs --svg` from docs/diagrams; edit the description, not this file. -->"
+        "<!-- Drawn from docs/diagrams by `cargo xtask docs`: edit the description, not this file. -->"
     );
     s.push_str(concat!(
         "<style>\n",
@@ -327,7 +339,7 @@ pub fn render(d: &Diagram) -> String {
             s,
             r##"<rect x="{}" y="{ky}" width="{}" height="{kernel_h}" rx="12" fill="#f8f9fa" stroke="#ced4da" stroke-dasharray="6 4"/>"##,
             kernel_x - KERNEL_PAD,
-            PIPE_W + 2.0 * KERNEL_PAD
+            pipe_w + 2.0 * KERNEL_PAD
         );
         let _ = writeln!(
             s,
@@ -337,7 +349,7 @@ pub fn render(d: &Diagram) -> String {
         );
         let mut y = ky + KERNEL_PAD + 14.0;
         for name in &pipes {
-            draw_pipe(&mut s, d, name, kernel_x, y, &mut ports);
+            draw_pipe(&mut s, d, name, (kernel_x, y, pipe_w), &mut ports);
             y += pipe_h + PIPE_GAP;
         }
     }
@@ -364,25 +376,35 @@ pub fn render(d: &Diagram) -> String {
     s
 }
 
-fn draw_pipe(s: &mut String, d: &Diagram, name: &str, x: f64, y: f64, ports: &mut BTreeMap<(String, bool), (f64, f64)>) {
+/// Draws pipe `name` with its top left corner at (x, y), `w` wide; records
+/// where its two ends are.
+fn draw_pipe(
+    s: &mut String,
+    d: &Diagram,
+    name: &str,
+    (x, y, w): (f64, f64, f64),
+    ports: &mut BTreeMap<(String, bool), (f64, f64)>,
+) {
     let h = HEADER_H + PORT_H * 2.0 + FLOW_H;
     let _ = writeln!(
         s,
-        r##"<rect x="{x}" y="{y}" width="{PIPE_W}" height="{h}" rx="8" fill="#ffffff" stroke="#495057" stroke-width="1.5"/>"##
+        r##"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="#ffffff" stroke="#495057" stroke-width="1.5"/>"##
     );
     let _ = writeln!(
         s,
-        r##"<path d="M{x},{} h{PIPE_W}" stroke="#dee2e6"/>"##,
+        r##"<path d="M{x},{} h{w}" stroke="#dee2e6"/>"##,
         y + HEADER_H
     );
     let _ = writeln!(
         s,
         r#"<text x="{}" y="{}" font-size="14" font-weight="700" text-anchor="middle">{}</text>"#,
-        x + PIPE_W / 2.0,
+        x + w / 2.0,
         y + 20.0,
         esc(name)
     );
-    for (write, row_y) in [(true, y + HEADER_H), (false, y + HEADER_H + PORT_H + FLOW_H)] {
+    // The read end on top: descriptors are usually numbered read end first
+    // (pipe() gives fd 3 to read, fd 4 to write), so the arrows cross less.
+    for (write, row_y) in [(false, y + HEADER_H), (true, y + HEADER_H + PORT_H + FLOW_H)] {
         let colour = if write { WRITE } else { READ };
         let cy = row_y + PORT_H / 2.0;
         let label = if write { "write end" } else { "read end" };
@@ -402,7 +424,7 @@ fn draw_pipe(s: &mut String, d: &Diagram, name: &str, x: f64, y: f64, ports: &mu
             (format!("{open} open"), "#f1f3f5", SOFT)
         };
         let bw = text_width(&badge, 11.5) + 14.0;
-        let bx = x + PIPE_W - bw - 10.0;
+        let bx = x + w - bw - 10.0;
         let _ = writeln!(
             s,
             r#"<rect x="{bx}" y="{}" width="{bw}" height="19" rx="9.5" fill="{fill}"/>"#,
@@ -416,26 +438,22 @@ fn draw_pipe(s: &mut String, d: &Diagram, name: &str, x: f64, y: f64, ports: &mu
         );
         ports.insert((name.to_string(), write), (x, cy));
     }
-    // The flow, from the write end down to the read end, with the contents.
+    // The flow, from the write end up to the read end, with the contents.
     let fy = y + HEADER_H + PORT_H;
     let ax = x + 26.0;
     let _ = writeln!(
         s,
         r##"<path d="M{ax},{} V{}" stroke="#868e96" stroke-width="2"/>"##,
-        fy + 6.0,
-        fy + FLOW_H - 6.0
+        fy + FLOW_H - 6.0,
+        fy + 8.0
     );
-    let _ = writeln!(
-        s,
-        r##"<path d="M{},{} l-5,-8 h10 z" fill="#868e96"/>"##,
-        ax,
-        fy + FLOW_H - 4.0
-    );
+    let _ = writeln!(s, r##"<path d="M{ax},{} l-5,8 h10 z" fill="#868e96"/>"##, fy + 4.0);
     let holds = d.holds.get(name).map(String::as_str).unwrap_or_default();
-    if holds.is_empty() {
+    if holds.is_empty() || holds == "nothing" {
+        let what = if holds.is_empty() { "bytes, in order" } else { "empty" };
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" font-size="12.5" font-style="italic" style="fill:{SOFT}">bytes, in order</text>"#,
+            r#"<text x="{}" y="{}" font-size="12.5" font-style="italic" style="fill:{SOFT}">{what}</text>"#,
             ax + 14.0,
             fy + FLOW_H / 2.0 + 4.0
         );

@@ -8,11 +8,14 @@
 //! the sandbox. The results file is Gradescope's `results.json`.
 //!
 //! **Work queue.** Reading a submission, compiling one exercise and running
-//! one check are tasks on one queue served by `--jobs` threads; the earliest
-//! submission's tasks go first, so submissions finish in order and the
-//! cores stay busy while one submission's last checks run. A check's
-//! outcome does not depend on what runs beside it (the sandbox gives each
-//! run its own process budget).
+//! one check are tasks on one queue. `--jobs N` (one per CPU by default)
+//! runs up to N compiles, which use a CPU throughout, and 2N tasks in all:
+//! checks mostly wait on their programs (a pipe, a child, a timeout). The
+//! earliest submission's tasks go first, its longest checks first, so
+//! submissions finish in order and the cores stay busy while one
+//! submission's last checks run. A check's outcome does not depend on what
+//! runs beside it: each run has its own process budget, and the checks ask
+//! for no speed.
 //!
 //! **Resuming.** A submission with a `results.json` is skipped unless
 //! `--force`. Results and the CSV are written atomically (a temporary file
@@ -204,6 +207,7 @@ pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summ
             subs: todo,
             progress,
             started: Instant::now(),
+            millis: Mutex::new(catalogue.iter().map(|e| vec![0; (e.checks)().len()]).collect()),
         };
         let (graded, errors) = grader.run();
         summary.graded = graded;
@@ -250,19 +254,25 @@ fn remove_stale_temporaries(out: &Path) {
 /// Each exercise's released stub (its reference sources with the
 /// solutions replaced by `todo!()`), to recognise an untouched exercise.
 fn released_stubs(root: &Path, catalogue: &[Exercise]) -> Vec<Option<Files>> {
-    catalogue
-        .iter()
-        .map(|e| {
-            let src = root.join("crates").join(e.dir).join("src");
-            let mut files = Vec::new();
-            collect_rs(&src, "", &mut files).ok()?;
-            files.sort();
-            files
-                .into_iter()
-                .map(|(path, text)| Some((path, crate::release::stub_source(&text).ok()?.into_bytes())))
-                .collect()
-        })
+    catalogue.iter().map(|e| released_stub(root, e)).collect()
+}
+
+/// One exercise's released stub: its files, as the student release has them.
+pub fn released_stub(root: &Path, e: &Exercise) -> Option<Files> {
+    reference_sources(root, e)
+        .ok()?
+        .into_iter()
+        .map(|(path, text)| Some((path, crate::release::stub_source(&text).ok()?.into_bytes())))
         .collect()
+}
+
+/// One exercise's reference sources: paths below its `src/`, sorted, with
+/// their text.
+pub fn reference_sources(root: &Path, e: &Exercise) -> std::io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    collect_rs(&root.join("crates").join(e.dir).join("src"), "", &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std::io::Result<()> {
@@ -279,8 +289,7 @@ fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std:
     Ok(())
 }
 
-/// One task of the queue. Ordered so that the earliest submission comes
-/// first, and within it reading, then compiling, then checks.
+/// One task of the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Task {
     Read(usize),
@@ -288,12 +297,23 @@ enum Task {
     Check(usize, usize, usize),
 }
 
+/// A task's place in the queue, smallest first: the earliest submission,
+/// and within it reading, then compiling, then checks, the longest known
+/// first (so a long check does not start last and hold the submission up).
+type Key = (usize, u8, Reverse<u64>, usize, usize);
+
 impl Task {
-    fn key(self) -> (usize, u8, usize, usize) {
+    fn key(self, millis: u64) -> Key {
         match self {
-            Task::Read(s) => (s, 0, 0, 0),
-            Task::Compile(s, e) => (s, 1, e, 0),
-            Task::Check(s, e, c) => (s, 2, e, c),
+            Task::Read(s) => (s, 0, Reverse(0), 0, 0),
+            Task::Compile(s, e) => (s, 1, Reverse(0), e, 0),
+            Task::Check(s, e, c) => (s, 2, Reverse(millis), e, c),
+        }
+    }
+
+    fn submission(self) -> usize {
+        match self {
+            Task::Read(s) | Task::Compile(s, _) | Task::Check(s, ..) => s,
         }
     }
 }
@@ -310,12 +330,47 @@ struct State {
     left: usize,
 }
 
+/// The tasks waiting, in two heaps: compiles use CPU throughout and get
+/// `jobs` slots; reading and checks (which mostly wait on the programs)
+/// get the other threads.
 struct Queue {
-    tasks: BinaryHeap<Reverse<((usize, u8, usize, usize), Task)>>,
+    compiles: BinaryHeap<Reverse<(Key, Task)>>,
+    others: BinaryHeap<Reverse<(Key, Task)>>,
+    /// Compiles running.
+    compiling: usize,
     /// Tasks queued or running.
     outstanding: usize,
     done: usize,
     current: String,
+}
+
+impl Queue {
+    fn push(&mut self, task: Task, key: Key) {
+        match task {
+            Task::Compile(..) => self.compiles.push(Reverse((key, task))),
+            _ => self.others.push(Reverse((key, task))),
+        }
+    }
+
+    /// The most urgent task that may start now.
+    fn pop(&mut self, compile_slots: usize) -> Option<Task> {
+        let compile = self
+            .compiles
+            .peek()
+            .filter(|_| self.compiling < compile_slots)
+            .map(|Reverse((k, _))| *k);
+        let other = self.others.peek().map(|Reverse((k, _))| *k);
+        let Reverse((_, task)) = match (compile, other) {
+            (Some(c), Some(o)) if c < o => self.compiles.pop()?,
+            (Some(_), None) => self.compiles.pop()?,
+            (_, Some(_)) => self.others.pop()?,
+            (None, None) => return None,
+        };
+        if let Task::Compile(..) = task {
+            self.compiling += 1;
+        }
+        Some(task)
+    }
 }
 
 struct Grader<'a> {
@@ -328,29 +383,39 @@ struct Grader<'a> {
     subs: Vec<&'a Submission>,
     progress: Progress,
     started: Instant,
+    /// The longest each check has taken so far, in ms, to start long ones first.
+    millis: Mutex<Vec<Vec<u64>>>,
 }
 
 impl Grader<'_> {
     fn run(&self) -> (Vec<(String, f64, f64)>, Vec<String>) {
         let states: Vec<Mutex<State>> = self.subs.iter().map(|_| Mutex::new(State::default())).collect();
-        let queue = Mutex::new(Queue {
-            tasks: (0..self.subs.len())
-                .map(|s| Reverse((Task::Read(s).key(), Task::Read(s))))
-                .collect(),
+        let mut queue = Queue {
+            compiles: BinaryHeap::new(),
+            others: BinaryHeap::new(),
+            compiling: 0,
             outstanding: self.subs.len(),
             done: 0,
             current: String::new(),
-        });
+        };
+        for s in 0..self.subs.len() {
+            queue.push(Task::Read(s), Task::Read(s).key(0));
+        }
+        let queue = Mutex::new(queue);
         let wake = Condvar::new();
         let finished: Mutex<Vec<(usize, Result<(f64, f64), String>)>> = Mutex::new(Vec::new());
+        let jobs = self.options.jobs;
         std::thread::scope(|scope| {
-            for _ in 0..self.options.jobs {
+            // Twice as many threads as compile slots: checks mostly wait
+            // on their programs (a pipe, a timeout), so two per CPU keep it busy.
+            let threads = std::env::var("IPC_LAB_GRADE_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2 * jobs);
+            for _ in 0..threads {
                 scope.spawn(|| {
                     loop {
                         let task = {
                             let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
                             loop {
-                                if let Some(Reverse((_, t))) = q.tasks.pop() {
+                                if let Some(t) = q.pop(jobs) {
                                     if let Task::Read(s) = t {
                                         q.current = self.subs[s].name.clone();
                                     }
@@ -363,20 +428,30 @@ impl Grader<'_> {
                             }
                         };
                         let Some(task) = task else { break };
-                        let sub = match task {
-                            Task::Read(s) | Task::Compile(s, _) | Task::Check(s, ..) => s,
-                        };
+                        let sub = task.submission();
                         let (next, complete) = self.perform(task, &states[sub]);
                         if complete {
                             let result = self.finish(sub, &states[sub]);
                             self.report(sub, &result);
                             finished.lock().unwrap_or_else(|p| p.into_inner()).push((sub, result));
                         }
+                        let keys: Vec<Key> = {
+                            let millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
+                            next.iter()
+                                .map(|t| match *t {
+                                    Task::Check(_, e, c) => t.key(millis[e][c]),
+                                    _ => t.key(0),
+                                })
+                                .collect()
+                        };
                         let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Task::Compile(..) = task {
+                            q.compiling -= 1;
+                        }
                         q.outstanding += next.len();
                         q.outstanding -= 1;
-                        for t in next {
-                            q.tasks.push(Reverse((t.key(), t)));
+                        for (t, k) in next.into_iter().zip(keys) {
+                            q.push(t, k);
                         }
                         if complete {
                             q.done += 1;
@@ -514,9 +589,17 @@ impl Grader<'_> {
                 let binary = lock().binaries[e].clone();
                 let result = match binary {
                     _ if self.out_of_time(check.timeout) => failed(exercise, check, OUT_OF_TIME.to_string()),
-                    Some(binary) => checks::run_check(exercise, check, Ok(&binary)),
+                    Some(binary) => run_check(exercise, check, &binary),
                     None => failed(exercise, check, "not graded: no program".to_string()),
                 };
+                {
+                    let mut millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
+                    let ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
+                    millis[e][c] = millis[e][c].max(ms);
+                }
+                if std::env::var_os("IPC_LAB_GRADE_TIMING").is_some() {
+                    eprintln!("{:>6.3} s  {}: {}", result.duration.as_secs_f64(), exercise.label(), check.name);
+                }
                 let mut st = lock();
                 st.results[e][c] = Some(result);
                 st.left -= 1;
@@ -588,6 +671,23 @@ impl Grader<'_> {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok((score, max))
     }
+}
+
+/// Runs one check. When the sandbox itself failed (not the program: the
+/// grader's machine, e.g. `execve` meeting ETXTBSY because another thread
+/// forked while the sandbox was copying the program), the check is run
+/// again: the student must not lose points to the grader.
+fn run_check(exercise: &Exercise, check: &Check, binary: &Path) -> CheckResult {
+    const SANDBOX_FAILED: &str = "the sandbox could not run it";
+    let mut result = checks::run_check(exercise, check, Ok(binary));
+    for attempt in 1..=3 {
+        if result.passed || !result.output.starts_with(SANDBOX_FAILED) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20 * attempt));
+        result = checks::run_check(exercise, check, Ok(binary));
+    }
+    result
 }
 
 /// A check that failed without running.
@@ -673,13 +773,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tasks_order_by_submission_then_kind() {
-        let mut tasks = [Task::Check(0, 1, 2), Task::Read(1), Task::Compile(0, 3), Task::Read(0)];
-        tasks.sort_by_key(|t| t.key());
-        assert_eq!(
-            tasks,
-            [Task::Read(0), Task::Compile(0, 3), Task::Check(0, 1, 2), Task::Read(1)]
-        );
+    fn tasks_order_by_submission_then_kind_then_length() {
+        let mut q = Queue {
+            compiles: BinaryHeap::new(),
+            others: BinaryHeap::new(),
+            compiling: 0,
+            outstanding: 0,
+            done: 0,
+            current: String::new(),
+        };
+        for (t, ms) in [
+            (Task::Check(0, 1, 2), 5),
+            (Task::Read(1), 0),
+            (Task::Compile(0, 3), 0),
+            (Task::Check(0, 2, 0), 900),
+            (Task::Compile(0, 4), 0),
+        ] {
+            q.push(t, t.key(ms));
+        }
+        assert_eq!(q.pop(1), Some(Task::Compile(0, 3)));
+        // One compile slot, taken: the next compile waits, checks go on.
+        assert_eq!(q.pop(1), Some(Task::Check(0, 2, 0)));
+        assert_eq!(q.pop(1), Some(Task::Check(0, 1, 2)));
+        assert_eq!(q.pop(1), Some(Task::Read(1)));
+        assert_eq!(q.pop(1), None);
+        q.compiling = 0;
+        assert_eq!(q.pop(1), Some(Task::Compile(0, 4)));
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //!
 //! The release is the reference workspace as a student needs it, ready for
 //! `git init`:
-//! - every crate's manifest and `src/`, with each solution region of the
-//!   exercises replaced by `todo!("<the TODO text>")` (see [`stub`]) and the
-//!   hidden checks removed from `crates/checks`;
+//! - every package (`crates/*` and `xtask`, whose commands students run:
+//!   `check`, `hint`, `watch`): its manifest, sources and the files they
+//!   include, with each solution region of the exercises replaced by
+//!   `todo!("<the TODO text>")` (see [`stub`]) and the hidden checks
+//!   removed from `crates/checks`;
 //! - the workspace manifest, `Cargo.lock`, `.cargo/config.toml`,
-//!   `rustfmt.toml`, xtask's manifest and sources (students run
-//!   `cargo xtask check`, `hint`, `watch`), and the book in `docs/`;
+//!   `rustfmt.toml`, and the book in `docs/`;
 //! - a README for students, a `.gitignore` and a GitHub Classroom workflow,
 //!   made from the templates in `xtask/student/`.
 //!
@@ -32,7 +33,7 @@ mod student;
 use crate::flags::ReleaseFlags;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -68,6 +69,9 @@ pub fn run(flags: &ReleaseFlags) -> crate::Result {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// A text transform of [`stub`]: the file's new text, or what is wrong with it.
+type Rewrite = fn(&str) -> Result<String, String>;
 
 /// One file of the release.
 #[derive(Debug, Clone)]
@@ -137,7 +141,7 @@ impl Release {
         let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
         let executable = std::fs::metadata(&from).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
         let extension = rel.extension().and_then(|x| x.to_str()).unwrap_or("");
-        let rewrite: Option<fn(&str) -> Result<String, String>> = match extension {
+        let rewrite: Option<Rewrite> = match extension {
             "rs" if rel.starts_with("crates/checks") => Some(strip_hidden),
             "rs" if rel.starts_with("crates") => Some(stub_source),
             "md" if rel.starts_with("docs") => Some(stub::stub_page),
@@ -187,13 +191,26 @@ impl Release {
         Ok(())
     }
 
-    /// A package: its manifest, `build.rs` if any, and `src/`.
+    /// A package: everything in its folder (sources, manifest, files its
+    /// sources include with `include_str!`) but its tests, examples and
+    /// benchmarks.
     fn copy_package(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
-        self.copy(root, &rel.join("Cargo.toml"))?;
-        if root.join(rel).join("build.rs").is_file() {
-            self.copy(root, &rel.join("build.rs"))?;
+        for entry in sorted_entries(&root.join(rel))? {
+            let name = entry
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with('.') || ["target", "tests", "examples", "benches"].contains(&name.as_str()) {
+                continue;
+            }
+            if entry.is_dir() {
+                self.copy_tree(root, &rel.join(&name))?;
+            } else {
+                self.copy(root, &rel.join(&name))?;
+            }
         }
-        self.copy_tree(root, &rel.join("src"))
+        Ok(())
     }
 
     /// The book: `docs/` but its build output.
@@ -325,21 +342,26 @@ fn is_empty_or_missing(dir: &Path) -> crate::Result<bool> {
     }
 }
 
-/// An absolute, `..`-free form of `path`, resolving symlinks of the part
-/// that exists.
+/// An absolute, `..`-free form of `path`: symlinks resolved where it
+/// exists (so a `..` after one goes where the kernel would go), lexical
+/// where it does not exist yet.
 fn resolved(path: &Path) -> PathBuf {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
-            break;
-        };
-        rest.push(name.to_owned());
-        existing = parent;
+    let mut out = PathBuf::new();
+    for part in abs.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                out.push(other);
+                if let Ok(real) = out.canonicalize() {
+                    out = real;
+                }
+            }
+        }
     }
-    let mut out = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
-    out.extend(rest.iter().rev());
     out
 }
 
@@ -362,4 +384,50 @@ fn refuse_overlap(root: &Path, out: &Path) -> crate::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> File {
+        File {
+            contents: text.as_bytes().to_vec(),
+            executable: false,
+        }
+    }
+
+    #[test]
+    fn write_touches_only_changed_files_and_prune_removes_the_rest() {
+        let out = std::env::temp_dir().join(format!("ipc-lab-release-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut r = Release::default();
+        r.files.insert(PathBuf::from("a.txt"), file("a"));
+        r.files
+            .insert(PathBuf::from("crates/x/src/main.rs"), file("fn main() {}\n"));
+        assert_eq!(r.write(&out).unwrap(), 2);
+        assert_eq!(r.write(&out).unwrap(), 0, "unchanged files are left alone");
+        std::fs::create_dir_all(out.join("crates/old/src")).unwrap();
+        std::fs::write(out.join("crates/old/src/main.rs"), "stale").unwrap();
+        std::fs::write(out.join("crates/x/src/extra.rs"), "stale").unwrap();
+        r.prune(&out).unwrap();
+        assert!(!out.join("crates/old").exists(), "an emptied folder goes too");
+        assert!(!out.join("crates/x/src/extra.rs").exists());
+        assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "a");
+        assert!(out.join("crates/x/src/main.rs").is_file());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn out_may_not_hold_or_sit_inside_the_reference_sources() {
+        let root = crate::root();
+        assert!(refuse_overlap(&root, &root).is_err());
+        assert!(refuse_overlap(&root, root.parent().unwrap()).is_err());
+        assert!(refuse_overlap(&root, &root.join("crates/new")).is_err());
+        assert!(refuse_overlap(&root, &root.join("xtask/src/../student-out")).is_err());
+        assert!(refuse_overlap(&root, &root.join("target/verify/release")).is_ok());
+        assert!(refuse_overlap(&root, Path::new("/tmp/ipc-lab-student")).is_ok());
+        let sneaky = Path::new("/tmp/no-such-dir/../..").join(root.strip_prefix("/").unwrap());
+        assert!(refuse_overlap(&root, &sneaky).is_err());
+    }
 }

@@ -496,7 +496,7 @@ impl Watch {
                 if self.interactive {
                     self.draw();
                 } else {
-                    self.print_lines(&self.list_lines());
+                    self.print_lines(&self.list_lines(usize::MAX));
                 }
             }
             'n' => {
@@ -518,6 +518,9 @@ impl Watch {
                 }
             }
             _ => {
+                // Any other key leaves the list (and redraws a screen a
+                // stray key may have disturbed).
+                self.show_list = false;
                 if self.interactive {
                     self.draw();
                 }
@@ -600,11 +603,28 @@ impl Watch {
                         span(Style::Dim, times),
                     ]);
                 }
+                // On the screen, one failure at a time: the first in full,
+                // the others by name (they often fail for the same reason,
+                // and a screen is short). Plain mode and --verbose: all.
+                let all_in_full = !self.interactive || verbosity() == Verbosity::Verbose;
+                let mut shown = 0;
                 for c in &result.checks {
                     if c.passed {
                         if verbosity() == Verbosity::Verbose {
                             lines.push(vec![span(Style::Green, "✓ "), span(Style::Plain, c.name)]);
                         }
+                        continue;
+                    }
+                    shown += 1;
+                    if shown > 1 && !all_in_full {
+                        if shown == 2 {
+                            lines.push(vec![]);
+                        }
+                        lines.push(vec![
+                            span(Style::Red, "✗ "),
+                            span(Style::Plain, c.name),
+                            span(Style::Dim, " (fails too)"),
+                        ]);
                         continue;
                     }
                     lines.push(vec![]);
@@ -640,11 +660,24 @@ impl Watch {
         vec![vec![span(Style::Yellow, "hint: "), span(Style::Plain, e.hint)]]
     }
 
-    fn list_lines(&self) -> Vec<Vec<Span>> {
+    /// The exercises and their status, in `cols` columns (titles are cut
+    /// to fit).
+    fn list_lines(&self, cols: usize) -> Vec<Vec<Span>> {
         let progress = crate::progress::load(&self.root);
+        let longest = checks::catalogue().iter().map(|e| e.title.chars().count()).max().unwrap_or(5);
+        // mark 2, label 20, status 11, points 7, spaces 3
+        let tw = longest.min(cols.saturating_sub(43)).max(5);
+        let title = |t: &str| -> String {
+            if t.chars().count() <= tw {
+                t.to_string()
+            } else {
+                let cut: String = t.chars().take(tw - 1).collect();
+                format!("{cut}…")
+            }
+        };
         let mut lines = vec![vec![span(
             Style::Bold,
-            format!("  {:<20} {:<44} {:<11} {:>6}", "exercise", "title", "status", "points"),
+            format!("  {:<20} {:<tw$} {:<11} {:>6}", "exercise", "title", "status", "points"),
         )]];
         for (i, e) in checks::catalogue().iter().enumerate() {
             let mark = if self.current == Some(i) { "▸ " } else { "  " };
@@ -656,7 +689,7 @@ impl Watch {
             let width = 11usize.saturating_sub(status.1.chars().count());
             lines.push(vec![
                 span(Style::Bold, mark),
-                span(Style::Plain, format!("{:<20} {:<44} ", e.label(), e.title)),
+                span(Style::Plain, format!("{:<20} {:<tw$} ", e.label(), title(e.title))),
                 status,
                 span(Style::Plain, format!("{} {points:>6}", " ".repeat(width))),
             ]);
@@ -743,7 +776,7 @@ impl Watch {
         }
 
         let mut body = if self.show_list {
-            self.list_lines()
+            self.list_lines(width)
         } else {
             let mut b = self.verdict_lines();
             if self.show_hint {
@@ -815,30 +848,42 @@ impl Watch {
     }
 }
 
-/// Cuts lines of spans to `width` columns (one column per char), keeping
-/// each piece's style; continuation lines are indented by two.
+/// Wraps lines of spans to `width` columns (one column per char), at
+/// spaces where it can, keeping each piece's style; continuation rows are
+/// indented by two.
 fn wrap_all(lines: &[Vec<Span>], width: usize) -> Vec<Vec<Span>> {
     let mut out = Vec::new();
     for line in lines {
-        let mut row: Vec<Span> = Vec::new();
-        let mut used = 0;
-        for (style, text) in line {
-            let mut piece = String::new();
-            for c in text.chars() {
-                if used == width {
-                    row.push((*style, std::mem::take(&mut piece)));
-                    out.push(std::mem::take(&mut row));
-                    piece.push_str("  ");
-                    used = 2;
+        let chars: Vec<(Style, char)> = line.iter().flat_map(|(st, t)| t.chars().map(|c| (*st, c))).collect();
+        let mut start = 0;
+        let mut first = true;
+        loop {
+            let room = if first { width } else { width.saturating_sub(2).max(1) };
+            let rest = &chars[start..];
+            let (take, skip) = if rest.len() <= room {
+                (rest.len(), 0)
+            } else {
+                // The last space that fits, unless it would leave the row
+                // nearly empty; then cut the word.
+                match rest[..=room].iter().rposition(|&(_, c)| c == ' ') {
+                    Some(at) if at > room / 3 => (at, 1),
+                    _ => (room, 0),
                 }
-                piece.push(c);
-                used += 1;
+            };
+            let mut row: Vec<Span> = if first { Vec::new() } else { vec![span(Style::Plain, "  ")] };
+            for &(st, c) in &rest[..take] {
+                match row.last_mut() {
+                    Some((last, text)) if *last == st => text.push(c),
+                    _ => row.push((st, c.to_string())),
+                }
             }
-            if !piece.is_empty() {
-                row.push((*style, piece));
+            out.push(row);
+            start += take + skip;
+            first = false;
+            if start >= chars.len() {
+                break;
             }
         }
-        out.push(row);
     }
     out
 }
@@ -851,13 +896,14 @@ mod tests {
     fn long_lines_wrap_and_keep_their_styles() {
         let lines = vec![vec![span(Style::Red, "ab"), span(Style::Plain, "cdefg")], vec![]];
         let out = wrap_all(&lines, 4);
-        let text: Vec<String> = out
-            .iter()
-            .map(|l| l.iter().map(|(_, t)| t.as_str()).collect())
-            .collect();
-        assert_eq!(text, ["abcd", "  ef", "  g", ""]);
+        let text = |out: &[Vec<Span>]| -> Vec<String> {
+            out.iter().map(|l| l.iter().map(|(_, t)| t.as_str()).collect()).collect()
+        };
+        assert_eq!(text(&out), ["abcd", "  ef", "  g", ""]);
         assert_eq!(out[0][0].0, Style::Red);
         assert_eq!(out[0][1].0, Style::Plain);
+        let words = vec![vec![span(Style::Plain, "the write end is still open")]];
+        assert_eq!(text(&wrap_all(&words, 12)), ["the write", "  end is", "  still open"]);
     }
 
     #[test]

@@ -84,6 +84,110 @@ fn every_exercise_has_its_crate_a_chapter_and_its_anchor() {
     }
 }
 
+/// The pages of the book: every `.md` under docs/src.
+fn chapters() -> Vec<PathBuf> {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs/src"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// The targets of Markdown links and images, `[..](TARGET)`, in `text`.
+fn link_targets(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| rest[..end].trim())
+        })
+        .collect()
+}
+
+#[test]
+fn every_page_in_the_summary_exists() {
+    let summary = std::fs::read_to_string(root().join("docs/src/SUMMARY.md")).unwrap();
+    for target in link_targets(&summary) {
+        assert!(
+            root().join("docs/src").join(target).is_file(),
+            "docs/src/SUMMARY.md lists {target}, which does not exist (mdbook would make an empty page)"
+        );
+    }
+}
+
+#[test]
+fn every_picture_a_chapter_shows_exists_and_every_picture_is_shown() {
+    let img = root().join("docs/src/img");
+    let mut shown = Vec::new();
+    for page in chapters() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        for target in link_targets(&text).into_iter().filter(|t| t.ends_with(".svg")) {
+            assert!(
+                root().join("docs/src").join(target).is_file(),
+                "docs/src/{name} shows {target}, which does not exist: describe it in docs/diagrams/*.txt \
+                 and run `cargo xtask docs --svg`"
+            );
+            shown.push(target.trim_start_matches("img/").to_string());
+        }
+    }
+    for entry in std::fs::read_dir(&img).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            shown.contains(&file),
+            "docs/src/img/{file} is shown by no chapter: include it with ![…](img/{file}) or remove it"
+        );
+    }
+}
+
+#[test]
+fn the_pictures_match_their_descriptions() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["docs", "--svg", "--check"])
+        .env("IPC_LAB_ROOT", root())
+        .output()
+        .expect("xtask runs");
+    assert!(
+        out.status.success(),
+        "docs/src/img is out of step with docs/diagrams: run `cargo xtask docs --svg` and commit the result\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn no_chapter_spells_out_a_solution() {
+    // A chapter guides (what to call and why); the lines between the
+    // markers are the student's to write, so none may appear in the book.
+    for e in checks::catalogue() {
+        let main = root().join("crates").join(e.dir).join("src/main.rs");
+        let code = std::fs::read_to_string(&main).unwrap();
+        let Ok(text) = std::fs::read_to_string(root().join("docs/src").join(format!("{}.md", e.dir))) else {
+            continue; // the chapter test above reports it
+        };
+        let mut inside = false;
+        for line in code.lines().map(str::trim) {
+            match line {
+                "// BEGIN SOLUTION" => inside = true,
+                "// END SOLUTION" => inside = false,
+                // Short or comment lines say little; a real line of code
+                // copied into the chapter is the leak to catch.
+                _ if inside && line.len() >= 12 && !line.starts_with("//") => {
+                    let statement = line.trim_end_matches(';');
+                    assert!(
+                        !text.contains(statement),
+                        "docs/src/{}.md gives away a solution line of {}: `{line}`; say what to do and why instead",
+                        e.dir,
+                        e.label()
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[test]
 fn solution_markers_pair_up() {
     for f in all_rust_files() {

@@ -49,9 +49,10 @@ const PROGRAM: Program = Program {
     about: "Sends the same bytes from one side to the other in chunks of 4 KiB to 1 MiB and\n\
             prints the rate: write/read through a 64 KiB pipe and a 1 MiB one (F_SETPIPE_SZ),\n\
             vmsplice/read, vmsplice/splice to /dev/null, two threads over a channel, and\n\
-            memcpy as the ceiling. Readers verify the data with a checksum, except\n\
-            vmsplice/splice, which never touches it. Then the best verified way and its\n\
-            ratio to memcpy (lecture 16: a pipe is a kernel buffer).\n\
+            memcpy as the ceiling. Readers verify the data with a checksum; vmsplice/splice\n\
+            and memcpy never look at it, and say so. Then the fastest verified ways, of all\n\
+            and between processes, with their ratio to memcpy (lecture 16: a pipe is a\n\
+            kernel buffer).\n\
             \n\
             Options:\n  \
               --bytes SIZE       bytes per run, rounded up to whole MiB (default 128M);\n                     \

@@ -1,17 +1,23 @@
-//! A per-run `pids` cgroup, when the machine lets us make one.
+//! Per-run cgroups, when the machine lets us make them: `pids` for the
+//! process budget, `memory` for the memory of the run as a whole.
 //!
 //! `RLIMIT_NPROC` counts every process of a user, so all the runs that share
 //! `nobody` share one budget: a fork bomb in one check would make `fork`
 //! fail in the checks running beside it. A cgroup with the `pids`
 //! controller gives each run a budget of its own (`pids.max`, threads
 //! included) and counts how often the run hit it (`pids.events`), so the
-//! outcome can say "fork failed 37 times". The program joins the cgroup
-//! before `execve` (it writes `0`, "myself", to `cgroup.procs`), so every
-//! process it creates is inside.
+//! outcome can say "fork (or thread creation) failed 37 times".
 //!
-//! Where no cgroup can be created (no `pids` controller mounted, no right to
-//! write there, as in many containers), runs go on without one and
-//! `RLIMIT_NPROC` alone holds the line.
+//! `RLIMIT_AS` bounds one process; a `memory` cgroup bounds the run's
+//! processes together (`memory.limit_in_bytes` in v1, `memory.max` in v2,
+//! swap included where the kernel counts it) and counts the processes the
+//! kernel killed at the limit (`oom_kill` in `memory.oom_control` or
+//! `memory.events`).
+//!
+//! The program joins its cgroups before `execve` (it writes `0`, "myself",
+//! to each `cgroup.procs`), so every process it creates is inside. Where no
+//! cgroup can be created (controller not mounted, no right to write there,
+//! as in many containers, or not root), runs go on without it.
 
 use std::fs;
 use std::io;
@@ -20,37 +26,78 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// One run's cgroup.
-pub(crate) struct PidsCgroup {
+/// The controllers a run can have a cgroup of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Controller {
+    /// Processes and threads: the limit is `pids.max`.
+    Pids,
+    /// Memory: the limit is in bytes.
+    Memory,
+}
+
+impl Controller {
+    /// Its name in `/proc/self/cgroup` and in mount options.
+    fn name(self) -> &'static str {
+        match self {
+            Controller::Pids => "pids",
+            Controller::Memory => "memory",
+        }
+    }
+
+    /// The files that take the limit, in order: the first must exist (it
+    /// tells v1 from v2), the others are written when they exist (swap).
+    fn limit_files(self, dir: &Path) -> Option<Vec<&'static str>> {
+        let files: &[&[&'static str]] = match self {
+            Controller::Pids => &[&["pids.max"]],
+            Controller::Memory => &[
+                &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+                &["memory.max", "memory.swap.max"],
+            ],
+        };
+        files
+            .iter()
+            .find(|set| dir.join(set[0]).exists())
+            .map(|set| set.to_vec())
+    }
+}
+
+/// One run's cgroup of one controller.
+pub(crate) struct Cgroup {
+    controller: Controller,
     dir: PathBuf,
     procs: OwnedFd,
 }
 
-impl PidsCgroup {
-    /// Creates a cgroup below ours with `pids.max = max`, or `None`.
-    pub(crate) fn create(max: u64) -> Option<PidsCgroup> {
+impl Cgroup {
+    /// Creates a cgroup below ours with `limit` (processes or bytes), or
+    /// `None` when that cannot be done here.
+    pub(crate) fn create(controller: Controller, limit: u64) -> Option<Cgroup> {
         static RUNS: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "sandbox-{}-{}",
             std::process::id(),
             RUNS.fetch_add(1, Ordering::Relaxed)
         );
-        for parent in parents() {
+        for parent in parents(controller) {
             sweep(&parent);
             let dir = parent.join(&name);
             if fs::create_dir(&dir).is_err() {
                 continue;
             }
-            let ready = fs::write(dir.join("pids.max"), max.to_string())
+            let ready = controller
+                .limit_files(&dir)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+                .and_then(|files| set_limit(&dir, &files, limit))
                 .and_then(|()| fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs")));
             match ready {
                 Ok(procs) => {
-                    return Some(PidsCgroup {
+                    return Some(Cgroup {
+                        controller,
                         dir,
                         procs: procs.into(),
                     });
                 }
-                // Not a pids cgroup after all (cgroup v2 without the
+                // Not such a cgroup after all (cgroup v2 without the
                 // controller enabled): try the next place.
                 Err(_) => {
                     let _ = fs::remove_dir(&dir);
@@ -65,12 +112,20 @@ impl PidsCgroup {
         self.procs.as_raw_fd()
     }
 
-    /// How many times a fork failed because the run was at `pids.max`.
+    /// How many times the limit refused something: forks (and thread
+    /// creations) failed at `pids.max`, or processes killed by the kernel
+    /// at the memory limit.
     pub(crate) fn limit_hits(&self) -> u64 {
-        let events = fs::read_to_string(self.dir.join("pids.events")).unwrap_or_default();
-        events
-            .lines()
-            .find_map(|l| l.strip_prefix("max "))
+        let (file, key) = match self.controller {
+            Controller::Pids => ("pids.events", "max"),
+            Controller::Memory if self.dir.join("memory.oom_control").exists() => {
+                ("memory.oom_control", "oom_kill")
+            }
+            Controller::Memory => ("memory.events", "oom_kill"),
+        };
+        let text = fs::read_to_string(self.dir.join(file)).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
     }
@@ -91,6 +146,21 @@ impl PidsCgroup {
         }
         last.map_err(|e| io::Error::new(e.kind(), format!("cannot remove {}: {e}", self.dir.display())))
     }
+}
+
+/// Writes `limit` into the cgroup's limit files: the first must take it;
+/// the others (swap) are best effort. v2 counts swap apart, so its swap
+/// limit is 0; v1 counts memory plus swap, so its limit is the same.
+fn set_limit(dir: &Path, files: &[&str], limit: u64) -> io::Result<()> {
+    let (first, rest) = files.split_first().ok_or(io::ErrorKind::NotFound)?;
+    fs::write(dir.join(first), limit.to_string())?;
+    for file in rest {
+        let value = if *file == "memory.swap.max" { 0 } else { limit };
+        if dir.join(file).exists() {
+            let _ = fs::write(dir.join(file), value.to_string());
+        }
+    }
+    Ok(())
 }
 
 /// Removes, once per process and place, the empty cgroups of runners that
@@ -117,37 +187,50 @@ fn sweep(parent: &Path) {
     }
 }
 
-/// Where our own `pids` cgroup sits: the cgroup v1 `pids` hierarchy, then
-/// the unified (v2) one, each at the path `/proc/self/cgroup` gives.
-fn parents() -> Vec<PathBuf> {
+/// Where our own cgroup of `controller` sits: in its cgroup v1 hierarchy,
+/// then in the unified (v2) one, each at the path `/proc/self/cgroup` gives.
+fn parents(controller: Controller) -> Vec<PathBuf> {
     let Ok(mine) = fs::read_to_string("/proc/self/cgroup") else {
         return Vec::new();
     };
     let Ok(mounts) = fs::read_to_string("/proc/self/mountinfo") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
+    let wanted = controller.name();
+    let mut v1_places = Vec::new();
+    let mut v2_places = Vec::new();
     for (controllers, path) in mine.lines().filter_map(|l| {
         // "8:pids:/some/path" (v1) or "0::/some/path" (v2)
         let mut parts = l.splitn(3, ':');
         let _id = parts.next()?;
         Some((parts.next()?, parts.next()?))
     }) {
-        let v1 = controllers.split(',').any(|c| c == "pids");
+        let v1 = controllers.split(',').any(|c| c == wanted);
         if !v1 && !controllers.is_empty() {
             continue;
         }
-        if let Some(mount) = mount_point(&mounts, v1) {
-            out.push(mount.join(path.trim_start_matches('/')));
+        let mount = if v1 {
+            mount_point(&mounts, Some(wanted))
+        } else {
+            mount_point(&mounts, None)
+        };
+        if let Some(mount) = mount {
+            let place = mount.join(path.trim_start_matches('/'));
+            // v1 first: it holds the controller when both exist.
+            if v1 {
+                v1_places.push(place)
+            } else {
+                v2_places.push(place)
+            }
         }
     }
-    // v1 first: it holds the pids controller when both exist.
-    out.sort_by_key(|p| !p.to_string_lossy().contains("pids"));
-    out
+    v1_places.extend(v2_places);
+    v1_places
 }
 
-/// The mount point of the v1 `pids` hierarchy (`v1`) or of cgroup v2.
-fn mount_point(mountinfo: &str, v1: bool) -> Option<PathBuf> {
+/// The mount point of the v1 hierarchy of `controller`, or (`None`) of
+/// cgroup v2.
+fn mount_point(mountinfo: &str, controller: Option<&str>) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
         // "36 25 0:31 / /sys/fs/cgroup/pids rw,… - cgroup cgroup rw,pids"
         let (left, right) = line.split_once(" - ")?;
@@ -155,10 +238,9 @@ fn mount_point(mountinfo: &str, v1: bool) -> Option<PathBuf> {
         let mut right = right.split(' ');
         let fstype = right.next()?;
         let options = right.nth(1).unwrap_or("");
-        let wanted = if v1 {
-            fstype == "cgroup" && options.split(',').any(|o| o == "pids")
-        } else {
-            fstype == "cgroup2"
+        let wanted = match controller {
+            Some(name) => fstype == "cgroup" && options.split(',').any(|o| o == name),
+            None => fstype == "cgroup2",
         };
         wanted.then(|| Path::new(mount).to_path_buf())
     })
@@ -173,13 +255,14 @@ mod tests {
         let info = "36 25 0:31 / /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup rw,pids\n\
                     37 25 0:32 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
         assert_eq!(
-            mount_point(info, true),
+            mount_point(info, Some("pids")),
             Some(PathBuf::from("/sys/fs/cgroup/pids"))
         );
         assert_eq!(
-            mount_point(info, false),
+            mount_point(info, None),
             Some(PathBuf::from("/sys/fs/cgroup/unified"))
         );
-        assert_eq!(mount_point("", true), None);
+        assert_eq!(mount_point(info, Some("memory")), None);
+        assert_eq!(mount_point("", Some("pids")), None);
     }
 }

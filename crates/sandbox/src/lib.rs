@@ -80,12 +80,42 @@
 //! for reports and the diagnosis; killing is S's job, so a stale listing can
 //! never make us kill a stranger that got a recycled pid.
 //!
-//! **Limits.** Wall-clock timeout ([`Status::TimedOut`]); `RLIMIT_CPU`,
-//! `RLIMIT_AS`, `RLIMIT_FSIZE`, `RLIMIT_NOFILE`, `RLIMIT_NPROC` and
-//! `RLIMIT_CORE = 0`, each with soft = hard. Deadlocks end a run early
-//! ([`Status::Deadlock`]): from 200 ms on, every 100 ms, the runner samples
-//! the tree with [`diagnose()`], and stops the run when two samples in a row
-//! agree that every process waits on another one of the tree.
+//! **Limits.** Wall-clock timeout ([`Status::TimedOut`]); `RLIMIT_AS`,
+//! `RLIMIT_FSIZE`, `RLIMIT_NOFILE`, `RLIMIT_NPROC` and `RLIMIT_CORE = 0`,
+//! each with soft = hard, so the program cannot raise them; `RLIMIT_CPU`
+//! with the hard limit one second above the soft one, because at the hard
+//! limit the kernel sends `SIGKILL`, and only below it `SIGXCPU`, which
+//! names the cause. Deadlocks end a run early ([`Status::Deadlock`]): from
+//! 200 ms on, every 100 ms, the runner samples the tree with
+//! [`diagnose()`], and stops the run when two samples in a row agree that
+//! every process waits on another one of the tree. So do floods: a program
+//! that has written four times [`Limits::output_cap`] (at least 64 KiB) to
+//! stdout or to stderr is stopped ([`Status::OutputLimit`]) instead of
+//! being read until the timeout.
+//!
+//! **Which limit ended a run.** A program that fails because a limit
+//! refused it something rarely says so plainly: Rust aborts when an
+//! allocation fails, C's `malloc` returns `NULL` and the program crashes
+//! later, `fork` fails with `EAGAIN`. When the program failed (a non-zero
+//! status or a signal; for the process budget also a timeout), the runner
+//! looks for the evidence and reports the limit instead, the bare ending
+//! going into a note:
+//! - [`Status::MemoryLimit`]: the kernel's out-of-memory killer acted in the
+//!   run's memory cgroup (its `oom_kill` count); or stderr shows Rust's
+//!   "memory allocation of N bytes failed" or `ENOMEM`'s "Cannot allocate
+//!   memory"; or a process of the run came within a quarter of
+//!   [`Limits::address_space`] with its resident memory (sampled every
+//!   50 ms from `VmHWM`, read exactly from `ru_maxrss` when S reaps it; not
+//!   the address space itself, which the C library inflates with 64 MiB
+//!   reserved per thread).
+//! - [`Status::ProcessLimit`]: with a `pids` cgroup, its count of forks
+//!   refused at the limit; without one, the run's processes and threads
+//!   reached the budget in a sample, or stderr shows `EAGAIN`'s "Resource
+//!   temporarily unavailable" on a line about a fork or a thread.
+//! - [`Status::OutputLimit`]: bytes were dropped from stdout or stderr
+//!   (whatever the exit status: the output the checks see is cut).
+//!
+//! Evidence is looked for in that order; a deadlock keeps its own status.
 //!
 //! **Process budget.** `RLIMIT_NPROC` counts every process (and thread) of
 //! the real user, so all runs as `nobody` share it: a fork bomb in one check
@@ -95,6 +125,14 @@
 //! joined by P before exec, and the outcome notes how often a fork hit it;
 //! `RLIMIT_NPROC` is then 8 × the budget, a backstop for all runs together.
 //! Without a cgroup, `RLIMIT_NPROC` = the budget, shared.
+//!
+//! **Memory.** `RLIMIT_AS` bounds each process; nothing bounds a run's
+//! processes together, and 256 processes of 1 GiB each would take the
+//! machine down. Where a `memory` cgroup can be created (v1 hierarchy, or
+//! v2 with the controller enabled), each run gets one with a limit of
+//! [`Limits::memory`] (and no swap beyond it), joined by P before exec like
+//! the `pids` one: past it, the kernel kills a process of the run, and the
+//! outcome says so.
 //!
 //! **Identity and place.** When the runner is root the program runs as an
 //! unprivileged user (`nobody` unless [`Spec::user`] says
@@ -111,8 +149,11 @@
 //! given up on and a note says so. The runner relies on `SIGPIPE` being
 //! ignored in its process, as in every Rust program. If the runner dies
 //! mid-run (Ctrl-C), S still kills the tree, but the run's directory and
-//! cgroup stay behind until the next runner sweeps them (their names carry
-//! the runner's pid).
+//! cgroups stay behind until the next runner sweeps them (their names carry
+//! the runner's pid). A program that reserves its memory without touching
+//! it (so that it never becomes resident) and then crashes, without a word
+//! on stderr, is reported by its signal, not as out of memory. Run as root ([`Spec::user`] `None`), the program
+//! keeps root's right to raise its own rlimits.
 
 mod cgroup;
 pub mod diagnose;
@@ -151,10 +192,15 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes kept of stdout and of stderr each; the rest is counted, not kept.
     pub output_cap: usize,
-    /// RLIMIT_CPU, seconds.
+    /// RLIMIT_CPU, seconds: `SIGXCPU` then (the hard limit) `SIGKILL` one
+    /// second later.
     pub cpu_seconds: u64,
-    /// RLIMIT_AS, bytes.
+    /// RLIMIT_AS, bytes: the address space of each process.
     pub address_space: u64,
+    /// The memory of all the run's processes together (resident memory and
+    /// page cache), bytes: the limit of a per-run memory cgroup when one can
+    /// be made (see "Memory" in the crate docs), else not enforced.
+    pub memory: u64,
     /// RLIMIT_FSIZE, bytes.
     pub file_size: u64,
     /// RLIMIT_NOFILE.
@@ -173,7 +219,7 @@ impl Default for Limits {
     ///   increments on several threads) takes well under a second.
     /// - 1 GiB address space: a Rust thread reserves an 8 MiB stack, so a
     ///   dozen threads plus the allocator's arenas fit; a runaway allocation
-    ///   does not.
+    ///   does not. 1 GiB of memory for the whole run.
     /// - 16 MiB per written file, 256 descriptors, 1 MiB kept per stream.
     /// - 256 processes (threads count too): plenty for exercises that fork
     ///   a handful of children, and a fork bomb stops within ~0.2 s. Without
@@ -185,6 +231,7 @@ impl Default for Limits {
             output_cap: 1 << 20,
             cpu_seconds: 10,
             address_space: 1 << 30,
+            memory: 1 << 30,
             file_size: 16 << 20,
             open_files: 256,
             processes: 256,
@@ -205,6 +252,28 @@ pub enum Status {
     /// one (a pipe nobody will write, a child that never ends), so the run
     /// was stopped before the timeout; the explanation is in `notes`.
     Deadlock,
+    /// It wrote more than [`Limits::output_cap`] bytes to stdout or stderr:
+    /// it was stopped when it had written four times as much, or it ended
+    /// by itself with its output cut (how it ended is in `notes`).
+    OutputLimit,
+    /// It failed because memory ran out (see "Which limit ended a run" in
+    /// the crate docs); how it ended and the evidence are in `notes`.
+    MemoryLimit(Memory),
+    /// Creating a process or thread failed at [`Limits::processes`], and
+    /// the program then failed or ran into the timeout; how it ended is in
+    /// `notes`.
+    ProcessLimit,
+}
+
+/// Which memory limit a run ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// One process's address space ([`Limits::address_space`]): an
+    /// allocation failed.
+    AddressSpace,
+    /// The run's memory, all processes together ([`Limits::memory`]): the
+    /// kernel killed a process of the run.
+    Run,
 }
 
 /// Everything a check may judge.
@@ -229,22 +298,45 @@ pub struct Outcome {
     pub notes: Vec<String>,
     /// The wall-clock limit the run had (for "timed out after 5.0 s").
     pub timeout: Duration,
+    /// All the limits the run had (for "hit the memory limit (1 GiB of
+    /// address space)").
+    pub limits: Limits,
 }
 
 impl Outcome {
     /// One line on how the run ended, completing "the program …":
-    /// "exited with status 0", "was killed by SIGSEGV", "timed out after 5.0 s".
+    /// "exited with status 0", "was killed by SIGSEGV", "timed out after 5.0 s",
+    /// "hit the memory limit (1 GiB of address space)".
     pub fn summary(&self) -> String {
+        let limits = &self.limits;
         match self.status {
-            Status::Exited(code) => format!("exited with status {code}"),
-            Status::Signaled(sig) => match names::signal_cause(sig) {
-                Some(cause) => format!("was killed by {} ({cause})", names::signal_name(sig)),
-                None => format!("was killed by {}", names::signal_name(sig)),
-            },
+            Status::Exited(_) | Status::Signaled(_) => names::ending(&self.status),
             Status::TimedOut => format!("timed out after {:.1} s", self.timeout.as_secs_f64()),
             Status::Deadlock => format!(
                 "deadlocked and was stopped after {:.1} s",
                 self.duration.as_secs_f64()
+            ),
+            Status::OutputLimit => {
+                let streams = match (self.stdout_truncated > 0, self.stderr_truncated > 0) {
+                    (true, true) => " on stdout and on stderr",
+                    (true, false) => " on stdout",
+                    (false, true) => " on stderr",
+                    (false, false) => " of output",
+                };
+                let cap = names::bytes(limits.output_cap as u64);
+                format!("hit the output limit (more than {cap}{streams})")
+            }
+            Status::MemoryLimit(Memory::AddressSpace) => format!(
+                "hit the memory limit ({} of address space)",
+                names::bytes(limits.address_space)
+            ),
+            Status::MemoryLimit(Memory::Run) => format!(
+                "hit the memory limit ({} for all its processes)",
+                names::bytes(limits.memory)
+            ),
+            Status::ProcessLimit => format!(
+                "hit the process limit ({} processes and threads)",
+                limits.processes
             ),
         }
     }

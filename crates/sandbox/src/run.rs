@@ -2,10 +2,10 @@
 //! `poll` loop for stdin, stdout, stderr, the supervisor's records and the
 //! clock, until every process of the run is gone.
 
-use crate::cgroup::PidsCgroup;
+use crate::cgroup::{Cgroup, Controller};
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
-use crate::{Outcome, Spec, Status, diagnose};
+use crate::{Limits, Memory, Outcome, Spec, Status, diagnose, names};
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs;
@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use syscalls::cvt_r;
 
-/// How often the loop wakes while the program runs, to look at the clock.
+/// How often the loop wakes while the program runs, to look at the clock
+/// and to sample what the tree uses (memory, processes).
 const TICK: Duration = Duration::from_millis(50);
 /// When the deadlock watch takes its first sample…
 const WATCH_START: Duration = Duration::from_millis(200);
@@ -30,6 +31,14 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 const NPROC_BACKSTOP: u64 = 8;
 /// How many "never waited for" notes are listed one by one.
 const MAX_ORPHAN_NOTES: usize = 8;
+/// A stream that has carried this many times the output cap is a flood:
+/// the run is stopped rather than read until the timeout…
+const FLOOD_FACTOR: u64 = 4;
+/// …and never before this many bytes (for tiny caps).
+const FLOOD_MIN: u64 = 64 << 10;
+/// A process whose peak resident memory reached this fraction (numerator,
+/// denominator) of the address-space limit counts as having run out.
+const NEAR_LIMIT: (u64, u64) = (3, 4);
 
 /// The environment the program gets, apart from `HOME`.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -194,10 +203,11 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     let (euid, ruid) = unsafe { (libc::geteuid(), libc::getuid()) };
     // With a cgroup of its own the run's budget is exact, and the rlimit,
     // shared by all runs as `nobody`, is only a backstop for them together.
-    let cgroup = PidsCgroup::create(limits.processes);
+    let pids = Cgroup::create(Controller::Pids, limits.processes);
+    let memory = Cgroup::create(Controller::Memory, limits.memory);
     let processes = if ids.is_none() && euid != 0 {
         tree::tasks_of_user(ruid) + limits.processes
-    } else if cgroup.is_some() {
+    } else if pids.is_some() {
         limits.processes.saturating_mul(NPROC_BACKSTOP)
     } else {
         limits.processes
@@ -232,13 +242,21 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
         _envp: envp,
         cwd: cstring(workdir.path.as_os_str().as_bytes())?,
         ids,
+        // Soft = hard, so that the program cannot raise them; but the CPU
+        // limit's hard value is one second later, since the kernel sends
+        // SIGKILL at the hard limit and SIGXCPU, which says why, only at a
+        // soft one below it.
         rlimits: [
-            (libc::RLIMIT_CPU, limits.cpu_seconds),
-            (libc::RLIMIT_AS, limits.address_space),
-            (libc::RLIMIT_FSIZE, limits.file_size),
-            (libc::RLIMIT_NOFILE, limits.open_files),
-            (libc::RLIMIT_CORE, 0),
-            (libc::RLIMIT_NPROC, processes),
+            (
+                libc::RLIMIT_CPU,
+                limits.cpu_seconds,
+                limits.cpu_seconds.saturating_add(1),
+            ),
+            (libc::RLIMIT_AS, limits.address_space, limits.address_space),
+            (libc::RLIMIT_FSIZE, limits.file_size, limits.file_size),
+            (libc::RLIMIT_NOFILE, limits.open_files, limits.open_files),
+            (libc::RLIMIT_CORE, 0, 0),
+            (libc::RLIMIT_NPROC, processes, processes),
         ],
         fds: Fds {
             stdin: stdin_r.as_raw_fd(),
@@ -246,7 +264,10 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
             stderr: stderr_w.as_raw_fd(),
             report: report_w.as_raw_fd(),
             control: control_r.as_raw_fd(),
-            cgroup: cgroup.as_ref().map_or(-1, PidsCgroup::procs_fd),
+            cgroups: [
+                pids.as_ref().map_or(-1, Cgroup::procs_fd),
+                memory.as_ref().map_or(-1, Cgroup::procs_fd),
+            ],
         },
     };
 
@@ -260,6 +281,11 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     let mut runner = Runner {
         supervisor,
         start,
+        limits,
+        nproc: pids
+            .is_none()
+            .then(|| (ids.map_or(ruid, |(uid, _)| uid), processes)),
+        user_at_limit: None,
         timeout: limits.timeout,
         cap: limits.output_cap,
         stdin: (!spec.stdin.is_empty()).then_some(stdin_w),
@@ -281,29 +307,54 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
         orphans: Vec::new(),
         notes: Vec::new(),
         watch: Watch::default(),
+        next_sample: Duration::ZERO,
+        usage: Usage::default(),
+        last_tasks: 0,
+        killed: Vec::new(),
     };
     let result = runner.run();
     // Whatever happened, S is our child: reap it (it has exited, or been
     // killed, once `run` returns).
     let _ = syscalls::waitpid(supervisor, 0);
-    let mut outcome = result.and_then(|()| runner.finish(spec));
-    if let Some(cgroup) = cgroup {
-        let hits = cgroup.limit_hits();
-        let removed = cgroup.remove();
-        if let Ok(outcome) = outcome.as_mut() {
-            if hits > 0 {
-                outcome.notes.push(format!(
-                    "fork failed {} at the limit of {} processes (threads included)",
-                    count(hits as usize, "time", "times"),
-                    limits.processes
-                ));
-            }
-            if let Err(e) = removed {
-                outcome.notes.push(format!("sandbox: {e}"));
-            }
+    let counts = Counts {
+        forks_refused: pids.as_ref().map(Cgroup::limit_hits),
+        oom_kills: memory.as_ref().map(Cgroup::limit_hits),
+    };
+    let mut outcome = result.and_then(|()| runner.finish(spec, &counts));
+    for cgroup in [pids, memory].into_iter().flatten() {
+        if let (Err(e), Ok(outcome)) = (cgroup.remove(), outcome.as_mut()) {
+            outcome.notes.push(format!("sandbox: {e}"));
         }
     }
     outcome
+}
+
+/// What the run's cgroups counted; `None` for a cgroup the run did not have.
+struct Counts {
+    /// Forks and thread creations refused at `pids.max`.
+    forks_refused: Option<u64>,
+    /// Processes the kernel killed at the memory limit.
+    oom_kills: Option<u64>,
+}
+
+/// What the run used at its peak, from the samples and from the reaper's
+/// records.
+#[derive(Default)]
+struct Usage {
+    /// The most memory one process had: (bytes, "pid 913 (hog)"). Its peak
+    /// resident memory, sampled, or exact once S has reaped it.
+    memory: Option<(u64, String)>,
+    /// The most processes and threads the tree had at once.
+    tasks: u64,
+}
+
+impl Usage {
+    /// Records that `who` had `bytes` of memory.
+    fn memory(&mut self, bytes: u64, who: impl FnOnce() -> String) {
+        if self.memory.as_ref().is_none_or(|(peak, _)| bytes > *peak) {
+            self.memory = Some((bytes, who()));
+        }
+    }
 }
 
 /// One captured output stream.
@@ -320,6 +371,11 @@ impl Stream {
             kept: Vec::new(),
             dropped: 0,
         }
+    }
+
+    /// Every byte it carried, kept or not.
+    fn total(&self) -> u64 {
+        self.kept.len() as u64 + self.dropped
     }
 
     /// Reads what is there (a bounded number of times, so that a flood does
@@ -372,6 +428,13 @@ impl Watch {
 struct Runner<'a> {
     supervisor: libc::pid_t,
     start: Instant,
+    limits: &'a Limits,
+    /// The user the program runs as, and its `RLIMIT_NPROC`, when that
+    /// limit holds the budget (no `pids` cgroup).
+    nproc: Option<(libc::uid_t, u64)>,
+    /// That user's processes and threads when P failed, if they were at
+    /// `RLIMIT_NPROC`.
+    user_at_limit: Option<u64>,
     timeout: Duration,
     cap: usize,
     stdin: Option<OwnedFd>,
@@ -402,6 +465,14 @@ struct Runner<'a> {
     orphans: Vec<String>,
     notes: Vec<String>,
     watch: Watch,
+    /// When the tree's usage is sampled next (time since start).
+    next_sample: Duration,
+    usage: Usage,
+    /// The processes and threads of the latest sample.
+    last_tasks: u64,
+    /// Processes killed by `SIGKILL` before the verdict (the kernel's
+    /// out-of-memory killer, or a program's own kill): "pid 913 (hog)".
+    killed: Vec<String>,
 }
 
 impl Runner<'_> {
@@ -430,22 +501,44 @@ impl Runner<'_> {
                 None => {
                     let to_deadline = self.timeout.saturating_sub(elapsed);
                     let to_watch = self.watch.next_at.unwrap_or(WATCH_START).saturating_sub(elapsed);
-                    TICK.min(to_deadline).min(to_watch)
+                    let to_sample = self.next_sample.saturating_sub(elapsed);
+                    TICK.min(to_deadline).min(to_watch).min(to_sample)
                 }
             };
             self.poll(wait, &mut chunk)?;
         }
     }
 
-    /// Decides whether the run is over: P ended, the clock ran out, or the
-    /// tree is deadlocked.
+    /// Decides whether the run is over: P ended, an output stream is
+    /// flooded, the clock ran out, or the tree is deadlocked. Meanwhile,
+    /// samples what the tree uses.
     fn decide(&mut self, elapsed: Duration) {
         if let Some(status) = self.program_end.clone() {
             let left: Vec<Proc> = self.tree().into_iter().filter(|p| !p.is_zombie()).collect();
+            // A last sample, counting P, which was there a moment ago: a
+            // program that fails at the process limit has just filled it.
+            self.sample(&left);
+            self.usage.tasks = self.usage.tasks.max(self.last_tasks + 1);
+            // RLIMIT_NPROC counts all the user's processes, the run's and
+            // others': a failure there shows in the user's count (once per
+            // failed run, as it reads all of /proc).
+            if let Some((uid, limit)) = self.nproc.filter(|_| status != Status::Exited(0)) {
+                let tasks = tree::tasks_of_user(uid) + 1;
+                self.user_at_limit = (tasks >= limit).then_some(tasks);
+            }
             self.left_running = left;
             self.conclude(status, elapsed);
         } else if self.failed.is_some() {
             self.conclude(Status::Exited(127), elapsed);
+        } else if let Some((name, total)) = self.flooded() {
+            self.notes.push(format!(
+                "stopped after {:.1} s as it kept writing: {} to {name}, more than {FLOOD_FACTOR} \
+                 times the {} kept",
+                elapsed.as_secs_f64(),
+                names::bytes(total),
+                names::bytes(self.cap as u64)
+            ));
+            self.conclude(Status::OutputLimit, elapsed);
         } else if elapsed >= self.timeout {
             let tree = self.tree();
             let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
@@ -459,9 +552,18 @@ impl Runner<'_> {
             self.notes.extend(shorten(explanation));
             self.reported.extend(pids);
             self.conclude(Status::TimedOut, elapsed);
-        } else if self.pid.is_some() && elapsed >= self.watch.next_at.unwrap_or(WATCH_START) {
-            self.watch.next_at = Some(elapsed + WATCH_EVERY);
+        } else if self.pid.is_some()
+            && elapsed >= self.next_sample.min(self.watch.next_at.unwrap_or(WATCH_START))
+        {
             let tree = self.tree();
+            if elapsed >= self.next_sample {
+                self.next_sample = elapsed + TICK;
+                self.sample(&tree);
+            }
+            if elapsed < self.watch.next_at.unwrap_or(WATCH_START) {
+                return;
+            }
+            self.watch.next_at = Some(elapsed + WATCH_EVERY);
             let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
             if let Some(explanation) = self.watch.deadlock(&pids) {
                 let when = elapsed.as_secs_f64();
@@ -472,6 +574,28 @@ impl Runner<'_> {
                 self.conclude(Status::Deadlock, elapsed);
             }
         }
+    }
+
+    /// The stream that has carried [`FLOOD_FACTOR`] times the cap, if any:
+    /// (its name, its bytes).
+    fn flooded(&self) -> Option<(&'static str, u64)> {
+        let flood = (self.cap as u64).saturating_mul(FLOOD_FACTOR).max(FLOOD_MIN);
+        [("stdout", &self.stdout), ("stderr", &self.stderr)]
+            .into_iter()
+            .map(|(name, stream)| (name, stream.total()))
+            .find(|&(_, total)| total >= flood)
+    }
+
+    /// Samples the tree's memory and its count of processes and threads.
+    fn sample(&mut self, tree: &[Proc]) {
+        let mut tasks = 0;
+        for p in tree.iter().filter(|p| !p.is_zombie()) {
+            let Some(usage) = tree::usage(p.pid) else { continue };
+            tasks += usage.threads;
+            self.usage.memory(usage.peak_rss, || p.label());
+        }
+        self.usage.tasks = self.usage.tasks.max(tasks);
+        self.last_tasks = tasks;
     }
 
     /// Records the verdict and tells S to kill whatever is left.
@@ -581,12 +705,20 @@ impl Runner<'_> {
                 pid,
                 code,
                 status,
+                max_rss,
                 comm,
             } => {
                 let end = match code {
                     libc::CLD_EXITED => Status::Exited(status),
                     _ => Status::Signaled(status),
                 };
+                let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+                let name = String::from_utf8_lossy(&comm[..len]);
+                let label = || format!("pid {pid} ({name})");
+                self.usage.memory(u64::from(max_rss) * 1024, label);
+                if self.verdict.is_none() && end == Status::Signaled(libc::SIGKILL) {
+                    self.killed.push(label());
+                }
                 if Some(pid) == self.pid {
                     self.program_end = Some(end);
                     return;
@@ -597,8 +729,6 @@ impl Runner<'_> {
                 if killed_by_us || self.reported.contains(&pid) {
                     return;
                 }
-                let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-                let name = String::from_utf8_lossy(&comm[..len]);
                 self.orphans.push(format!(
                     "child {pid} ({name}) exited but its parent never waited for it"
                 ));
@@ -607,7 +737,7 @@ impl Runner<'_> {
     }
 
     /// Builds the outcome once every process is gone.
-    fn finish(mut self, spec: &Spec) -> io::Result<Outcome> {
+    fn finish(mut self, spec: &Spec, counts: &Counts) -> io::Result<Outcome> {
         if let Some((stage, errno)) = self.failed {
             let e = io::Error::from_raw_os_error(errno);
             return Err(io::Error::new(
@@ -635,12 +765,12 @@ impl Runner<'_> {
         let pid = self
             .pid
             .ok_or_else(|| io::Error::other("sandbox: the supervisor ended before starting the program"))?;
-        let status = self
+        let ended = self
             .verdict
             .clone()
             .ok_or_else(|| io::Error::other("sandbox: the supervisor died"))?;
 
-        let mut notes = Vec::new();
+        let (status, mut notes) = self.judge(&ended, counts);
         if !self.left_running.is_empty() {
             let n = self.left_running.len();
             notes.push(format!(
@@ -664,6 +794,18 @@ impl Runner<'_> {
                 ));
             }
         }
+        if let Some(n) = counts
+            .forks_refused
+            .filter(|&n| n > 0 && status != Status::ProcessLimit)
+        {
+            notes.push(self.forks_refused(n));
+        }
+        if let Some(note) = self
+            .oom_kills(counts)
+            .filter(|_| status != Status::MemoryLimit(Memory::Run))
+        {
+            notes.push(note);
+        }
         Ok(Outcome {
             pid,
             status,
@@ -674,7 +816,128 @@ impl Runner<'_> {
             duration: self.verdict_at.unwrap_or_else(|| self.start.elapsed()),
             notes,
             timeout: self.timeout,
+            limits: self.limits.clone(),
         })
+    }
+
+    /// The run's status, from how it `ended` and the evidence that a limit
+    /// made it fail (see "Which limit ended a run" in the crate docs), with
+    /// the note that says why.
+    fn judge(&self, ended: &Status, counts: &Counts) -> (Status, Vec<String>) {
+        let failed = matches!(*ended, Status::Exited(c) if c != 0) || matches!(ended, Status::Signaled(_));
+        let by_itself = matches!(ended, Status::Exited(_) | Status::Signaled(_));
+        let then = match ended {
+            Status::Exited(_) | Status::Signaled(_) => format!("; the program then {}", names::ending(ended)),
+            Status::TimedOut => format!(
+                "; the program then timed out after {:.1} s",
+                self.timeout.as_secs_f64()
+            ),
+            _ => String::new(),
+        };
+        let stderr = String::from_utf8_lossy(&self.stderr.kept);
+        if failed {
+            if let Some((memory, why)) = self.memory_evidence(counts, &stderr) {
+                return (Status::MemoryLimit(memory), vec![why + &then]);
+            }
+        }
+        if failed || *ended == Status::TimedOut {
+            if let Some(why) = self.process_evidence(counts, &stderr) {
+                return (Status::ProcessLimit, vec![why + &then]);
+            }
+        }
+        if by_itself && self.stdout.dropped + self.stderr.dropped > 0 {
+            let why = format!(
+                "it wrote more than the {} kept of each output stream",
+                names::bytes(self.cap as u64)
+            );
+            return (Status::OutputLimit, vec![why + &then]);
+        }
+        (ended.clone(), Vec::new())
+    }
+
+    /// Why the run is out of memory, if it is: (which limit, the evidence).
+    fn memory_evidence(&self, counts: &Counts, stderr: &str) -> Option<(Memory, String)> {
+        if let Some(why) = self.oom_kills(counts) {
+            return Some((Memory::Run, why));
+        }
+        let limit = self.limits.address_space;
+        let each = format!("each process may have {} of address space", names::bytes(limit));
+        let said = stderr.lines().map(str::trim).find(|line| {
+            (line.contains("memory allocation of ") && line.contains(" bytes failed"))
+                || line.contains("Cannot allocate memory")
+        });
+        if let Some(line) = said {
+            return Some((Memory::AddressSpace, format!("out of memory: {line:?} ({each})")));
+        }
+        let (peak, who) = self.usage.memory.as_ref()?;
+        (*peak >= limit / NEAR_LIMIT.1 * NEAR_LIMIT.0).then(|| {
+            (
+                Memory::AddressSpace,
+                format!(
+                    "out of memory: {who} grew to use {} ({each})",
+                    names::bytes(*peak)
+                ),
+            )
+        })
+    }
+
+    /// Why the run is out of processes, if it is.
+    fn process_evidence(&self, counts: &Counts, stderr: &str) -> Option<String> {
+        let limit = self.limits.processes;
+        if let Some(n) = counts.forks_refused {
+            return (n > 0).then(|| self.forks_refused(n));
+        }
+        // No cgroup counted: the samples, the user's count, or what the
+        // program said.
+        if self.usage.tasks >= limit {
+            return Some(format!(
+                "the run reached {} processes and threads at once, its limit",
+                self.usage.tasks
+            ));
+        }
+        if let Some(tasks) = self.user_at_limit {
+            return Some(format!(
+                "its user's processes and threads reached {tasks}, the limit (RLIMIT_NPROC counts \
+                 the user's other processes too, so the run may have fewer than {limit})"
+            ));
+        }
+        let said = stderr.lines().map(str::trim).find(|line| {
+            line.contains("Resource temporarily unavailable")
+                && ["fork", "thread", "spawn", "clone"]
+                    .iter()
+                    .any(|w| line.contains(w))
+        })?;
+        Some(format!(
+            "out of processes: {said:?} (the run may have {limit} processes and threads)"
+        ))
+    }
+
+    /// "fork (or thread creation) failed 37 times at the limit of 256
+    /// processes and threads".
+    fn forks_refused(&self, n: u64) -> String {
+        format!(
+            "fork (or thread creation) failed {} at the limit of {} processes and threads",
+            count(usize::try_from(n).unwrap_or(usize::MAX), "time", "times"),
+            self.limits.processes
+        )
+    }
+
+    /// The note on the processes the kernel killed at the memory limit, if
+    /// it did.
+    fn oom_kills(&self, counts: &Counts) -> Option<String> {
+        let n = counts.oom_kills.filter(|&n| n > 0)?;
+        // The victims are known by name when S reaped them; a parent of the
+        // run that reaped its own children leaves only the count.
+        let whom = if self.killed.len() as u64 == n {
+            self.killed.join(", ")
+        } else {
+            format!("{} of the run", count(n as usize, "process", "processes"))
+        };
+        Some(format!(
+            "out of memory: the kernel killed {whom} when the run's processes together reached \
+             their {}",
+            names::bytes(self.limits.memory)
+        ))
     }
 }
 

@@ -7,7 +7,7 @@
 //! no formatting machinery, no panics. [`Plan`] holds every string and
 //! pointer array; paths under `/proc` are built in a stack [`CPath`]; reports
 //! to the runner are fixed-size [`Record`]s written with one `write` each
-//! (32 bytes, below `PIPE_BUF`, so records from S and P never interleave).
+//! (40 bytes, below `PIPE_BUF`, so records from S and P never interleave).
 
 use std::ffi::{CString, c_char, c_int, c_uint};
 use std::io;
@@ -32,8 +32,8 @@ pub(crate) struct Plan {
     pub cwd: CString,
     /// (uid, gid) to switch to, when dropping privileges.
     pub ids: Option<(libc::uid_t, libc::gid_t)>,
-    /// Each limit, set as soft = hard.
-    pub rlimits: [(Resource, libc::rlim_t); 6],
+    /// Each limit: (resource, soft, hard).
+    pub rlimits: [(Resource, libc::rlim_t, libc::rlim_t); 6],
     /// The descriptors S and P use.
     pub fds: Fds,
 }
@@ -52,8 +52,9 @@ pub(crate) struct Fds {
     /// Read end of the control pipe (runner → S): a byte or end of file
     /// means "kill the tree".
     pub control: RawFd,
-    /// The run's `cgroup.procs`, open for writing, or -1 without a cgroup.
-    pub cgroup: RawFd,
+    /// The `cgroup.procs` of the run's cgroups (pids, memory), open for
+    /// writing, or -1 where there is none.
+    pub cgroups: [RawFd; 2],
 }
 
 /// Builds a NUL-terminated pointer array over `strings`.
@@ -111,7 +112,7 @@ impl Stage {
 }
 
 /// Bytes per record.
-pub(crate) const RECORD_LEN: usize = 32;
+pub(crate) const RECORD_LEN: usize = 40;
 
 /// What S and P tell the runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,11 +120,13 @@ pub(crate) enum Record {
     /// S forked the program; this is its pid.
     Started { pid: i32 },
     /// S reaped `pid`: `si_code` is `CLD_EXITED`, `CLD_KILLED` or
-    /// `CLD_DUMPED`, `status` the exit code or signal; `comm` its name.
+    /// `CLD_DUMPED`, `status` the exit code or signal; `max_rss` its peak
+    /// resident size in KiB (`ru_maxrss`); `comm` its name.
     Exited {
         pid: i32,
         code: i32,
         status: i32,
+        max_rss: u32,
         comm: [u8; 16],
     },
     /// A step before `execve` failed with `errno`.
@@ -131,27 +134,26 @@ pub(crate) enum Record {
 }
 
 impl Record {
-    /// The 32 bytes on the wire: kind, pid, two numbers, a 16-byte name.
+    /// The 40 bytes on the wire: kind, pid, three numbers, 4 bytes unused,
+    /// a 16-byte name.
     pub(crate) fn encode(&self) -> [u8; RECORD_LEN] {
-        let (kind, pid, a, b, comm) = match *self {
-            Record::Started { pid } => (1u32, pid, 0, 0, [0; 16]),
+        let (kind, pid, a, b, c, comm) = match *self {
+            Record::Started { pid } => (1u32, pid, 0, 0, 0, [0; 16]),
             Record::Exited {
                 pid,
                 code,
                 status,
+                max_rss,
                 comm,
-            } => (2, pid, code, status, comm),
-            Record::Failed { stage, errno } => (3, 0, stage, errno, [0; 16]),
+            } => (2, pid, code, status, max_rss, comm),
+            Record::Failed { stage, errno } => (3, 0, stage, errno, 0, [0; 16]),
         };
         let mut out = [0u8; RECORD_LEN];
-        let (head, name) = out.split_at_mut(16);
-        let (k, rest) = head.split_at_mut(4);
-        let (p, rest) = rest.split_at_mut(4);
-        let (x, y) = rest.split_at_mut(4);
-        k.copy_from_slice(&kind.to_ne_bytes());
-        p.copy_from_slice(&pid.to_ne_bytes());
-        x.copy_from_slice(&a.to_ne_bytes());
-        y.copy_from_slice(&b.to_ne_bytes());
+        let (head, name) = out.split_at_mut(24);
+        let words = [kind, pid as u32, a as u32, b as u32, c, 0];
+        for (slot, word) in head.chunks_exact_mut(4).zip(words) {
+            slot.copy_from_slice(&word.to_ne_bytes());
+        }
         name.copy_from_slice(&comm);
         out
     }
@@ -160,13 +162,14 @@ impl Record {
     pub(crate) fn decode(bytes: &[u8; RECORD_LEN]) -> Option<Record> {
         let int = |i: usize| i32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let mut comm = [0u8; 16];
-        comm.copy_from_slice(&bytes[16..]);
+        comm.copy_from_slice(&bytes[24..]);
         match int(0) {
             1 => Some(Record::Started { pid: int(4) }),
             2 => Some(Record::Exited {
                 pid: int(4),
                 code: int(8),
                 status: int(12),
+                max_rss: int(16) as u32,
                 comm,
             }),
             3 => Some(Record::Failed {
@@ -373,13 +376,15 @@ fn supervise(plan: &Plan) -> ! {
     // overwrite one it still needs, then close everything else: descriptors
     // of concurrent runs, inherited by this fork, must not stay open here.
     let report = fds.report;
+    let [pids_cgroup, memory_cgroup] = &mut fds.cgroups;
     for fd in [
         &mut fds.stdin,
         &mut fds.stdout,
         &mut fds.stderr,
         &mut fds.report,
         &mut fds.control,
-        &mut fds.cgroup,
+        pids_cgroup,
+        memory_cgroup,
     ] {
         // (-1 is "no cgroup", not a descriptor.)
         if (0..3).contains(fd) {
@@ -397,7 +402,8 @@ fn supervise(plan: &Plan) -> ! {
         fds.stderr,
         fds.report,
         fds.control,
-        fds.cgroup,
+        fds.cgroups[0],
+        fds.cgroups[1],
     ]);
 
     // SAFETY: prctl with integer arguments.
@@ -473,24 +479,28 @@ fn supervise(plan: &Plan) -> ! {
                 break;
             }
             let comm = read_comm(pid);
+            // Reap exactly `pid`, with its resource usage: its peak resident
+            // size is evidence when the run ends out of memory.
+            // SAFETY: a zeroed rusage is valid storage for wait4.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            loop {
+                let mut raw = 0;
+                // SAFETY: `raw` and `usage` are valid and writable.
+                let r = unsafe { libc::wait4(pid, &mut raw, 0, &mut usage) };
+                if r >= 0 || errno() != libc::EINTR {
+                    break;
+                }
+            }
             send(
                 fds.report,
                 Record::Exited {
                     pid,
                     code: info.si_code,
                     status,
+                    max_rss: u32::try_from(usage.ru_maxrss).unwrap_or(u32::MAX),
                     comm,
                 },
             );
-            loop {
-                // SAFETY: as above; this reaps exactly `pid`.
-                let mut gone: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: `gone` is valid and writable.
-                let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut gone, libc::WEXITED) };
-                if r == 0 || errno() != libc::EINTR {
-                    break;
-                }
-            }
             if pid == p {
                 p_unreaped = false;
             }
@@ -718,10 +728,12 @@ fn program(plan: &Plan, fds: Fds, supervisor: i32) -> ! {
     if unsafe { libc::setsid() } < 0 {
         fail(report, Stage::Setsid, 127);
     }
-    // Into the run's cgroup ("0" is the writer itself), while still root.
-    // SAFETY: writing one byte from a static string.
-    if fds.cgroup >= 0 && unsafe { libc::write(fds.cgroup, b"0".as_ptr().cast(), 1) } != 1 {
-        fail(report, Stage::Cgroup, 127);
+    // Into the run's cgroups ("0" is the writer itself), while still root.
+    for fd in fds.cgroups {
+        // SAFETY: writing one byte from a static string.
+        if fd >= 0 && unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+            fail(report, Stage::Cgroup, 127);
+        }
     }
     // Default dispositions, SIGPIPE included: Rust's runner ignores SIGPIPE
     // and exec keeps ignored signals ignored, but the lecture's programs
@@ -734,10 +746,10 @@ fn program(plan: &Plan, fds: Fds, supervisor: i32) -> ! {
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
-    for &(resource, value) in &plan.rlimits {
+    for &(resource, soft, hard) in &plan.rlimits {
         let lim = libc::rlimit {
-            rlim_cur: value,
-            rlim_max: value,
+            rlim_cur: soft,
+            rlim_max: hard,
         };
         // SAFETY: `lim` is a valid rlimit.
         if unsafe { libc::setrlimit(resource, &lim) } != 0 {
@@ -803,6 +815,7 @@ mod tests {
                 pid: 914,
                 code: libc::CLD_KILLED,
                 status: 9,
+                max_rss: 1 << 20,
                 comm,
             },
             Record::Failed {

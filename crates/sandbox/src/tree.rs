@@ -136,6 +136,31 @@ fn descendants_by_scan(root: i32) -> Vec<Proc> {
     out
 }
 
+/// What a process uses, from `/proc/PID/status`.
+pub(crate) struct Usage {
+    /// The peak of its resident memory, bytes (`VmHWM`). Not the peak of
+    /// its address space (`VmPeak`): the C library reserves 64 MiB of
+    /// address space per thread that allocates, so a harmless program with
+    /// 16 threads has a `VmPeak` near 1 GiB.
+    pub peak_rss: u64,
+    /// Its threads, the main one included.
+    pub threads: u64,
+}
+
+/// What `pid` uses, or `None` if it is gone (or has no address space: a
+/// zombie, a kernel thread).
+pub(crate) fn usage(pid: i32) -> Option<Usage> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_ascii_whitespace().nth(1)?.parse().ok()
+    };
+    Some(Usage {
+        peak_rss: field("VmHWM:")? * 1024,
+        threads: field("Threads:").unwrap_or(1),
+    })
+}
+
 /// How many tasks (threads included, as `RLIMIT_NPROC` counts them) the real
 /// user `uid` has right now.
 pub(crate) fn tasks_of_user(uid: u32) -> u64 {
@@ -169,6 +194,12 @@ mod tests {
             (p.pid, p.comm.as_str(), p.state, p.ppid),
             (913, "a (b) c", 'S', 912)
         );
+    }
+
+    #[test]
+    fn reads_the_usage_of_this_process() {
+        let me = usage(std::process::id() as i32).unwrap();
+        assert!(me.peak_rss > 0 && me.threads >= 1);
     }
 
     #[test]

@@ -467,14 +467,17 @@ impl Toolchain {
         args.push(produced.display().to_string());
         args.push(format!("--remap-path-prefix={}=", work.display()));
 
+        // rustc and the linker need more room than a student program; a
+        // compile that runs away (a huge const evaluation) still stops.
         let limits = Limits {
             timeout,
-            output_cap: 1 << 20,
             cpu_seconds: timeout.as_secs().max(1) * 2,
             address_space: 8 << 30,
+            memory: 2 << 30,
             file_size: 1 << 30,
             open_files: 1024,
             processes: 256,
+            ..Limits::default()
         };
         let spec = Spec::new(&self.env_program).args(args).limits(limits);
         let outcome = match sandbox::run(&spec) {

@@ -316,9 +316,8 @@ mod tests {
         assert!(out.starts_with("//! Docs.\n\n// Until every todo!()"), "{out}");
         assert_eq!(
             body(&out),
-            "\nfn main() {\n    let x = 1;\n    if x > 0 {\n        // TODO: print the answer.\n        \
+            "fn main() {\n    let x = 1;\n    if x > 0 {\n        // TODO: print the answer.\n        \
              todo!(\"print the answer.\");\n    }\n}\n"
-                .trim_start_matches('\n')
         );
         assert!(!out.contains("x * 42"));
     }

@@ -1,0 +1,297 @@
+//! The student's loop, driven as a script would drive it: `cargo xtask
+//! watch` in plain mode (its stdin is a pipe, not a terminal) and
+//! `cargo xtask reset`, on scratch copies of the workspace.
+//!
+//! A copy builds into a target directory of its own (as in `cli.rs`), and
+//! every `watch` started here is killed when its handle drops, so a failing
+//! assertion never leaves one running.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// How long any one step may take: a cold build of the copy is the slow
+/// part. A step that takes longer fails the test instead of stalling it.
+const STEP: Duration = Duration::from_secs(300);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+}
+
+/// A scratch copy of the workspace: its manifests and sources, nothing else.
+struct Copy {
+    dir: PathBuf,
+}
+
+impl Copy {
+    fn new(tag: &str) -> Copy {
+        let dir = std::env::temp_dir().join(format!("ipc-lab-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for item in ["Cargo.toml", "Cargo.lock", ".cargo"] {
+            copy_tree(&root().join(item), &dir.join(item));
+        }
+        let packages = std::fs::read_dir(root().join("crates")).unwrap().map(|e| e.unwrap().path());
+        for package in packages.chain([root().join("xtask")]) {
+            let to = dir.join(package.strip_prefix(root()).unwrap());
+            copy_tree(&package.join("Cargo.toml"), &to.join("Cargo.toml"));
+            copy_tree(&package.join("src"), &to.join("src"));
+        }
+        Copy { dir }
+    }
+
+    fn exercise_source(&self, dir: &str) -> PathBuf {
+        self.dir.join("crates").join(dir).join("src/main.rs")
+    }
+
+    /// `cargo xtask` (this build of it) against the copy.
+    fn xtask(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.env("IPC_LAB_ROOT", &self.dir)
+            .env("NO_COLOR", "1")
+            .env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"));
+        cmd
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+}
+
+/// Removes the lines between `// BEGIN SOLUTION` and `// END SOLUTION`.
+fn strip_solutions(file: &Path) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        match line.trim() {
+            "// BEGIN SOLUTION" => inside = true,
+            "// END SOLUTION" => inside = false,
+            _ if !inside => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert_ne!(text, out, "{} has no solution region", file.display());
+    std::fs::write(file, out).unwrap();
+}
+
+/// Pids of live processes whose command name is `name`.
+fn running(name: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A running `watch`: its stdin for keys, its stdout line by line. Killed
+/// and reaped on drop.
+struct Watch {
+    child: Child,
+    keys: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Everything read so far, for failure messages.
+    seen: String,
+}
+
+impl Watch {
+    fn start(copy: &Copy) -> Watch {
+        let mut child = copy
+            .xtask()
+            .arg("watch")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xtask starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch {
+            keys: child.stdin.take(),
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads lines until one contains `text`; returns the lines read
+    /// since the last call, that one included.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        let mut block = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!("watch never printed {text:?}; it printed:\n{}{block}", self.seen);
+            };
+            block.push_str(&line);
+            block.push('\n');
+            if line.contains(text) {
+                self.seen.push_str(&block);
+                return block;
+            }
+        }
+    }
+
+    /// Reads lines until the progress bar that ends every verdict.
+    fn verdict(&mut self) -> String {
+        self.wait_for("progress ")
+    }
+
+    fn key(&mut self, key: &str) {
+        let keys = self.keys.as_mut().unwrap();
+        writeln!(keys, "{key}").unwrap();
+        keys.flush().unwrap();
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_save_turns_the_verdict_and_watch_moves_on() {
+    let copy = Copy::new("watch");
+    let selfpipe = copy.exercise_source("01-selfpipe");
+    let solved = std::fs::read_to_string(&selfpipe).unwrap();
+    // Without its write, 01 reads an empty pipe whose only writer is itself.
+    strip_solutions(&selfpipe);
+    strip_solutions(&copy.exercise_source("02-childpipe"));
+
+    let mut watch = Watch::start(&copy);
+    let first = watch.verdict();
+    assert!(first.contains("✗ 01 selfpipe"), "starts with the first exercise:\n{first}");
+    assert!(
+        first.contains("deadlock") && first.contains("blocked in read"),
+        "the hang is diagnosed:\n{first}"
+    );
+    assert!(first.contains("hint: "), "a failure comes with its hint:\n{first}");
+    assert!(first.contains(" 0/"), "nothing passes yet:\n{first}");
+
+    std::fs::write(&selfpipe, solved).unwrap();
+    let fixed = watch.verdict();
+    assert!(fixed.contains("✓ 01 selfpipe"), "the save turns 01 green:\n{fixed}");
+    assert!(fixed.contains(" 1/"), "the progress bar counts it:\n{fixed}");
+    let next = watch.verdict();
+    assert!(next.contains("✗ 02 childpipe"), "then it moves on to 02:\n{next}");
+
+    watch.key("h");
+    let hint = watch.wait_for("hint: ");
+    assert!(hint.contains("hint: "), "{hint}");
+
+    watch.key("q");
+    let deadline = Instant::now() + STEP;
+    let status = loop {
+        if let Some(status) = watch.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "q did not stop watch");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "q quits with status 0, got {status}");
+    for name in ["selfpipe", "childpipe"] {
+        assert!(running(name).is_empty(), "{name} left running");
+    }
+}
+
+/// Every file of the copy but one, with its contents.
+fn snapshot(dir: &Path, except: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|f| f != except)
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn reset_restores_the_released_stub_and_nothing_else() {
+    let copy = Copy::new("reset");
+    let source = copy.exercise_source("03-closing-ends");
+    let reference = std::fs::read_to_string(&source).unwrap();
+    let others = snapshot(&copy.dir, &source);
+
+    // No terminal to ask on, no --force: refuse, change nothing.
+    let out = copy.xtask().args(["reset", "3"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&source).unwrap(), reference);
+
+    // In the reference workspace the stub is computed from the solution.
+    let out = copy.xtask().args(["reset", "3", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stub = std::fs::read_to_string(&source).unwrap();
+    assert!(
+        stub.contains("todo!(\"close the write end in the parent, or read() never sees EOF.\")"),
+        "{stub}"
+    );
+    assert!(!stub.contains("// BEGIN SOLUTION"), "{stub}");
+    assert_eq!(snapshot(&copy.dir, &source), others, "reset touched another file");
+
+    // A student repository ships the pristine stub; reset takes it from there.
+    let pristine = copy.dir.join("xtask/stubs/03-closing-ends.rs");
+    std::fs::create_dir_all(pristine.parent().unwrap()).unwrap();
+    std::fs::write(&pristine, "//! the released stub\nfn main() { todo!() }\n").unwrap();
+    std::fs::write(&source, "//! a student's attempt\nfn main() {}\n").unwrap();
+    let out = copy.xtask().args(["reset", "closing-ends", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&source).unwrap(),
+        "//! the released stub\nfn main() { todo!() }\n"
+    );
+    let again = copy.xtask().args(["reset", "3"]).stdin(Stdio::null()).output().unwrap();
+    assert!(again.status.success(), "already the stub: nothing to ask, {again:?}");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+}
