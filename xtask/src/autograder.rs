@@ -44,7 +44,12 @@ pub fn run(flags: &AutograderFlags) -> crate::Result {
         zip.add(name, data, mode)
             .map_err(|e| format!("cannot add {name} to the bundle: {e}"))
     };
-    add(&mut zip, "setup.sh", SETUP.replace("@RUST_VERSION@", &version).as_bytes(), 0o755)?;
+    add(
+        &mut zip,
+        "setup.sh",
+        SETUP.replace("@RUST_VERSION@", &version).as_bytes(),
+        0o755,
+    )?;
     add(&mut zip, "run_autograder", RUN.as_bytes(), 0o755)?;
     let mut files = Vec::new();
     workspace_files(&root, Path::new(""), &mut files)?;

@@ -70,7 +70,9 @@ pub fn parse(text: &str) -> Result<Vec<Diagram>, String> {
         let rest = rest.trim();
         if word == "diagram" {
             let ok = !rest.is_empty()
-                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
                 return Err(err("`diagram NAME`: a name of letters, digits, - and _"));
             }
@@ -140,10 +142,14 @@ impl Diagram {
     /// The pipes, in order of first mention.
     fn pipes(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        let mentioned = self.processes.iter().flat_map(|p| &p.fds).filter_map(|(_, t)| match t {
-            Target::Read(n) | Target::Write(n) => Some(n.clone()),
-            _ => None,
-        });
+        let mentioned = self
+            .processes
+            .iter()
+            .flat_map(|p| &p.fds)
+            .filter_map(|(_, t)| match t {
+                Target::Read(n) | Target::Write(n) => Some(n.clone()),
+                _ => None,
+            });
         for name in mentioned.chain(self.holds.keys().cloned()) {
             if !names.contains(&name) {
                 names.push(name);
@@ -260,7 +266,10 @@ pub fn render(d: &Diagram) -> String {
         .flat_map(|p| {
             let header = wide_width(&p.label, 14.0) + 28.0;
             let status = p.status.as_deref().map_or(0.0, |s| text_width(s, 13.0) + 28.0);
-            let rows = p.fds.iter().map(|(_, t)| FD_COL + wide_width(&target_text(t, several), 13.5) + 24.0);
+            let rows = p
+                .fds
+                .iter()
+                .map(|(_, t)| FD_COL + wide_width(&target_text(t, several), 13.5) + 24.0);
             rows.chain([header, status])
         })
         .fold(210.0, f64::max)
@@ -291,8 +300,9 @@ pub fn render(d: &Diagram) -> String {
     }
     .max((wide_width(&d.title, 17.0) + 2.0 * PAD).ceil());
     let notes: Vec<String> = d.notes.iter().flat_map(|n| wrap(n, width - 2.0 * PAD)).collect();
-    let height = (body_y + body_h + PAD + if notes.is_empty() { 0.0 } else { 8.0 } + NOTE_H * notes.len() as f64)
-        .ceil();
+    let height =
+        (body_y + body_h + PAD + if notes.is_empty() { 0.0 } else { 8.0 } + NOTE_H * notes.len() as f64)
+            .ceil();
 
     let mut s = String::new();
     let _ = writeln!(
@@ -390,11 +400,7 @@ fn draw_pipe(
         s,
         r##"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="#ffffff" stroke="#495057" stroke-width="1.5"/>"##
     );
-    let _ = writeln!(
-        s,
-        r##"<path d="M{x},{} h{w}" stroke="#dee2e6"/>"##,
-        y + HEADER_H
-    );
+    let _ = writeln!(s, r##"<path d="M{x},{} h{w}" stroke="#dee2e6"/>"##, y + HEADER_H);
     let _ = writeln!(
         s,
         r#"<text x="{}" y="{}" font-size="14" font-weight="700" text-anchor="middle">{}</text>"#,
@@ -447,10 +453,18 @@ fn draw_pipe(
         fy + FLOW_H - 6.0,
         fy + 8.0
     );
-    let _ = writeln!(s, r##"<path d="M{ax},{} l-5,8 h10 z" fill="#868e96"/>"##, fy + 4.0);
+    let _ = writeln!(
+        s,
+        r##"<path d="M{ax},{} l-5,8 h10 z" fill="#868e96"/>"##,
+        fy + 4.0
+    );
     let holds = d.holds.get(name).map(String::as_str).unwrap_or_default();
     if holds.is_empty() || holds == "nothing" {
-        let what = if holds.is_empty() { "bytes, in order" } else { "empty" };
+        let what = if holds.is_empty() {
+            "bytes, in order"
+        } else {
+            "empty"
+        };
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{}" font-size="12.5" font-style="italic" style="fill:{SOFT}">{what}</text>"#,
@@ -486,7 +500,11 @@ fn draw_process(
     ports: &BTreeMap<(String, bool), (f64, f64)>,
 ) {
     let h = process_height(p);
-    let dash = if p.exited { r#" stroke-dasharray="5 4""# } else { "" };
+    let dash = if p.exited {
+        r#" stroke-dasharray="5 4""#
+    } else {
+        ""
+    };
     let stroke = if p.exited { GREY } else { "#495057" };
     let _ = writeln!(
         s,
@@ -615,7 +633,8 @@ pub fn generate(root: &Path, check: bool) -> crate::Result<Drawn> {
             let svg = render(&d);
             if std::fs::read_to_string(&file).ok().as_deref() != Some(svg.as_str()) {
                 if !check {
-                    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                    std::fs::create_dir_all(&out)
+                        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
                     checks::report::write_atomically(&file, svg.as_bytes())
                         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                 }
@@ -660,7 +679,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("title x\n").unwrap_err(), "line 1: start with `diagram NAME`");
+        assert_eq!(
+            parse("title x\n").unwrap_err(),
+            "line 1: start with `diagram NAME`"
+        );
         let err = parse("diagram a\nprocess p\n  3\n").unwrap_err();
         assert!(err.starts_with("line 3: "), "{err}");
         let err = parse("diagram a\nframe x\n").unwrap_err();

@@ -33,11 +33,13 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
         println!("run `cargo xtask docs --svg` to draw them again, and commit the result");
         return Ok(ExitCode::from(1));
     }
-    println!(
-        "drew {} diagrams into docs/src/img ({} changed)",
-        drawn.all.len(),
-        drawn.changed.len()
-    );
+    if crate::term::verbosity() != crate::term::Verbosity::Quiet {
+        println!(
+            "drew {} diagrams into docs/src/img ({} changed)",
+            drawn.all.len(),
+            drawn.changed.len()
+        );
+    }
     if flags.svg {
         return Ok(ExitCode::SUCCESS);
     }
@@ -100,7 +102,8 @@ impl Stage {
                 Ok(text.to_string())
             }
         })?;
-        let crates = std::fs::read_dir(root.join("crates")).map_err(|e| format!("cannot read crates/: {e}"))?;
+        let crates =
+            std::fs::read_dir(root.join("crates")).map_err(|e| format!("cannot read crates/: {e}"))?;
         for entry in crates.flatten() {
             let src = Path::new("crates").join(entry.file_name()).join("src");
             if root.join(&src).is_dir() {
@@ -133,7 +136,8 @@ fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> crate
         let entries = std::fs::read_dir(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let skip = name.to_string_lossy().starts_with('.') || (rel == Path::new("docs") && name == "book");
+            let skip =
+                name.to_string_lossy().starts_with('.') || (rel == Path::new("docs") && name == "book");
             if !skip {
                 copy_tree(root, to, &rel.join(name), transform)?;
             }

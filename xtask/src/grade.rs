@@ -9,7 +9,7 @@
 //!
 //! **Work queue.** Reading a submission, compiling one exercise and running
 //! one check are tasks on one queue. `--jobs N` (one per CPU by default)
-//! runs up to N compiles, which use a CPU throughout, and 2N tasks in all:
+//! runs up to N compiles, which use a CPU throughout, and 4N tasks in all:
 //! checks mostly wait on their programs (a pipe, a child, a timeout). The
 //! earliest submission's tasks go first, its longest checks first, so
 //! submissions finish in order and the cores stay busy while one
@@ -88,6 +88,7 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
         force: flags.force,
         budget,
         report: verbosity() != Verbosity::Quiet,
+        cache: compile::cache_dir(),
     };
     let summary = grade(&crate::root(), &subs, &options)?;
     if options.report {
@@ -127,6 +128,8 @@ pub struct Options {
     pub budget: Option<Duration>,
     /// Print one line per submission and a summary (and a progress line on a terminal).
     pub report: bool,
+    /// The grading cache (see `compile.rs`).
+    pub cache: PathBuf,
 }
 
 /// What a grading run did.
@@ -159,6 +162,12 @@ impl Summary {
             out.display(),
             out.join("grades.csv").display()
         );
+        if self.prepare > Duration::from_secs(5) {
+            println!(
+                "(of which {:.1} s getting the toolchain and dependencies ready: once per machine)",
+                self.prepare.as_secs_f64()
+            );
+        }
         if self.skipped > 0 {
             println!(
                 "skipped {} already graded (--force grades them again)",
@@ -193,7 +202,7 @@ pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summ
                 progress.update(&format!("preparing the grader: {step}…"));
             }
         };
-        let toolchain = Toolchain::prepare(root, catalogue, &on_step)?;
+        let toolchain = Toolchain::prepare(root, &options.cache, catalogue, &on_step)?;
         progress.finish();
         summary.prepare = start.elapsed();
         let stubs = released_stubs(root, catalogue);
@@ -230,17 +239,25 @@ pub fn results_path(out: &Path, name: &str) -> PathBuf {
 fn remove_stale_temporaries(out: &Path) {
     let is_stale = |p: &Path| {
         let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(".tmp.") else { return false };
+        let Some((_, pid)) = name.rsplit_once(".tmp.") else {
+            return false;
+        };
         name.starts_with('.')
-            && pid.parse::<u32>().is_ok_and(|pid| {
-                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-            })
+            && pid
+                .parse::<u32>()
+                .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
     };
-    let Ok(entries) = std::fs::read_dir(out) else { return };
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
-            for inner in std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok) {
+            for inner in std::fs::read_dir(&path)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+            {
                 if is_stale(&inner.path()) {
                     let _ = std::fs::remove_file(inner.path());
                 }
@@ -279,7 +296,11 @@ fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std:
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if entry.file_type()?.is_dir() {
             collect_rs(&entry.path(), &rel, out)?;
         } else if name.ends_with(".rs") {
@@ -317,6 +338,9 @@ impl Task {
         }
     }
 }
+
+/// A submission's (score, max score), or why its results file could not be written.
+type Outcome = Result<(f64, f64), String>;
 
 /// One submission being graded.
 #[derive(Default)]
@@ -403,13 +427,13 @@ impl Grader<'_> {
         }
         let queue = Mutex::new(queue);
         let wake = Condvar::new();
-        let finished: Mutex<Vec<(usize, Result<(f64, f64), String>)>> = Mutex::new(Vec::new());
+        let finished: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
         let jobs = self.options.jobs;
         std::thread::scope(|scope| {
-            // Twice as many threads as compile slots: checks mostly wait
-            // on their programs (a pipe, a timeout), so two per CPU keep it busy.
-            let threads = std::env::var("IPC_LAB_GRADE_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2 * jobs);
-            for _ in 0..threads {
+            // Four threads per compile slot: checks mostly wait on their
+            // programs (a pipe, a child, a timeout), so it takes several
+            // per CPU to keep it busy.
+            for _ in 0..4 * jobs {
                 scope.spawn(|| {
                     loop {
                         let task = {
@@ -433,7 +457,10 @@ impl Grader<'_> {
                         if complete {
                             let result = self.finish(sub, &states[sub]);
                             self.report(sub, &result);
-                            finished.lock().unwrap_or_else(|p| p.into_inner()).push((sub, result));
+                            finished
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push((sub, result));
                         }
                         let keys: Vec<Key> = {
                             let millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
@@ -494,13 +521,18 @@ impl Grader<'_> {
     }
 
     /// Prints the submission's line (above the progress line).
-    fn report(&self, sub: usize, result: &Result<(f64, f64), String>) {
+    fn report(&self, sub: usize, result: &Outcome) {
         if !self.options.report {
             return;
         }
         self.progress.update("");
         match result {
-            Ok((score, max)) => println!("{:<32} {:>6}/{}", self.subs[sub].name, points(*score), points(*max)),
+            Ok((score, max)) => println!(
+                "{:<32} {:>6}/{}",
+                self.subs[sub].name,
+                points(*score),
+                points(*max)
+            ),
             Err(e) => println!("{:<32} error: {e}", self.subs[sub].name),
         }
     }
@@ -598,7 +630,12 @@ impl Grader<'_> {
                     millis[e][c] = millis[e][c].max(ms);
                 }
                 if std::env::var_os("IPC_LAB_GRADE_TIMING").is_some() {
-                    eprintln!("{:>6.3} s  {}: {}", result.duration.as_secs_f64(), exercise.label(), check.name);
+                    eprintln!(
+                        "{:>6.3} s  {}: {}",
+                        result.duration.as_secs_f64(),
+                        exercise.label(),
+                        check.name
+                    );
                 }
                 let mut st = lock();
                 st.results[e][c] = Some(result);
@@ -631,7 +668,7 @@ impl Grader<'_> {
     }
 
     /// Writes the submission's results file; returns its score.
-    fn finish(&self, sub: usize, state: &Mutex<State>) -> Result<(f64, f64), String> {
+    fn finish(&self, sub: usize, state: &Mutex<State>) -> Outcome {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         let elapsed = st.started.map_or(Duration::ZERO, |t| t.elapsed());
         let results: Vec<ExerciseResult> = self
@@ -647,11 +684,7 @@ impl Grader<'_> {
         let out_of_time = file.tests.iter().filter(|t| t.output == OUT_OF_TIME).count();
         let mut text = String::new();
         let passed = results.iter().filter(|r| r.passed()).count();
-        let _ = write!(
-            text,
-            "{passed} of {} exercises pass every check.",
-            results.len()
-        );
+        let _ = write!(text, "{passed} of {} exercises pass every check.", results.len());
         for note in &st.notes {
             let _ = write!(text, "\n{note}");
         }
@@ -725,8 +758,12 @@ pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
         .collect();
     entries.sort();
     for dir in entries {
-        let Ok(text) = std::fs::read_to_string(dir.join("results.json")) else { continue };
-        let Ok(results) = serde_json::from_str::<Results>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join("results.json")) else {
+            continue;
+        };
+        let Ok(results) = serde_json::from_str::<Results>(&text) else {
+            continue;
+        };
         let mut per_exercise = vec![0.0; catalogue.len()];
         for t in &results.tests {
             let number = t
@@ -746,7 +783,11 @@ pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
         rows.push(row.join(","));
     }
     let mut header = vec!["submission".to_string()];
-    header.extend(catalogue.iter().map(|e| csv_field(&format!("{:02}-{}", e.number, e.name))));
+    header.extend(
+        catalogue
+            .iter()
+            .map(|e| csv_field(&format!("{:02}-{}", e.number, e.name))),
+    );
     header.push("total".into());
     header.push("max".into());
     let mut csv = header.join(",");

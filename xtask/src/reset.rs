@@ -57,7 +57,9 @@ pub fn run(flags: &ResetFlags) -> crate::Result {
             e.label(),
             rel.display()
         );
-        std::io::stdout().flush().map_err(|err| format!("cannot write to the terminal: {err}"))?;
+        std::io::stdout()
+            .flush()
+            .map_err(|err| format!("cannot write to the terminal: {err}"))?;
         let mut answer = String::new();
         std::io::stdin()
             .lock()
@@ -133,7 +135,9 @@ fn first_committed(root: &Path, rel: &Path) -> Option<String> {
             .stderr(Stdio::null())
             .output()
             .ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let path = rel.to_str()?;
     let log = git(&["log", "--diff-filter=A", "--format=%H", "--", path])?;

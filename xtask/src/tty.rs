@@ -59,7 +59,11 @@ fn restore() {
         // SAFETY: fd 0 and a valid termios; both calls are async-signal-safe.
         unsafe {
             libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved);
-            libc::write(libc::STDOUT_FILENO, SHOW_CURSOR.as_ptr().cast(), SHOW_CURSOR.len());
+            libc::write(
+                libc::STDOUT_FILENO,
+                SHOW_CURSOR.as_ptr().cast(),
+                SHOW_CURSOR.len(),
+            );
         }
     }
 }

@@ -63,14 +63,20 @@ pub fn run(flags: &WatchFlags) -> crate::Result {
     let crates = root.join("crates");
     let crates = crates.canonicalize().unwrap_or(crates);
     if !crates.is_dir() {
-        return Err(format!("{} is not a folder: is this an ipc-lab repository?", crates.display()));
+        return Err(format!(
+            "{} is not a folder: is this an ipc-lab repository?",
+            crates.display()
+        ));
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (tx, rx) = mpsc::channel();
 
     let (watcher, how) = start_detectors(&crates, flags.poll, &tx);
     let _raw = if interactive {
-        Some(crate::tty::RawMode::enable().map_err(|e| format!("cannot read single keys from the terminal: {e}"))?)
+        Some(
+            crate::tty::RawMode::enable()
+                .map_err(|e| format!("cannot read single keys from the terminal: {e}"))?,
+        )
     } else {
         None
     };
@@ -175,7 +181,9 @@ fn poll(crates: &Path, interval: Duration, tx: &Sender<Event>) {
 /// times to the second or two, and a save without a change is no change.
 fn stamp(crates: &Path, e: &Exercise) -> u64 {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -289,6 +297,8 @@ struct Watch {
     seen: Vec<u64>,
     /// The terminal size at the last draw, to redraw after a resize.
     drawn_size: Option<(usize, usize)>,
+    /// Keys that arrived while a save was being gathered, in order.
+    pending: std::collections::VecDeque<Event>,
 }
 
 impl Watch {
@@ -314,6 +324,7 @@ impl Watch {
             show_list: false,
             busy: None,
             drawn_size: None,
+            pending: std::collections::VecDeque::new(),
         }
     }
 
@@ -334,6 +345,10 @@ impl Watch {
     fn settle_from(&mut self, start: Option<usize>) {
         let mut next = start;
         while let Some(i) = next {
+            if self.current != Some(i) {
+                // A hint asked for belongs to the exercise it was asked on.
+                self.show_hint = false;
+            }
             self.current = Some(i);
             let passed = self.check(i);
             if !passed {
@@ -347,7 +362,10 @@ impl Watch {
                 && !self.interactive
             {
                 let e = &checks::catalogue()[n];
-                self.print_lines(&[vec![span(Style::Dim, format!("on to {} — {}", e.label(), e.title))]]);
+                self.print_lines(&[vec![span(
+                    Style::Dim,
+                    format!("on to {} — {}", e.label(), e.title),
+                )]]);
             }
         }
         self.current = None;
@@ -388,7 +406,10 @@ impl Watch {
         let item = [(e, built.binary(e.name).map(Path::to_path_buf))];
         let results = checks::run_exercises(&item, false, checks::default_jobs(), &|_, _| {});
         crate::progress::record(&self.root, &results);
-        let result = results.into_iter().next().expect("one exercise in, one result out");
+        let result = results
+            .into_iter()
+            .next()
+            .expect("one exercise in, one result out");
         let passed = result.passed();
         self.passed[i] = passed;
         self.busy = None;
@@ -406,7 +427,11 @@ impl Watch {
 
     fn event_loop(&mut self, rx: &Receiver<Event>) {
         loop {
-            let event = match rx.recv_timeout(Duration::from_millis(250)) {
+            let next = match self.pending.pop_front() {
+                Some(e) => Ok(e),
+                None => rx.recv_timeout(Duration::from_millis(250)),
+            };
+            let event = match next {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => {
                     if self.interactive && crate::tty::size() != self.drawn_size {
@@ -436,15 +461,13 @@ impl Watch {
 
     /// Waits for the rest of an editor's save, and keeps the exercises
     /// whose sources really differ from what was last checked.
-    fn gather_changes(&self, mut changed: BTreeSet<usize>, rx: &Receiver<Event>) -> Vec<usize> {
+    fn gather_changes(&mut self, mut changed: BTreeSet<usize>, rx: &Receiver<Event>) -> Vec<usize> {
         let deadline = Instant::now() + SETTLE;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
                 Ok(Event::Changed(more)) => changed.extend(more),
-                // Keys and errors wait their turn: put back is not possible
-                // with mpsc, and a key pressed during a save can be lost
-                // harmlessly (the student presses it again).
-                Ok(_) => {}
+                // Keys and errors wait their turn, after this save.
+                Ok(other) => self.pending.push_back(other),
                 Err(_) => break,
             }
         }
@@ -461,10 +484,7 @@ impl Watch {
         }
         // The current exercise first if it changed, else the first changed:
         // a save in another exercise means the student works on that one.
-        let target = self
-            .current
-            .filter(|c| changed.contains(c))
-            .unwrap_or(changed[0]);
+        let target = self.current.filter(|c| changed.contains(c)).unwrap_or(changed[0]);
         self.note = None;
         for &i in changed.iter().filter(|&&i| i != target) {
             let passed = self.check(i);
@@ -504,7 +524,10 @@ impl Watch {
                 match self.current.and_then(|c| self.next_not_passing(c)) {
                     Some(next) => self.settle_from(Some(next)),
                     None => {
-                        self.note = Some(span(Style::Dim, "No other exercise is waiting: this is the last one."));
+                        self.note = Some(span(
+                            Style::Dim,
+                            "No other exercise is waiting: this is the last one.",
+                        ));
                         self.show();
                     }
                 }
@@ -582,9 +605,16 @@ impl Watch {
         match &self.verdict {
             None => {}
             Some(Verdict::Failed(err)) => {
-                lines.push(vec![span(Style::Red, format!("✗ {}: could not build: {err}", e.label()))]);
+                lines.push(vec![span(
+                    Style::Red,
+                    format!("✗ {}: could not build: {err}", e.label()),
+                )]);
             }
-            Some(Verdict::Checked { result, build, checks }) => {
+            Some(Verdict::Checked {
+                result,
+                build,
+                checks,
+            }) => {
                 let total = result.checks.len();
                 let failed = result.checks.iter().filter(|c| !c.passed).count();
                 let times = format!(
@@ -599,7 +629,10 @@ impl Watch {
                     ]);
                 } else {
                     lines.push(vec![
-                        span(Style::Red, format!("✗ {}: {failed} of {total} checks fail", e.label())),
+                        span(
+                            Style::Red,
+                            format!("✗ {}: {failed} of {total} checks fail", e.label()),
+                        ),
                         span(Style::Dim, times),
                     ]);
                 }
@@ -664,7 +697,11 @@ impl Watch {
     /// to fit).
     fn list_lines(&self, cols: usize) -> Vec<Vec<Span>> {
         let progress = crate::progress::load(&self.root);
-        let longest = checks::catalogue().iter().map(|e| e.title.chars().count()).max().unwrap_or(5);
+        let longest = checks::catalogue()
+            .iter()
+            .map(|e| e.title.chars().count())
+            .max()
+            .unwrap_or(5);
         // mark 2, label 20, status 11, points 7, spaces 3
         let tw = longest.min(cols.saturating_sub(43)).max(5);
         let title = |t: &str| -> String {
@@ -677,19 +714,34 @@ impl Watch {
         };
         let mut lines = vec![vec![span(
             Style::Bold,
-            format!("  {:<20} {:<tw$} {:<11} {:>6}", "exercise", "title", "status", "points"),
+            format!(
+                "  {:<20} {:<tw$} {:<11} {:>6}",
+                "exercise", "title", "status", "points"
+            ),
         )]];
         for (i, e) in checks::catalogue().iter().enumerate() {
             let mark = if self.current == Some(i) { "▸ " } else { "  " };
             let (status, points) = match progress.get(e.name) {
-                Some(p) if p.passed => (span(Style::Green, "✓ passed"), format!("{}/{}", p.score, p.max_score)),
-                Some(p) => (span(Style::Red, "✗ failing"), format!("{}/{}", p.score, p.max_score)),
-                None => (span(Style::Dim, "· unchecked"), format!("-/{}", e.max_points(false))),
+                Some(p) if p.passed => (
+                    span(Style::Green, "✓ passed"),
+                    format!("{}/{}", p.score, p.max_score),
+                ),
+                Some(p) => (
+                    span(Style::Red, "✗ failing"),
+                    format!("{}/{}", p.score, p.max_score),
+                ),
+                None => (
+                    span(Style::Dim, "· unchecked"),
+                    format!("-/{}", e.max_points(false)),
+                ),
             };
             let width = 11usize.saturating_sub(status.1.chars().count());
             lines.push(vec![
                 span(Style::Bold, mark),
-                span(Style::Plain, format!("{:<20} {:<tw$} ", e.label(), title(e.title))),
+                span(
+                    Style::Plain,
+                    format!("{:<20} {:<tw$} ", e.label(), title(e.title)),
+                ),
                 status,
                 span(Style::Plain, format!("{} {points:>6}", " ".repeat(width))),
             ]);
@@ -796,7 +848,14 @@ impl Watch {
         };
         let keys = vec![
             span(Style::Bold, "h"),
-            span(Style::Plain, if self.show_hint { " hide hint · " } else { " hint · " }),
+            span(
+                Style::Plain,
+                if self.show_hint {
+                    " hide hint · "
+                } else {
+                    " hint · "
+                },
+            ),
             span(Style::Bold, "l"),
             span(Style::Plain, " list · "),
             span(Style::Bold, "n"),
@@ -806,7 +865,12 @@ impl Watch {
             span(Style::Bold, "q"),
             span(Style::Plain, " quit"),
         ];
-        let bottom = vec![vec![], self.progress_spans(width.saturating_sub(16)), status, keys];
+        let bottom = vec![
+            vec![],
+            self.progress_spans(width.saturating_sub(16)),
+            status,
+            keys,
+        ];
 
         let top = wrap_all(&top, width);
         let mut body = wrap_all(&body, width);
@@ -815,7 +879,9 @@ impl Watch {
         if body.len() > room {
             let hidden = body.len() + 1 - room;
             body.truncate(room.saturating_sub(1));
-            let number = self.current.map_or(String::new(), |i| format!(" {}", all[i].number));
+            let number = self
+                .current
+                .map_or(String::new(), |i| format!(" {}", all[i].number));
             body.push(vec![span(
                 Style::Dim,
                 format!("… {hidden} more lines: `cargo xtask check{number}` prints them all"),
@@ -854,11 +920,18 @@ impl Watch {
 fn wrap_all(lines: &[Vec<Span>], width: usize) -> Vec<Vec<Span>> {
     let mut out = Vec::new();
     for line in lines {
-        let chars: Vec<(Style, char)> = line.iter().flat_map(|(st, t)| t.chars().map(|c| (*st, c))).collect();
+        let chars: Vec<(Style, char)> = line
+            .iter()
+            .flat_map(|(st, t)| t.chars().map(|c| (*st, c)))
+            .collect();
         let mut start = 0;
         let mut first = true;
         loop {
-            let room = if first { width } else { width.saturating_sub(2).max(1) };
+            let room = if first {
+                width
+            } else {
+                width.saturating_sub(2).max(1)
+            };
             let rest = &chars[start..];
             let (take, skip) = if rest.len() <= room {
                 (rest.len(), 0)
@@ -870,7 +943,11 @@ fn wrap_all(lines: &[Vec<Span>], width: usize) -> Vec<Vec<Span>> {
                     _ => (room, 0),
                 }
             };
-            let mut row: Vec<Span> = if first { Vec::new() } else { vec![span(Style::Plain, "  ")] };
+            let mut row: Vec<Span> = if first {
+                Vec::new()
+            } else {
+                vec![span(Style::Plain, "  ")]
+            };
             for &(st, c) in &rest[..take] {
                 match row.last_mut() {
                     Some((last, text)) if *last == st => text.push(c),
@@ -897,13 +974,18 @@ mod tests {
         let lines = vec![vec![span(Style::Red, "ab"), span(Style::Plain, "cdefg")], vec![]];
         let out = wrap_all(&lines, 4);
         let text = |out: &[Vec<Span>]| -> Vec<String> {
-            out.iter().map(|l| l.iter().map(|(_, t)| t.as_str()).collect()).collect()
+            out.iter()
+                .map(|l| l.iter().map(|(_, t)| t.as_str()).collect())
+                .collect()
         };
         assert_eq!(text(&out), ["abcd", "  ef", "  g", ""]);
         assert_eq!(out[0][0].0, Style::Red);
         assert_eq!(out[0][1].0, Style::Plain);
         let words = vec![vec![span(Style::Plain, "the write end is still open")]];
-        assert_eq!(text(&wrap_all(&words, 12)), ["the write", "  end is", "  still open"]);
+        assert_eq!(
+            text(&wrap_all(&words, 12)),
+            ["the write", "  end is", "  still open"]
+        );
     }
 
     #[test]

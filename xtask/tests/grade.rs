@@ -88,8 +88,14 @@ fn solved(dir: &Path) {
         &dir.join("crates/01-selfpipe/build.rs"),
         "fn main() { panic!(\"grading ran the submission's build script\") }",
     );
-    write(&dir.join("crates/checks/src/lib.rs"), "pub fn everything_passes() {}");
-    write(&dir.join("xtask/src/main.rs"), "fn main() { std::process::exit(0) }");
+    write(
+        &dir.join("crates/checks/src/lib.rs"),
+        "pub fn everything_passes() {}",
+    );
+    write(
+        &dir.join("xtask/src/main.rs"),
+        "fn main() { std::process::exit(0) }",
+    );
 }
 
 /// A program that forks in a loop, bounded (at most 4096 processes), each
@@ -116,7 +122,8 @@ fn zip_folder(dir: &Path, top: &str, to: &Path) {
             if entry.file_type().unwrap().is_dir() {
                 add(z, &entry.path(), &name);
             } else {
-                z.add(&name, &std::fs::read(entry.path()).unwrap(), 0o644).unwrap();
+                z.add(&name, &std::fs::read(entry.path()).unwrap(), 0o644)
+                    .unwrap();
             }
         }
     }
@@ -128,17 +135,25 @@ fn zip_folder(dir: &Path, top: &str, to: &Path) {
 fn results(out: &Path, name: &str) -> Results {
     let path = out.join(name).join("results.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let r: Results = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+    let r: Results =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
     // Gradescope's schema, consistent with itself.
     let sum: f64 = r.tests.iter().map(|t| t.score).sum();
     let max: f64 = r.tests.iter().map(|t| t.max_score).sum();
     assert_eq!(r.score, sum, "{name}: score is not the sum of the tests");
     assert_eq!(r.max_score, max, "{name}: max_score is not the sum of the tests");
     let expected_max: u32 = checks::catalogue().iter().map(|e| e.max_points(true)).sum();
-    assert_eq!(r.max_score, f64::from(expected_max), "{name}: not every check is there");
+    assert_eq!(
+        r.max_score,
+        f64::from(expected_max),
+        "{name}: not every check is there"
+    );
     for t in &r.tests {
         assert!(t.status == "passed" || t.status == "failed", "{name}: {t:?}");
-        assert!(t.visibility == "visible" || t.visibility == "after_due_date", "{name}: {t:?}");
+        assert!(
+            t.visibility == "visible" || t.visibility == "after_due_date",
+            "{name}: {t:?}"
+        );
     }
     assert!(
         r.tests.iter().any(|t| t.visibility == "after_due_date"),
@@ -151,7 +166,15 @@ fn results(out: &Path, name: &str) -> Results {
 fn per_exercise(r: &Results) -> BTreeMap<u8, f64> {
     let mut points = BTreeMap::new();
     for t in &r.tests {
-        let n: u8 = t.number.as_deref().unwrap().split('.').next().unwrap().parse().unwrap();
+        let n: u8 = t
+            .number
+            .as_deref()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         *points.entry(n).or_insert(0.0) += t.score;
     }
     points
@@ -175,7 +198,12 @@ fn full(n: u8) -> f64 {
 fn others_full(name: &str, r: &Results, except: u8) {
     for (n, points) in per_exercise(r) {
         if n != except {
-            assert_eq!(points, full(n), "{name}: exercise {n} lost points:\n{}", outputs(r, n));
+            assert_eq!(
+                points,
+                full(n),
+                "{name}: exercise {n} lost points:\n{}",
+                outputs(r, n)
+            );
         }
     }
 }
@@ -185,10 +213,19 @@ fn bombs_alive() -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "gradebomb"))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+fn am_root() -> bool {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0
 }
 
 fn mtime(path: &Path) -> SystemTime {
@@ -210,8 +247,24 @@ fn grades_a_class_of_submissions() {
     text.push_str("\nfn broken() -> u32 {\n    \"not a number\"\n}\n");
     write(&main3, &text);
 
+    // Code runs at compile time too: as root, the compiler runs as nobody,
+    // who cannot read the grader's private files.
+    let secret = scratch.0.join("secret.txt");
+    write(&secret, "the answers");
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let main4 = subs.join("compile-error/crates/04-child-to-child/src/main.rs");
+    let mut text = std::fs::read_to_string(&main4).unwrap();
+    text.push_str(&format!(
+        "\nconst _STOLEN: &str = include_str!({:?});\n",
+        secret.display().to_string()
+    ));
+    write(&main4, &text);
+
     solved(&subs.join("fork-bomb"));
-    write(&subs.join("fork-bomb/crates/06-fork-process/src/main.rs"), FORK_BOMB);
+    write(
+        &subs.join("fork-bomb/crates/06-fork-process/src/main.rs"),
+        FORK_BOMB,
+    );
 
     solved(&work.join("zipped"));
     zip_folder(&work.join("zipped"), "my-repo", &subs.join("zipped.zip"));
@@ -228,8 +281,18 @@ fn grades_a_class_of_submissions() {
         .unwrap();
     assert!(tarred.success());
 
-    let names = ["bare", "compile-error", "fork-bomb", "missing-file", "solved", "zipped"];
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&subs).unwrap().map(|e| e.unwrap().path()).collect();
+    let names = [
+        "bare",
+        "compile-error",
+        "fork-bomb",
+        "missing-file",
+        "solved",
+        "zipped",
+    ];
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&subs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
     let out = scratch.0.join("grades");
     let graded = xtask()
@@ -251,13 +314,24 @@ fn grades_a_class_of_submissions() {
 
     // The points of each exercise.
     let solved_r = results(&out, "solved");
-    assert_eq!(solved_r.score, solved_r.max_score, "{}", solved_r.output.clone().unwrap_or_default());
+    assert_eq!(
+        solved_r.score,
+        solved_r.max_score,
+        "{}",
+        solved_r.output.clone().unwrap_or_default()
+    );
     let zipped = results(&out, "zipped");
-    assert_eq!(zipped.score, zipped.max_score, "a zip with a top-level folder grades as its folder");
+    assert_eq!(
+        zipped.score, zipped.max_score,
+        "a zip with a top-level folder grades as its folder"
+    );
 
     let bare = results(&out, "bare");
     for (n, points) in per_exercise(&bare) {
-        assert!(points < full(n), "the released stub of exercise {n} scores full marks");
+        assert!(
+            points < full(n),
+            "the released stub of exercise {n} scores full marks"
+        );
     }
     let notes = bare.output.clone().unwrap_or_default();
     assert!(notes.contains("unchanged from the release"), "{notes}");
@@ -265,12 +339,32 @@ fn grades_a_class_of_submissions() {
     let broken = results(&out, "compile-error");
     assert_eq!(per_exercise(&broken)[&3], 0.0);
     let why = outputs(&broken, 3);
-    assert!(why.contains("did not compile") && why.contains("error[E0308]"), "{why}");
+    assert!(
+        why.contains("did not compile") && why.contains("error[E0308]"),
+        "{why}"
+    );
     assert!(
         why.contains("crates/03-closing-ends/src/main.rs"),
         "compile errors name the file as in the student's repository: {why}"
     );
-    others_full("compile-error", &broken, 3);
+    if am_root() {
+        assert_eq!(per_exercise(&broken)[&4], 0.0);
+        let why = outputs(&broken, 4);
+        assert!(
+            why.contains("secret.txt") && why.contains("Permission denied"),
+            "{why}"
+        );
+    }
+    for (n, points) in per_exercise(&broken) {
+        if n != 3 && n != 4 {
+            assert_eq!(
+                points,
+                full(n),
+                "compile-error: exercise {n} lost points:\n{}",
+                outputs(&broken, n)
+            );
+        }
+    }
 
     let bomb = results(&out, "fork-bomb");
     assert!(per_exercise(&bomb)[&6] < full(6));
@@ -296,12 +390,24 @@ fn grades_a_class_of_submissions() {
     }
 
     // A second run resumes: everything is graded, nothing is redone.
-    let before: Vec<SystemTime> = names.iter().map(|n| mtime(&out.join(n).join("results.json"))).collect();
-    let again = xtask().arg("grade").args(&paths).arg("--out").arg(&out).output().unwrap();
+    let before: Vec<SystemTime> = names
+        .iter()
+        .map(|n| mtime(&out.join(n).join("results.json")))
+        .collect();
+    let again = xtask()
+        .arg("grade")
+        .args(&paths)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success(), "{stdout}");
     assert!(stdout.contains("skipped 6 already graded"), "{stdout}");
-    let after: Vec<SystemTime> = names.iter().map(|n| mtime(&out.join(n).join("results.json"))).collect();
+    let after: Vec<SystemTime> = names
+        .iter()
+        .map(|n| mtime(&out.join(n).join("results.json")))
+        .collect();
     assert_eq!(before, after, "a resumed run rewrote results");
 
     // --force grades again.
@@ -314,13 +420,20 @@ fn grades_a_class_of_submissions() {
         .output()
         .unwrap();
     assert!(forced.status.success());
-    assert_ne!(mtime(&out.join("missing-file/results.json")), before[3], "--force did not regrade");
+    assert_ne!(
+        mtime(&out.join("missing-file/results.json")),
+        before[3],
+        "--force did not regrade"
+    );
     assert_eq!(results(&out, "missing-file").score, missing.score);
     assert_eq!(std::fs::read_to_string(out.join("grades.csv")).unwrap(), csv);
 
     // No temporary file is left next to the results.
     for n in names {
-        let files: Vec<_> = std::fs::read_dir(out.join(n)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let files: Vec<_> = std::fs::read_dir(out.join(n))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(files, ["results.json"], "{n}");
     }
 }
@@ -345,9 +458,19 @@ fn usage_errors_exit_2() {
 fn autograder_bundle_grades_a_fake_root() {
     let scratch = Scratch::new("autograder");
     let bundle_dir = scratch.0.join("bundle");
-    xtask().arg("autograder").arg("--out").arg(&bundle_dir).assert().success();
+    xtask()
+        .arg("autograder")
+        .arg("--out")
+        .arg(&bundle_dir)
+        .assert()
+        .success();
     // Refuses to overwrite without --force.
-    xtask().arg("autograder").arg("--out").arg(&bundle_dir).assert().code(2);
+    xtask()
+        .arg("autograder")
+        .arg("--out")
+        .arg(&bundle_dir)
+        .assert()
+        .code(2);
 
     // Gradescope unpacks it into /autograder/source; here, a fake root.
     let fake = scratch.0.join("autograder");
@@ -365,11 +488,19 @@ fn autograder_bundle_grades_a_fake_root() {
     assert!(!setup.contains("@RUST_VERSION@"), "the Rust version is filled in");
     assert!(setup.contains("sh.rustup.rs"), "rustup's official installer");
     for script in ["setup.sh", "run_autograder"] {
-        let ok = std::process::Command::new("bash").arg("-n").arg(source.join(script)).status().unwrap();
+        let ok = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(source.join(script))
+            .status()
+            .unwrap();
         assert!(ok.success(), "{script} is not valid bash");
     }
-    let e01 = std::fs::read_to_string(source.join("ipc-lab/crates/checks/src/exercises/e01_selfpipe.rs")).unwrap();
-    assert!(e01.contains("BEGIN HIDDEN"), "the bundle grades with the hidden checks");
+    let e01 =
+        std::fs::read_to_string(source.join("ipc-lab/crates/checks/src/exercises/e01_selfpipe.rs")).unwrap();
+    assert!(
+        e01.contains("BEGIN HIDDEN"),
+        "the bundle grades with the hidden checks"
+    );
     assert!(!source.join("ipc-lab/target").exists() && !source.join("ipc-lab/.git").exists());
 
     // A student's upload, one folder down as a zip of a repository would be.
@@ -386,7 +517,11 @@ fn autograder_bundle_grades_a_fake_root() {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let path = fake.join("results/results.json");
         let text = std::fs::read_to_string(&path).unwrap();
         let r: Results = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
@@ -401,7 +536,10 @@ fn autograder_bundle_grades_a_fake_root() {
     // could not be graded saying so.
     let rushed = run("3.5");
     assert!(
-        rushed.tests.iter().any(|t| t.output == "not graded: time budget exceeded"),
+        rushed
+            .tests
+            .iter()
+            .any(|t| t.output == "not graded: time budget exceeded"),
         "{:?}",
         rushed.output
     );

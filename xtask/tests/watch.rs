@@ -34,7 +34,9 @@ impl Copy {
         for item in ["Cargo.toml", "Cargo.lock", ".cargo"] {
             copy_tree(&root().join(item), &dir.join(item));
         }
-        let packages = std::fs::read_dir(root().join("crates")).unwrap().map(|e| e.unwrap().path());
+        let packages = std::fs::read_dir(root().join("crates"))
+            .unwrap()
+            .map(|e| e.unwrap().path());
         for package in packages.chain([root().join("xtask")]) {
             let to = dir.join(package.strip_prefix(root()).unwrap());
             copy_tree(&package.join("Cargo.toml"), &to.join("Cargo.toml"));
@@ -197,17 +199,26 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
 
     let mut watch = Watch::start(&copy);
     let first = watch.verdict();
-    assert!(first.contains("✗ 01 selfpipe"), "starts with the first exercise:\n{first}");
+    assert!(
+        first.contains("✗ 01 selfpipe"),
+        "starts with the first exercise:\n{first}"
+    );
     assert!(
         first.contains("deadlock") && first.contains("blocked in read"),
         "the hang is diagnosed:\n{first}"
     );
-    assert!(first.contains("hint: "), "a failure comes with its hint:\n{first}");
+    assert!(
+        first.contains("hint: "),
+        "a failure comes with its hint:\n{first}"
+    );
     assert!(first.contains(" 0/"), "nothing passes yet:\n{first}");
 
     std::fs::write(&selfpipe, solved).unwrap();
     let fixed = watch.verdict();
-    assert!(fixed.contains("✓ 01 selfpipe"), "the save turns 01 green:\n{fixed}");
+    assert!(
+        fixed.contains("✓ 01 selfpipe"),
+        "the save turns 01 green:\n{fixed}"
+    );
     assert!(fixed.contains(" 1/"), "the progress bar counts it:\n{fixed}");
     let next = watch.verdict();
     assert!(next.contains("✗ 02 childpipe"), "then it moves on to 02:\n{next}");
@@ -264,9 +275,17 @@ fn reset_restores_the_released_stub_and_nothing_else() {
     let others = snapshot(&copy.dir, &source);
 
     // No terminal to ask on, no --force: refuse, change nothing.
-    let out = copy.xtask().args(["reset", "3"]).stdin(Stdio::null()).output().unwrap();
+    let out = copy
+        .xtask()
+        .args(["reset", "3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--force"),
+        "{out:?}"
+    );
     assert_eq!(std::fs::read_to_string(&source).unwrap(), reference);
 
     // In the reference workspace the stub is computed from the solution.
@@ -285,13 +304,25 @@ fn reset_restores_the_released_stub_and_nothing_else() {
     std::fs::create_dir_all(pristine.parent().unwrap()).unwrap();
     std::fs::write(&pristine, "//! the released stub\nfn main() { todo!() }\n").unwrap();
     std::fs::write(&source, "//! a student's attempt\nfn main() {}\n").unwrap();
-    let out = copy.xtask().args(["reset", "closing-ends", "--force"]).output().unwrap();
+    let out = copy
+        .xtask()
+        .args(["reset", "closing-ends", "--force"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(&source).unwrap(),
         "//! the released stub\nfn main() { todo!() }\n"
     );
-    let again = copy.xtask().args(["reset", "3"]).stdin(Stdio::null()).output().unwrap();
-    assert!(again.status.success(), "already the stub: nothing to ask, {again:?}");
+    let again = copy
+        .xtask()
+        .args(["reset", "3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "already the stub: nothing to ask, {again:?}"
+    );
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
 }

@@ -12,14 +12,17 @@ mod fixtures;
 use sandbox::{Outcome, Spec};
 use std::time::{Duration, Instant};
 
-/// The first line of the explanation: the first note (with the next one
-/// when it is a heading such as "timed out after 1.0 s, with …:"), cut to
-/// a table cell.
+/// The first line of the explanation: the first note, cut to a table
+/// cell; after a heading such as "timed out after 1.0 s, with …:", the
+/// first sentence of the diagnosis about a process.
 fn explanation(o: &Outcome) -> String {
     const WIDTH: usize = 200;
     let first = match o.notes.as_slice() {
         [] => return "(no notes)".to_string(),
-        [heading, next, ..] if heading.ends_with(':') => format!("{heading} {next}"),
+        [heading, rest @ ..] if heading.ends_with(':') => {
+            let about = rest.iter().find(|n| n.starts_with("pid ")).or(rest.first());
+            format!("{heading} {}", about.map_or("", String::as_str))
+        }
         [first, ..] => first.clone(),
     };
     let mut cell: String = first.chars().take(WIDTH).collect();

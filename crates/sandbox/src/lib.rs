@@ -60,14 +60,16 @@
 //!   killed, so layer by layer every process is reached.
 //! - P, between fork and exec: new session (`setsid`, so P's group is P),
 //!   default signal dispositions (including `SIGPIPE`, which Rust ignores
-//!   and an exec would keep ignored) and an empty signal mask, the rlimits
-//!   (soft = hard, so the program cannot raise them), the user drop, the
+//!   and an exec would keep ignored) and an empty signal mask, its cgroups,
+//!   the rlimits (hard limits it cannot raise), the user drop, the
 //!   working directory, stdin/stdout/stderr on the run's pipes, every other
 //!   descriptor closed, `execve` with a scrubbed environment.
 //! - The runner thread: one `poll` loop that writes stdin (non-blocking, so
 //!   a program that never reads its input cannot deadlock us), reads stdout
-//!   and stderr (each capped, the excess counted), reads S's records, and
-//!   ticks every 50 ms to watch the clock and, through `/proc`, the tree.
+//!   and stderr (each capped, the excess counted), reads S's records (one
+//!   per reaped process, with its peak resident memory), and ticks every
+//!   50 ms to watch the clock and, through `/proc`, the tree and what it
+//!   uses.
 //!   When P has exited it lists what is still alive below S ("left 2
 //!   processes running: …") and tells S to kill; on a timeout it first asks
 //!   the hang diagnosis about every process of the tree, then tells S to
@@ -110,8 +112,9 @@
 //!   reserved per thread).
 //! - [`Status::ProcessLimit`]: with a `pids` cgroup, its count of forks
 //!   refused at the limit; without one, the run's processes and threads
-//!   reached the budget in a sample, or stderr shows `EAGAIN`'s "Resource
-//!   temporarily unavailable" on a line about a fork or a thread.
+//!   reached the budget in a sample, or the user's processes were at
+//!   `RLIMIT_NPROC` when the program failed, or stderr shows `EAGAIN`'s
+//!   "Resource temporarily unavailable" on a line about a fork or a thread.
 //! - [`Status::OutputLimit`]: bytes were dropped from stdout or stderr
 //!   (whatever the exit status: the output the checks see is cut).
 //!
@@ -150,10 +153,14 @@
 //! ignored in its process, as in every Rust program. If the runner dies
 //! mid-run (Ctrl-C), S still kills the tree, but the run's directory and
 //! cgroups stay behind until the next runner sweeps them (their names carry
-//! the runner's pid). A program that reserves its memory without touching
-//! it (so that it never becomes resident) and then crashes, without a word
-//! on stderr, is reported by its signal, not as out of memory. Run as root ([`Spec::user`] `None`), the program
-//! keeps root's right to raise its own rlimits.
+//! the runner's pid). The evidence for a limit is circumstantial where no
+//! cgroup counts: a program that reserves memory without touching it (so
+//! that it never becomes resident) and then crashes without a word on
+//! stderr is reported by its signal, and a program that fails at a shared
+//! `RLIMIT_NPROC` without a word may look like a plain failure if the
+//! user's other processes are gone by the time they are counted. Run as
+//! root ([`Spec::user`] `None`), the program keeps root's right to raise
+//! its own rlimits.
 
 mod cgroup;
 pub mod diagnose;

@@ -537,10 +537,17 @@ fn the_tree_dies_with_its_runner() {
     let dead = runner.id();
     let leftovers = || -> Vec<String> {
         let tmp = fs::read_dir(std::env::temp_dir()).unwrap().flatten();
-        let cgroups = fs::read_dir("/sys/fs/cgroup/pids")
+        // The run's cgroups sit below ours: the pids one at the root of its
+        // hierarchy here, the memory one further down.
+        let ours = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let memory = ours
+            .lines()
+            .find_map(|l| l.split_once(":memory:"))
+            .map(|(_, path)| format!("/sys/fs/cgroup/memory{path}"));
+        let cgroups = ["/sys/fs/cgroup/pids".to_string()]
             .into_iter()
-            .flatten()
-            .flatten();
+            .chain(memory)
+            .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten());
         tmp.chain(cgroups)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| {
@@ -608,15 +615,21 @@ fn hostile_fork_bomb() {
 #[test]
 fn hostile_fork_loop() {
     // dash gives up (status 2) when a fork fails, saying only "Cannot
-    // fork": the cgroup's count, or else the user's count of processes,
-    // shows that the limit was the cause.
+    // fork": the cgroup's count, or else the user's count of processes when
+    // the shell fails, shows that the limit was the cause. Without a cgroup
+    // that count includes the user's other processes, which may have ended
+    // by the time it is read (other runs as nobody): then the evidence is
+    // gone, and the shell's failure is reported as it is.
     let o = hostile("forkloop");
-    assert_eq!(o.status, Status::ProcessLimit);
-    assert!(
-        o.notes[0].ends_with("; the program then exited with status 2"),
-        "{:?}",
-        o.notes
-    );
+    match o.status {
+        Status::ProcessLimit => assert!(
+            o.notes[0].ends_with("; the program then exited with status 2"),
+            "{:?}",
+            o.notes
+        ),
+        Status::Exited(2) if !cgroups().0 => {}
+        ref other => panic!("unexpected {other:?}"),
+    }
     assert!(says(&o, "processes running: "), "{:?}", o.notes);
 }
 
@@ -754,7 +767,7 @@ fn hostile_processes_that_together_exceed_the_run_memory() {
     // The parent reaps its children itself: the sandbox knows how many
     // were killed, not which.
     assert!(note.starts_with("out of memory: the kernel killed "), "{note}");
-    assert!(note.contains(" processes of the run"), "{note}");
+    assert!(note.contains(" of the run when "), "{note}");
     assert!(
         note.ends_with(
             " when the run's processes together reached their 256 MiB; the program then exited \

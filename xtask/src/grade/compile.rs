@@ -136,7 +136,10 @@ fn euid() -> u32 {
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("IPC_LAB_GRADE_CACHE")
         .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(format!("/var/tmp/ipc-lab-grade-{}", euid())), PathBuf::from)
+        .map_or_else(
+            || PathBuf::from(format!("/var/tmp/ipc-lab-grade-{}", euid())),
+            PathBuf::from,
+        )
 }
 
 /// Creates `dir` (and its parents) if needed, checks it is a real folder
@@ -173,7 +176,9 @@ fn reachable_by_others(dir: &Path) -> Result<(), String> {
     let mut path = PathBuf::new();
     for part in dir.components() {
         path.push(part);
-        let mode = fs::metadata(&path).map_err(|e| err(&path.display().to_string(), e))?.mode();
+        let mode = fs::metadata(&path)
+            .map_err(|e| err(&path.display().to_string(), e))?
+            .mode();
         if mode & 0o001 == 0 {
             return Err(format!(
                 "the grading cache {} is out of reach of user nobody ({} is not o+x); \
@@ -223,11 +228,15 @@ impl Toolchain {
     /// Gets everything ready: the toolchain where `nobody` can run it, the
     /// dependencies built (once per machine; a no-op cargo run after that)
     /// and cargo's command lines recorded.
-    pub fn prepare(root: &Path, catalogue: &'static [Exercise], on_step: &dyn Fn(&str)) -> Result<Toolchain, String> {
-        let cache = cache_dir();
-        own_dir(&cache, 0o711)?;
+    pub fn prepare(
+        root: &Path,
+        cache: &Path,
+        catalogue: &'static [Exercise],
+        on_step: &dyn Fn(&str),
+    ) -> Result<Toolchain, String> {
+        own_dir(cache, 0o711)?;
         let drop_to = if euid() == 0 {
-            reachable_by_others(&cache)?;
+            reachable_by_others(cache)?;
             Some(nobody()?)
         } else {
             None
@@ -250,10 +259,18 @@ impl Toolchain {
             .take(12)
             .collect::<String>();
         let sysroot = PathBuf::from(
-            output(Command::new("rustc").args(["--print", "sysroot"]).current_dir(root), "rustc --print sysroot")?.trim(),
+            output(
+                Command::new("rustc")
+                    .args(["--print", "sysroot"])
+                    .current_dir(root),
+                "rustc --print sysroot",
+            )?
+            .trim(),
         );
         let rustc = if drop_to.is_some() {
-            link_toolchain(&cache, &sysroot, &commit)?.join("bin").join("rustc")
+            link_toolchain(cache, &sysroot, &commit)?
+                .join("bin")
+                .join("rustc")
         } else {
             sysroot.join("bin").join("rustc")
         };
@@ -266,7 +283,8 @@ impl Toolchain {
         if fs::read_to_string(&wrapper).ok().as_deref() != Some(WRAPPER) {
             fs::write(&wrapper, WRAPPER).map_err(|e| err("cannot write the rustc recorder", e))?;
         }
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700)).map_err(|e| err("rustc recorder", e))?;
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700))
+            .map_err(|e| err("rustc recorder", e))?;
         let cargo_build = |packages: &[&str]| -> Result<(), String> {
             let mut cmd = Command::new(checks::build::cargo());
             cmd.current_dir(root)
@@ -291,7 +309,10 @@ impl Toolchain {
             .collect();
         if !missing.is_empty() {
             let mut clean = Command::new(checks::build::cargo());
-            clean.current_dir(root).args(["clean", "--quiet", "--target-dir"]).arg(&target);
+            clean
+                .current_dir(root)
+                .args(["clean", "--quiet", "--target-dir"])
+                .arg(&target);
             for p in &missing {
                 clean.args(["-p", p]);
             }
@@ -300,7 +321,7 @@ impl Toolchain {
         }
 
         let private_deps = target.join("debug").join("deps");
-        let deps = publish_deps(&cache, &private_deps)?;
+        let deps = publish_deps(cache, &private_deps)?;
         let mut invocations = HashMap::new();
         for e in catalogue {
             let inv = Invocation::load(&records, e, &private_deps, &deps)?;
@@ -327,7 +348,13 @@ impl Toolchain {
         static N: AtomicU64 = AtomicU64::new(0);
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let path = self.work.join(format!(
@@ -422,7 +449,9 @@ impl Toolchain {
         let _ = fs::remove_dir_all(&tmp);
         match (stored, built) {
             (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
-            (Err(e), Built::Binary(_)) => Built::Error(format!("the grader could not keep the compiled program: {e}")),
+            (Err(e), Built::Binary(_)) => {
+                Built::Error(format!("the grader could not keep the compiled program: {e}"))
+            }
             (_, Built::Error(text)) => Built::Error(text.clone()),
         }
     }
@@ -485,7 +514,13 @@ impl Toolchain {
             Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
         };
         let built = match outcome.status {
-            Status::Exited(0) if produced.is_file() => self.store(name, key, &Built::Binary(produced.clone()), Some(&produced), &inv.bin),
+            Status::Exited(0) if produced.is_file() => self.store(
+                name,
+                key,
+                &Built::Binary(produced.clone()),
+                Some(&produced),
+                &inv.bin,
+            ),
             Status::Exited(1) => match first_error(&outcome.stderr) {
                 // An ordinary compile error: the same sources give it again.
                 Some(text) => self.store(name, key, &Built::Error(text), None, &inv.bin),
@@ -577,7 +612,9 @@ impl Invocation {
                     args.push(a);
                     args.push(v.replace(&private, &public));
                 }
-                _ if a.starts_with("--json=") || a.starts_with("--diagnostic-width") || a.starts_with("--color") => {}
+                _ if a.starts_with("--json=")
+                    || a.starts_with("--diagnostic-width")
+                    || a.starts_with("--color") => {}
                 _ if a.starts_with("--emit=") => args.push("--emit=link".into()),
                 _ if source_at.is_none() && !a.starts_with('-') && a.ends_with("main.rs") => {
                     source_at = Some(args.len());
@@ -585,21 +622,39 @@ impl Invocation {
                 _ => args.push(a),
             }
         }
-        let source_at = source_at.ok_or_else(|| format!("cargo's command line for {} names no main.rs", e.name))?;
+        let source_at =
+            source_at.ok_or_else(|| format!("cargo's command line for {} names no main.rs", e.name))?;
         if !args.iter().any(|a| a.starts_with("--error-format")) {
             args.push("--error-format=json".into());
         }
+        // The one flag cargo would not pass: the sandbox copies the program
+        // into a fresh folder for every check, and without the standard
+        // library's debug info there is an eighth as much to copy (4.5 MB →
+        // 0.6 MB). Behaviour is the same: panic messages carry their
+        // locations in the program's data, not in debug info.
+        if !args.iter().any(|a| a.starts_with("strip=")) {
+            args.push("-C".into());
+            args.push("strip=debuginfo".into());
+        }
         if let Some(odd) = args.iter().find(|a| a.contains(&private)) {
-            return Err(format!("cannot move cargo's flag `{odd}` out of the private build"));
+            return Err(format!(
+                "cannot move cargo's flag `{odd}` out of the private build"
+            ));
         }
         let mut env = Vec::new();
         let mut bin = e.name.to_string();
         for pair in split(read("env")?) {
-            let Some((k, v)) = pair.split_once('=') else { continue };
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
             let keep = k.starts_with("CARGO_PKG_")
                 || matches!(
                     k,
-                    "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH"
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
                 );
             if k == "CARGO_BIN_NAME" {
                 bin = v.to_string();
@@ -645,7 +700,10 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
         let linked = Command::new("cp").arg("-al").arg(&from).arg(&tmp).status();
         if !linked.is_ok_and(|s| s.success()) {
             let _ = fs::remove_dir_all(tmp.join(part));
-            output(Command::new("cp").arg("-a").arg(&from).arg(&tmp), "cp (the toolchain)")?;
+            output(
+                Command::new("cp").arg("-a").arg(&from).arg(&tmp),
+                "cp (the toolchain)",
+            )?;
         }
     }
     fs::write(tmp.join(".complete"), commit).map_err(|e| err("toolchain copy", e))?;
@@ -674,7 +732,10 @@ fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
         })
         .collect();
     rlibs.sort();
-    let dest = cache.join(format!("deps-{}", &hash_name(format!("{rlibs:?}").as_bytes())[..16]));
+    let dest = cache.join(format!(
+        "deps-{}",
+        &hash_name(format!("{rlibs:?}").as_bytes())[..16]
+    ));
     if dest.join(".complete").exists() {
         return Ok(dest);
     }
@@ -706,7 +767,10 @@ fn clean_stale(work: &Path) {
     let Ok(entries) = fs::read_dir(work) else { return };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix('w').and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        let pid = name
+            .strip_prefix('w')
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid
             && pid != std::process::id()
             && !Path::new(&format!("/proc/{pid}")).exists()

@@ -73,16 +73,21 @@ impl Submission {
             });
         }
         let lower = file_name.to_ascii_lowercase();
-        let (kind, stem_len) = [(".tar.gz", Kind::TarGz), (".tgz", Kind::TarGz), (".zip", Kind::Zip), (".tar", Kind::Tar)]
-            .iter()
-            .find(|(ext, _)| lower.ends_with(ext))
-            .map(|(ext, kind)| (*kind, file_name.len() - ext.len()))
-            .ok_or_else(|| {
-                format!(
-                    "{} is neither a folder nor a .zip, .tar.gz or .tar archive",
-                    path.display()
-                )
-            })?;
+        let (kind, stem_len) = [
+            (".tar.gz", Kind::TarGz),
+            (".tgz", Kind::TarGz),
+            (".zip", Kind::Zip),
+            (".tar", Kind::Tar),
+        ]
+        .iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map(|(ext, kind)| (*kind, file_name.len() - ext.len()))
+        .ok_or_else(|| {
+            format!(
+                "{} is neither a folder nor a .zip, .tar.gz or .tar archive",
+                path.display()
+            )
+        })?;
         Ok(Submission {
             name: sanitize(&file_name[..stem_len]),
             path: path.to_path_buf(),
@@ -198,7 +203,9 @@ fn select(entries: Vec<Entry>, catalogue: &[Exercise]) -> Sources {
                 continue;
             }
             let dir = &entry.parts[k + 1];
-            let Some(i) = catalogue.iter().position(|e| e.dir == dir) else { continue };
+            let Some(i) = catalogue.iter().position(|e| e.dir == dir) else {
+                continue;
+            };
             // A later member with the same path replaces an earlier one, as
             // extracting the archive would.
             found[i].insert(entry.parts[k + 3..].join("/"), entry.data);
@@ -251,7 +258,9 @@ fn read_folder(path: &Path, catalogue: &[Exercise]) -> Sources {
             .map(|rd| {
                 rd.filter_map(Result::ok)
                     .map(|d| d.path())
-                    .filter(|p| p.file_name().is_some_and(|n| n != "__MACOSX") && is_real_dir(&p.join("crates")))
+                    .filter(|p| {
+                        p.file_name().is_some_and(|n| n != "__MACOSX") && is_real_dir(&p.join("crates"))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -283,7 +292,9 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Resul
     if depth >= MAX_DEPTH || !is_real_dir(dir) {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.filter_map(Result::ok) {
         if out.len() > MAX_FILES {
             return;
@@ -294,7 +305,9 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Resul
         } else {
             format!("{prefix}/{name}")
         };
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
         if meta.is_dir() {
             walk(&entry.path(), &rel, depth + 1, out);
         } else if name.ends_with(".rs") {
@@ -477,6 +490,32 @@ mod tests {
         assert_eq!(sanitize(""), "submission");
         assert_eq!(sanitize(".."), "submission");
         assert_eq!(sanitize("a\nb"), "a_b");
+    }
+
+    #[test]
+    fn folders_are_read_without_following_links() {
+        let dir = std::env::temp_dir().join(format!("ipc-lab-submission-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ex = &checks::catalogue()[..3];
+        let src = |e: &Exercise| dir.join("repo/crates").join(e.dir).join("src");
+        std::fs::create_dir_all(src(&ex[0]).join("util")).unwrap();
+        std::fs::write(src(&ex[0]).join("main.rs"), "fn main() {}").unwrap();
+        std::fs::write(src(&ex[0]).join("util/mod.rs"), "// helper").unwrap();
+        std::fs::write(src(&ex[0]).join("notes.txt"), "not a source").unwrap();
+        std::fs::create_dir_all(src(&ex[1])).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", src(&ex[1]).join("main.rs")).unwrap();
+        std::fs::create_dir_all(src(&ex[2]).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/etc", src(&ex[2])).unwrap();
+        // One folder down, as an unpacked download of a repository is.
+        let sources = read_folder(&dir, ex);
+        let files = sources.exercises[0].as_ref().unwrap();
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["main.rs", "util/mod.rs"]);
+        let link = sources.exercises[1].as_ref().unwrap_err();
+        assert!(link.contains("symbolic link"), "{link}");
+        let dir_link = sources.exercises[2].as_ref().unwrap_err();
+        assert!(dir_link.contains("missing"), "{dir_link}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub fn read(
     budget: u64,
     visit: &mut dyn FnMut(&str, u64, &mut dyn Read) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut input = Budget { inner: input, left: budget };
+    let mut input = Budget {
+        inner: input,
+        left: budget,
+    };
     let mut long_name: Option<String> = None;
     let mut zero_blocks = 0;
     let mut header = [0u8; BLOCK];
@@ -130,7 +133,9 @@ fn skip(input: &mut impl Read, bytes: u64) -> io::Result<()> {
 
 /// The header checksum: the sum of its bytes with the checksum field as spaces.
 fn checksum_ok(h: &[u8; BLOCK]) -> bool {
-    let Ok(stored) = parse_octal(&h[148..156]) else { return false };
+    let Ok(stored) = parse_octal(&h[148..156]) else {
+        return false;
+    };
     let sum: u64 = h
         .iter()
         .enumerate()
