@@ -42,6 +42,15 @@ const NEAR_LIMIT: (u64, u64) = (3, 4);
 
 /// The environment the program gets, apart from `HOME`.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Held for reading while a binary is copied in, and for writing across
+/// each fork of a supervisor.
+///
+/// A child forked while another thread has a freshly copied binary open for
+/// writing inherits that descriptor until it closes its descriptors or
+/// execs; executing the binary meanwhile fails with ETXTBSY ("Text file
+/// busy"). Never forking while a copy is open rules that out.
+static EXEC_COPIES: std::sync::RwLock<()> = std::sync::RwLock::new(());
 const LANG: &str = "C.UTF-8";
 
 /// Runs `spec`; see [`crate::run`].
@@ -128,6 +137,7 @@ impl WorkDir {
             .file_name()
             .ok_or_else(|| invalid(format!("{} names no file", program.display())))?;
         let target = self.path.join(name);
+        let _no_fork_meanwhile = EXEC_COPIES.read().unwrap_or_else(|p| p.into_inner());
         fs::copy(program, &target).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -272,8 +282,11 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     };
 
     let start = Instant::now();
+    let no_copy_open = EXEC_COPIES.write().unwrap_or_else(|p| p.into_inner());
     // SAFETY: `plan` and its descriptors are valid and outlive the fork.
-    let supervisor = unsafe { spawn::start(&plan) }?;
+    let supervisor = unsafe { spawn::start(&plan) };
+    drop(no_copy_open);
+    let supervisor = supervisor?;
     // The child's ends now live in S (and P); ours must go, or end of file
     // would never come.
     drop((stdin_r, stdout_w, stderr_w, report_w, control_r));
