@@ -2,7 +2,8 @@
 //!
 //! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`
 //! (see [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
-//! mdbook when it is installed (else a one-line way to install it).
+//! mdbook when it is installed (`$MDBOOK`, else `mdbook` on the PATH), into
+//! `target/book`; without mdbook, a one-line way to install it.
 //!
 //! The book ships to students, so it must never show a solution, and its
 //! chapters include code straight from the exercise sources. In the

@@ -350,7 +350,8 @@ struct State {
     sources: Option<Vec<Result<Files, String>>>,
     binaries: Vec<Option<PathBuf>>,
     results: Vec<Vec<Option<CheckResult>>>,
-    notes: Vec<String>,
+    /// Remarks for the results' text, sorted by exercise at the end.
+    notes: Vec<(usize, String)>,
     left: usize,
 }
 
@@ -559,9 +560,12 @@ impl Grader<'_> {
                     match files {
                         Ok(files) => {
                             if self.stubs[e].as_ref() == Some(files) {
-                                st.notes.push(format!(
-                                    "{}: unchanged from the release (not attempted)",
-                                    self.catalogue[e].label()
+                                st.notes.push((
+                                    e,
+                                    format!(
+                                        "{}: unchanged from the release (not attempted)",
+                                        self.catalogue[e].label()
+                                    ),
                                 ));
                             }
                             next.push(Task::Compile(s, e));
@@ -608,7 +612,8 @@ impl Grader<'_> {
                     }
                     Err(why) => {
                         if why.starts_with("it did not compile") {
-                            st.notes.push(format!("{}: did not compile", exercise.label()));
+                            st.notes
+                                .push((e, format!("{}: did not compile", exercise.label())));
                         }
                         self.fail_exercise(&mut st, e, |_| why.clone());
                         (Vec::new(), st.left == 0)
@@ -685,7 +690,8 @@ impl Grader<'_> {
         let mut text = String::new();
         let passed = results.iter().filter(|r| r.passed()).count();
         let _ = write!(text, "{passed} of {} exercises pass every check.", results.len());
-        for note in &st.notes {
+        st.notes.sort();
+        for (_, note) in &st.notes {
             let _ = write!(text, "\n{note}");
         }
         if out_of_time > 0 {

@@ -395,6 +395,9 @@ impl Watch {
                 self.busy = None;
                 self.verdict = Some(Verdict::Failed(err.to_string()));
                 self.passed[i] = false;
+                if !self.interactive {
+                    self.print_verdict();
+                }
                 return false;
             }
         };
@@ -524,11 +527,13 @@ impl Watch {
                 match self.current.and_then(|c| self.next_not_passing(c)) {
                     Some(next) => self.settle_from(Some(next)),
                     None => {
-                        self.note = Some(span(
-                            Style::Dim,
-                            "No other exercise is waiting: this is the last one.",
-                        ));
-                        self.show();
+                        let note = span(Style::Dim, "No other exercise is waiting: this is the last one.");
+                        if self.interactive {
+                            self.note = Some(note);
+                            self.draw();
+                        } else {
+                            self.print_lines(&[vec![note]]);
+                        }
                     }
                 }
             }
@@ -617,6 +622,11 @@ impl Watch {
             }) => {
                 let total = result.checks.len();
                 let failed = result.checks.iter().filter(|c| !c.passed).count();
+                // The checks say so, under the first check (see checks::runner).
+                let compile_error = result
+                    .checks
+                    .first()
+                    .is_some_and(|c| c.output.starts_with("it did not compile"));
                 let times = format!(
                     "  (build {:.2} s, checks {:.2} s)",
                     build.as_secs_f64(),
@@ -631,7 +641,11 @@ impl Watch {
                     lines.push(vec![
                         span(
                             Style::Red,
-                            format!("✗ {}: {failed} of {total} checks fail", e.label()),
+                            if compile_error {
+                                format!("✗ {}: it does not compile", e.label())
+                            } else {
+                                format!("✗ {}: {failed} of {total} checks fail", e.label())
+                            },
                         ),
                         span(Style::Dim, times),
                     ]);

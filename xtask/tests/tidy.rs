@@ -75,8 +75,10 @@ fn every_exercise_has_its_crate_a_chapter_and_its_anchor() {
             let source = std::fs::read_to_string(&target)
                 .unwrap_or_else(|_| panic!("docs/src/{chapter} includes {file}, which does not exist"));
             if !anchor.is_empty() {
+                // Whole lines: anchor `thread` must not be found in `threads`.
+                let marker = format!("// ANCHOR: {anchor}");
                 assert!(
-                    source.contains(&format!("// ANCHOR: {anchor}")),
+                    source.lines().any(|l| l.trim() == marker),
                     "docs/src/{chapter} includes anchor '{anchor}' that {file} does not define"
                 );
             }

@@ -2,19 +2,30 @@
 //! watch` in plain mode (its stdin is a pipe, not a terminal) and
 //! `cargo xtask reset`, on scratch copies of the workspace.
 //!
-//! A copy builds into a target directory of its own (as in `cli.rs`), and
-//! every `watch` started here is killed when its handle drops, so a failing
-//! assertion never leaves one running.
+//! The copies build into a target directory of their own, one test at a
+//! time: two copies building a package of the same name into one target
+//! directory would overwrite each other's binary. Every `watch` started here
+//! is killed when its handle drops, so a failing assertion never leaves one
+//! running.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How long any one step may take: a cold build of the copy is the slow
 /// part. A step that takes longer fails the test instead of stalling it.
 const STEP: Duration = Duration::from_secs(300);
+
+/// Held by a test while its copy builds and runs.
+static TARGET: Mutex<()> = Mutex::new(());
+
+fn target_lock() -> MutexGuard<'static, ()> {
+    // A test that failed while holding it poisons it; the next may go on.
+    TARGET.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,9 +63,10 @@ impl Copy {
     /// `cargo xtask` (this build of it) against the copy.
     fn xtask(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.env("IPC_LAB_ROOT", &self.dir)
-            .env("NO_COLOR", "1")
-            .env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"));
+        cmd.env("IPC_LAB_ROOT", &self.dir).env("NO_COLOR", "1").env(
+            "CARGO_TARGET_DIR",
+            root().join("target").join("xtask-watch-tests"),
+        );
         cmd
     }
 }
@@ -98,15 +110,38 @@ fn strip_solutions(file: &Path) {
     std::fs::write(file, out).unwrap();
 }
 
-/// Pids of live processes whose command name is `name`.
-fn running(name: &str) -> Vec<i32> {
+/// Makes this test process the reaper of its orphaned descendants: a
+/// program that a `watch` started and left behind then shows up as a child
+/// of ours, whatever else runs on the machine (other checks, other tests).
+fn adopt_orphans() {
+    // SAFETY: prctl with integer arguments only; it changes a flag of this
+    // process, which only makes orphans below us come back to us.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    assert_eq!(
+        rc,
+        0,
+        "PR_SET_CHILD_SUBREAPER: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Pids of our children (adopted orphans included) named one of `names`.
+fn leftovers(names: &[&str]) -> Vec<i32> {
+    let me = std::process::id().to_string();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == name {
+        // "pid (comm) state ppid …": the name may hold spaces, so cut at
+        // the last parenthesis.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((head, tail)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let comm = head.split_once(" (").map_or("", |(_, c)| c);
+        let ppid = tail.split_whitespace().nth(1).unwrap_or("");
+        if ppid == me && names.contains(&comm) {
             pids.push(pid);
         }
     }
@@ -124,10 +159,11 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(copy: &Copy) -> Watch {
+    fn start(copy: &Copy, flags: &[&str]) -> Watch {
         let mut child = copy
             .xtask()
             .arg("watch")
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -190,6 +226,8 @@ impl Drop for Watch {
 
 #[test]
 fn a_save_turns_the_verdict_and_watch_moves_on() {
+    let _target = target_lock();
+    adopt_orphans();
     let copy = Copy::new("watch");
     let selfpipe = copy.exercise_source("01-selfpipe");
     let solved = std::fs::read_to_string(&selfpipe).unwrap();
@@ -197,7 +235,7 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
     strip_solutions(&selfpipe);
     strip_solutions(&copy.exercise_source("02-childpipe"));
 
-    let mut watch = Watch::start(&copy);
+    let mut watch = Watch::start(&copy, &[]);
     let first = watch.verdict();
     assert!(
         first.contains("✗ 01 selfpipe"),
@@ -237,9 +275,42 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "q quits with status 0, got {status}");
-    for name in ["selfpipe", "childpipe"] {
-        assert!(running(name).is_empty(), "{name} left running");
-    }
+    let left = leftovers(&["selfpipe", "childpipe"]);
+    assert!(left.is_empty(), "programs left behind: {left:?}");
+}
+
+#[test]
+fn with_poll_a_save_is_noticed_without_file_events() {
+    let _target = target_lock();
+    let copy = Copy::new("watch-poll");
+    let selfpipe = copy.exercise_source("01-selfpipe");
+    let solved = std::fs::read_to_string(&selfpipe).unwrap();
+    strip_solutions(&selfpipe);
+    // Everything after 01 passed already, so the fix ends the tour.
+    let entries: Vec<String> = checks::catalogue()[1..]
+        .iter()
+        .map(|e| {
+            format!(
+                "\"{}\": {{\"passed\": true, \"score\": 1, \"max_score\": 1}}",
+                e.name
+            )
+        })
+        .collect();
+    let progress = format!("{{{}}}", entries.join(", "));
+    std::fs::create_dir_all(copy.dir.join(".ipc-lab")).unwrap();
+    std::fs::write(copy.dir.join(".ipc-lab/progress.json"), progress).unwrap();
+
+    let mut watch = Watch::start(&copy, &["--poll"]);
+    let first = watch.verdict();
+    assert!(first.contains("✗ 01 selfpipe"), "{first}");
+    std::fs::write(&selfpipe, solved).unwrap();
+    let fixed = watch.verdict();
+    assert!(fixed.contains("✓ 01 selfpipe"), "{fixed}");
+    let done = watch.wait_for("exercises pass their checks");
+    assert!(
+        done.contains("✓ All "),
+        "with everything passing it says so:\n{done}"
+    );
 }
 
 /// Every file of the copy but one, with its contents.

@@ -513,8 +513,11 @@ impl Toolchain {
             Ok(o) => o,
             Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
         };
+        // The output folder was the compiler's (nobody's): take only a
+        // regular file from it, never what a link there points to.
+        let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
         let built = match outcome.status {
-            Status::Exited(0) if produced.is_file() => self.store(
+            Status::Exited(0) if is_program => self.store(
                 name,
                 key,
                 &Built::Binary(produced.clone()),
@@ -522,6 +525,9 @@ impl Toolchain {
                 &inv.bin,
             ),
             Status::Exited(1) => match first_error(&outcome.stderr) {
+                // A linker failure may be the machine's (out of processes or
+                // memory for a moment): not kept, so it is tried again.
+                Some(text) if text.contains("linking with") || text.contains("linker") => Built::Error(text),
                 // An ordinary compile error: the same sources give it again.
                 Some(text) => self.store(name, key, &Built::Error(text), None, &inv.bin),
                 None => Built::Error(format!(
