@@ -6,10 +6,20 @@ use std::process::ExitCode;
 pub fn run() -> crate::Result {
     let progress = crate::progress::load(&crate::root());
     let paint = Paint::stdout();
+    // Columns as wide as their longest entry (titles are counted in
+    // characters: some have an em dash).
+    let width = |f: fn(&checks::Exercise) -> &str| {
+        checks::catalogue()
+            .iter()
+            .map(|e| f(e).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (name_w, title_w) = (width(|e| e.name).max(8), width(|e| e.title).max(5));
     println!(
         "{}",
         paint.bold(&format!(
-            "{:<3} {:<16} {:<44} {:<11} {:>6}",
+            "{:<3} {:<name_w$} {:<title_w$} {:<11} {:>6}",
             "#", "exercise", "title", "status", "points"
         ))
     );
@@ -31,7 +41,7 @@ pub fn run() -> crate::Result {
             None => (paint.dim(&format!("{:<11}", "· unchecked")), format!("-/{max}")),
         };
         println!(
-            "{:02}  {:<16} {:<44} {status} {points:>6}",
+            "{:02}  {:<name_w$} {:<title_w$} {status} {points:>6}",
             e.number, e.name, e.title
         );
     }

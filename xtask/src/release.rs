@@ -120,6 +120,17 @@ impl Release {
                 ));
             }
             r.exercises += 1;
+            // A pristine copy of each stub, so `cargo xtask reset N` can
+            // restore it in the student's repository, git or no git.
+            let main = Path::new("crates").join(e.dir).join("src/main.rs");
+            if let Some(stub) = r.files.get(&main) {
+                let copy = File {
+                    contents: stub.contents.clone(),
+                    executable: false,
+                };
+                r.files
+                    .insert(Path::new("xtask/stubs").join(format!("{}.rs", e.dir)), copy);
+            }
         }
         for (path, contents) in student::files(root)? {
             r.files.insert(

@@ -41,7 +41,9 @@ impl Copy {
         for item in ["Cargo.toml", "Cargo.lock", ".cargo"] {
             copy_tree(&root().join(item), &dir.join(item));
         }
-        let packages = std::fs::read_dir(root().join("crates")).unwrap().map(|e| e.unwrap().path());
+        let packages = std::fs::read_dir(root().join("crates"))
+            .unwrap()
+            .map(|e| e.unwrap().path());
         for package in packages.chain([root().join("xtask")]) {
             let to = dir.join(package.strip_prefix(root()).unwrap());
             copy_tree(&package.join("Cargo.toml"), &to.join("Cargo.toml"));

@@ -19,6 +19,9 @@ pub struct Built {
     pub binaries: BTreeMap<String, PathBuf>,
     /// The first compiler error of each package that did not.
     pub errors: BTreeMap<String, String>,
+    /// The last lines cargo wrote to its stderr: the explanation when cargo
+    /// failed before compiling anything (a broken manifest, say).
+    pub cargo_stderr: String,
 }
 
 impl Built {
@@ -27,11 +30,13 @@ impl Built {
         if let Some(path) = self.binaries.get(package) {
             return Ok(path);
         }
-        Err(self
-            .errors
-            .get(package)
-            .cloned()
-            .unwrap_or_else(|| format!("{package} did not compile (cargo gave no error message)")))
+        Err(self.errors.get(package).cloned().unwrap_or_else(|| {
+            if self.cargo_stderr.is_empty() {
+                format!("{package} was not built (cargo gave no error message)")
+            } else {
+                format!("{package} was not built; cargo said:\n{}", self.cargo_stderr)
+            }
+        }))
     }
 }
 
@@ -67,6 +72,9 @@ struct Diagnostic {
     rendered: Option<String>,
 }
 
+/// How many of cargo's last stderr lines are kept.
+const STDERR_TAIL: usize = 20;
+
 /// The cargo that runs us (`$CARGO`), or the one on `PATH`.
 pub fn cargo() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
@@ -82,11 +90,7 @@ pub fn build(root: &Path, packages: &[&str], options: &BuildOptions) -> io::Resu
         .args(["build", "--keep-going", "--bins", "--message-format=json"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(if options.show_progress {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        .stderr(Stdio::piped());
     if let Some(dir) = &options.target_dir {
         cmd.arg("--target-dir").arg(dir);
     }
@@ -97,6 +101,23 @@ pub fn build(root: &Path, packages: &[&str], options: &BuildOptions) -> io::Resu
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("stdout was piped");
+    let stderr = child.stderr.take().expect("stderr was piped");
+    // Cargo's stderr is read on its own thread, so neither pipe can fill up
+    // and stall cargo while we read the other.
+    let show = options.show_progress;
+    let stderr_tail = std::thread::spawn(move || {
+        let mut tail: Vec<String> = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if show {
+                eprintln!("{line}");
+            }
+            if tail.len() == STDERR_TAIL {
+                tail.remove(0);
+            }
+            tail.push(line);
+        }
+        tail.join("\n")
+    });
     let mut built = Built::default();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
@@ -121,5 +142,6 @@ pub fn build(root: &Path, packages: &[&str], options: &BuildOptions) -> io::Resu
         }
     }
     child.wait()?;
+    built.cargo_stderr = stderr_tail.join().unwrap_or_default();
     Ok(built)
 }
