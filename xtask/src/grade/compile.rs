@@ -343,6 +343,15 @@ impl Toolchain {
         })
     }
 
+    /// Whether cargo builds `e` with optimisations (it then takes longer).
+    pub fn optimized(&self, e: &Exercise) -> bool {
+        self.invocations.get(e.name).is_some_and(|inv| {
+            inv.args
+                .iter()
+                .any(|a| a.starts_with("opt-level=") && a != "opt-level=0")
+        })
+    }
+
     /// A fresh folder for one submission's sources and outputs.
     pub fn work_dir(&self, name: &str) -> Result<WorkDir, String> {
         static N: AtomicU64 = AtomicU64::new(0);
