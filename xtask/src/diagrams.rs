@@ -564,9 +564,9 @@ fn draw_process(
             Target::Read(n) => Some((n, false)),
             _ => None,
         };
-        if let Some((pipe, write)) = end
-            && let Some(&(px, py)) = ports.get(&(pipe.clone(), write))
-        {
+        // (Not a let chain: the workspace promises Rust 1.85.)
+        let port = end.and_then(|(pipe, write)| Some((write, *ports.get(&(pipe.clone(), write))?)));
+        if let Some((write, (px, py))) = port {
             let (colour, id) = if write { (WRITE, "w") } else { (READ, "r") };
             let sx = x + w;
             let ex = px - 6.0;
