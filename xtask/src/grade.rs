@@ -569,18 +569,22 @@ impl Grader<'_> {
                 let mut next = Vec::new();
                 for (e, files) in sources.iter().enumerate() {
                     match files {
-                        Ok(files) => {
-                            if self.stubs[e].as_ref() == Some(files) {
-                                st.notes.push((
-                                    e,
-                                    format!(
-                                        "{}: unchanged from the release (not attempted)",
-                                        self.catalogue[e].label()
-                                    ),
-                                ));
-                            }
-                            next.push(Task::Compile(s, e));
+                        // An exercise left exactly as released scores 0
+                        // without being built or run: its stub would still
+                        // pass checks like `--help` that it did not write.
+                        Ok(files) if self.stubs[e].as_ref() == Some(files) => {
+                            st.notes.push((
+                                e,
+                                format!(
+                                    "{}: unchanged from the release (not attempted)",
+                                    self.catalogue[e].label()
+                                ),
+                            ));
+                            self.fail_exercise(&mut st, e, |_| {
+                                "not attempted: this exercise is unchanged from the release".to_string()
+                            });
                         }
+                        Ok(_) => next.push(Task::Compile(s, e)),
                         Err(why) => {
                             let why = why.clone();
                             self.fail_exercise(&mut st, e, |_| format!("not graded: {why}"));

@@ -212,9 +212,12 @@ fn checks() -> Vec<Check> {
         })
         .args(["--iterations", "7", "--sizes", "4"])
         .timeout(SLOW),
-        Check::hidden("the default run fits the sandbox: 0, 64 and 512 MiB", 1, |o| {
-            tables(o, &[0, 64, 512], None)
+        // The default sizes, with few runs: whether 512 MiB fits the
+        // sandbox is the question, not how stable the timings are.
+        Check::hidden("the default sizes fit the sandbox: 0, 64 and 512 MiB", 1, |o| {
+            tables(o, &[0, 64, 512], Some(3))
         })
+        .args(["--iterations", "3"])
         .timeout(Duration::from_secs(60)),
         Check::hidden("--sizes 0,x is a usage error (exit 2)", 1, |o| {
             exited(o, 2)?;
