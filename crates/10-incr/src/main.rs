@@ -54,18 +54,10 @@ fn parse_args() -> Config {
     let mut args = PROGRAM.args().into_iter();
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str| -> u64 {
-            let Some(v) = args.next() else {
-                PROGRAM.usage_error(&format!("{name} needs a number"));
-            };
-            let v = v.to_string_lossy();
-            v.parse()
-                .unwrap_or_else(|_| PROGRAM.usage_error(&format!("{name} needs a whole number, not '{v}'")))
-        };
         match arg.as_str() {
             "--atomic" => config.atomic = true,
-            "--threads" => config.threads = value("--threads"),
-            "--count" => config.count = value("--count"),
+            "--threads" => config.threads = PROGRAM.number("--threads", args.next()),
+            "--count" => config.count = PROGRAM.number("--count", args.next()),
             _ => PROGRAM.usage_error(&format!("unexpected argument '{arg}'")),
         }
     }

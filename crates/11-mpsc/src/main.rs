@@ -76,20 +76,10 @@ fn parse_args() -> Config {
     let mut args = PROGRAM.args().into_iter();
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str, min: usize, max: usize| -> usize {
-            let Some(v) = args.next() else {
-                PROGRAM.usage_error(&format!("{name} needs a number"));
-            };
-            let v = v.to_string_lossy();
-            match v.parse::<usize>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                _ => PROGRAM.usage_error(&format!("{name} must be a number from {min} to {max}, not '{v}'")),
-            }
-        };
         match arg.as_str() {
-            "--writers" => config.writers = value("--writers", 1, 64) as u32,
-            "--messages" => config.messages = value("--messages", 0, 1_000_000) as u32,
-            "--size" => config.size = value("--size", MIN_SIZE, MAX_SIZE),
+            "--writers" => config.writers = PROGRAM.number_in("--writers", args.next(), 1..=64),
+            "--messages" => config.messages = PROGRAM.number_in("--messages", args.next(), 0..=1_000_000),
+            "--size" => config.size = PROGRAM.number_in("--size", args.next(), MIN_SIZE..=MAX_SIZE),
             _ => PROGRAM.usage_error(&format!("unexpected argument '{arg}'")),
         }
     }

@@ -68,19 +68,9 @@ fn parse_args() -> Config {
     let mut args = PROGRAM.args().into_iter();
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str, min: u32, max: u32| -> u32 {
-            let Some(v) = args.next() else {
-                PROGRAM.usage_error(&format!("{name} needs a number"));
-            };
-            let v = v.to_string_lossy();
-            match v.parse::<u32>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                _ => PROGRAM.usage_error(&format!("{name} must be a number from {min} to {max}, not '{v}'")),
-            }
-        };
         match arg.as_str() {
-            "--workers" => config.workers = value("--workers", 1, 64),
-            "--units" => config.units = value("--units", 0, 1_000_000),
+            "--workers" => config.workers = PROGRAM.number_in("--workers", args.next(), 1..=64),
+            "--units" => config.units = PROGRAM.number_in("--units", args.next(), 0..=1_000_000),
             _ => PROGRAM.usage_error(&format!("unexpected argument '{arg}'")),
         }
     }

@@ -71,17 +71,9 @@ fn parse_args() -> Config {
     let mut args = PROGRAM.args().into_iter();
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
-        let mut value = |name: &str| -> u64 {
-            let Some(v) = args.next() else {
-                PROGRAM.usage_error(&format!("{name} needs a number"));
-            };
-            let v = v.to_string_lossy();
-            v.parse()
-                .unwrap_or_else(|_| PROGRAM.usage_error(&format!("{name} needs a whole number, not '{v}'")))
-        };
         match arg.as_str() {
-            "--steps" => config.steps = value("--steps"),
-            "--workers" => config.workers = value("--workers"),
+            "--steps" => config.steps = PROGRAM.number("--steps", args.next()),
+            "--workers" => config.workers = PROGRAM.number("--workers", args.next()),
             "--tsv" => config.tsv = true,
             _ => PROGRAM.usage_error(&format!("unexpected argument '{arg}'")),
         }

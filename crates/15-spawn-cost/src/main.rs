@@ -78,14 +78,6 @@ fn parse_args() -> Config {
         sizes: vec![0, 64, 512],
         tsv: false,
     };
-    let number = |name: &str, v: Option<std::ffi::OsString>| -> usize {
-        let Some(v) = v else {
-            PROGRAM.usage_error(&format!("{name} needs a number"));
-        };
-        let v = v.to_string_lossy();
-        v.parse()
-            .unwrap_or_else(|_| PROGRAM.usage_error(&format!("{name} needs a whole number, not '{v}'")))
-    };
     let mut args = PROGRAM.args().into_iter();
     while let Some(arg) = args.next() {
         let arg = arg.to_string_lossy().into_owned();
@@ -94,8 +86,8 @@ fn parse_args() -> Config {
                 config.budget = Duration::from_millis(20);
                 config.sizes = vec![0, 16];
             }
-            "--budget" => config.budget = Duration::from_millis(number("--budget", args.next()) as u64),
-            "--iterations" => match number("--iterations", args.next()) {
+            "--budget" => config.budget = Duration::from_millis(PROGRAM.number("--budget", args.next())),
+            "--iterations" => match PROGRAM.number("--iterations", args.next()) {
                 0 => PROGRAM.usage_error("--iterations must be at least 1"),
                 n => config.iterations = Some(n),
             },

@@ -6,6 +6,9 @@
 //! `<program>: <call> failed: <reason>` and exits 1 (see [`crate::OrExit`]).
 
 use std::ffi::OsString;
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 static PROGRAM: OnceLock<&'static str> = OnceLock::new();
@@ -85,6 +88,36 @@ impl Program {
             }
         }
         given
+    }
+
+    /// The whole number that follows option `name` (`--threads 4`): `value`
+    /// is the next argument. A missing or malformed one is a usage error.
+    pub fn number<T: FromStr>(&self, name: &str, value: Option<OsString>) -> T {
+        let Some(v) = value else {
+            self.usage_error(&format!("{name} needs a number"));
+        };
+        let v = v.to_string_lossy();
+        v.parse()
+            .unwrap_or_else(|_| self.usage_error(&format!("{name} needs a whole number, not '{v}'")))
+    }
+
+    /// Like [`Program::number`], and the number must lie in `range`.
+    pub fn number_in<T>(&self, name: &str, value: Option<OsString>, range: RangeInclusive<T>) -> T
+    where
+        T: FromStr + PartialOrd + Display,
+    {
+        let bad = |v: &str| -> ! {
+            let (min, max) = (range.start(), range.end());
+            self.usage_error(&format!("{name} must be a number from {min} to {max}, not '{v}'"))
+        };
+        let Some(v) = value else {
+            self.usage_error(&format!("{name} needs a number"));
+        };
+        let v = v.to_string_lossy();
+        match v.parse::<T>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => bad(&v),
+        }
     }
 
     /// Prints `NAME: MESSAGE` and the usage line to stderr, exits with 2.
