@@ -5,16 +5,13 @@
 //! a target directory of its own, so its broken binaries never land where the
 //! real workspace's are.
 
-use assert_cmd::Command;
-use predicates::prelude::*;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-}
+use assert_cmd::Command;
+use common::{Scratch, root, strip_solutions};
+use predicates::prelude::*;
+use std::path::Path;
+use std::time::Duration;
 
 /// `cargo xtask` against the workspace at `workspace`.
 fn xtask(workspace: &Path) -> Command {
@@ -27,68 +24,6 @@ fn xtask(workspace: &Path) -> Command {
         // A hang in the code under test must fail this test, not stall the run.
         .timeout(Duration::from_secs(300));
     cmd
-}
-
-/// A scratch copy of the workspace: its manifests and sources, nothing else.
-struct Copy {
-    dir: PathBuf,
-}
-
-impl Copy {
-    fn new(tag: &str) -> Copy {
-        let dir = std::env::temp_dir().join(format!("ipc-lab-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for item in ["Cargo.toml", "Cargo.lock", ".cargo"] {
-            copy_tree(&root().join(item), &dir.join(item));
-        }
-        let packages = std::fs::read_dir(root().join("crates"))
-            .unwrap()
-            .map(|e| e.unwrap().path());
-        for package in packages.chain([root().join("xtask")]) {
-            let to = dir.join(package.strip_prefix(root()).unwrap());
-            copy_tree(&package.join("Cargo.toml"), &to.join("Cargo.toml"));
-            copy_tree(&package.join("src"), &to.join("src"));
-        }
-        Copy { dir }
-    }
-}
-
-impl Drop for Copy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-    }
-}
-
-/// Removes the lines between `// BEGIN SOLUTION` and `// END SOLUTION`.
-fn strip_solutions(file: &Path) {
-    let text = std::fs::read_to_string(file).unwrap();
-    let mut out = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.trim() == "// BEGIN SOLUTION" {
-            inside = true;
-        } else if line.trim() == "// END SOLUTION" {
-            inside = false;
-        } else if !inside {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert_ne!(text, out, "{} has no solution region", file.display());
-    std::fs::write(file, out).unwrap();
 }
 
 /// Pids of live processes whose command name is `name`.
@@ -174,7 +109,7 @@ fn check_json_is_one_gradescope_document_with_full_score() {
 
 #[test]
 fn forgetting_to_close_the_write_end_fails_check_3_with_an_explanation() {
-    let copy = Copy::new("broken-03");
+    let copy = Scratch::workspace("broken-03");
     strip_solutions(&copy.dir.join("crates/03-closing-ends/src/main.rs"));
     let assert = xtask(&copy.dir).args(["check", "3"]).assert().code(1);
     let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();

@@ -14,15 +14,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+mod common;
+
+use common::{Scratch, copy_tree, root};
+
 #[path = "../src/grade/zip.rs"]
 #[allow(dead_code)]
 mod zip;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-}
 
 /// The grading cache for the tests: in the target folder, kept between runs.
 fn cache() -> PathBuf {
@@ -39,39 +37,9 @@ fn xtask() -> Command {
     cmd
 }
 
-/// A scratch folder, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("ipc-lab-grade-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// A fully solved submission: the reference's exercise sources, next to
@@ -234,9 +202,9 @@ fn mtime(path: &Path) -> SystemTime {
 
 #[test]
 fn grades_a_class_of_submissions() {
-    let scratch = Scratch::new("class");
-    let subs = scratch.0.join("submissions");
-    let work = scratch.0.join("work");
+    let scratch = Scratch::new("grade-class");
+    let subs = scratch.dir.join("submissions");
+    let work = scratch.dir.join("work");
 
     solved(&subs.join("solved"));
     xtask().arg("release").arg(subs.join("bare")).assert().success();
@@ -249,7 +217,7 @@ fn grades_a_class_of_submissions() {
 
     // Code runs at compile time too: as root, the compiler runs as nobody,
     // who cannot read the grader's private files.
-    let secret = scratch.0.join("secret.txt");
+    let secret = scratch.dir.join("secret.txt");
     write(&secret, "the answers");
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let main4 = subs.join("compile-error/crates/04-child-to-child/src/main.rs");
@@ -294,7 +262,7 @@ fn grades_a_class_of_submissions() {
         .map(|e| e.unwrap().path())
         .collect();
     paths.sort();
-    let out = scratch.0.join("grades");
+    let out = scratch.dir.join("grades");
     let graded = xtask()
         .arg("grade")
         .args(&paths)
@@ -444,13 +412,13 @@ fn grades_a_class_of_submissions() {
 fn usage_errors_exit_2() {
     xtask().arg("grade").assert().code(2);
     xtask().args(["grade", "/no/such/submission"]).assert().code(2);
-    let scratch = Scratch::new("usage");
-    let text = scratch.0.join("notes.txt");
+    let scratch = Scratch::new("grade-usage");
+    let text = scratch.dir.join("notes.txt");
     write(&text, "not a submission");
     xtask().arg("grade").arg(&text).assert().code(2);
     xtask()
         .arg("grade")
-        .arg(&scratch.0)
+        .arg(&scratch.dir)
         .args(["--budget", "-1"])
         .assert()
         .code(2);
@@ -458,8 +426,8 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn autograder_bundle_grades_a_fake_root() {
-    let scratch = Scratch::new("autograder");
-    let bundle_dir = scratch.0.join("bundle");
+    let scratch = Scratch::new("grade-autograder");
+    let bundle_dir = scratch.dir.join("bundle");
     xtask()
         .arg("autograder")
         .arg("--out")
@@ -475,7 +443,7 @@ fn autograder_bundle_grades_a_fake_root() {
         .code(2);
 
     // Gradescope unpacks it into /autograder/source; here, a fake root.
-    let fake = scratch.0.join("autograder");
+    let fake = scratch.dir.join("autograder");
     let source = fake.join("source");
     std::fs::create_dir_all(&source).unwrap();
     let unzipped = std::process::Command::new("unzip")

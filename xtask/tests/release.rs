@@ -6,17 +6,14 @@
 //! own xtask and exercises, into `target/release-tests` so that its stubs
 //! never land among the reference's binaries and later runs are warm.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{Scratch, root};
 use predicates::prelude::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-}
 
 /// The reference's `cargo xtask`.
 fn xtask() -> Command {
@@ -43,31 +40,11 @@ fn student_xtask(dir: &Path) -> Command {
     cmd
 }
 
-/// A scratch folder, removed on drop.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("ipc-lab-release-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
-    }
-
-    /// A scratch folder holding a fresh release.
-    fn release(tag: &str) -> Scratch {
-        let s = Scratch::new(tag);
-        xtask().arg("release").arg(&s.dir).assert().success();
-        s
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A scratch folder holding a fresh release.
+fn released(tag: &str) -> Scratch {
+    let s = Scratch::new(&format!("release-{tag}"));
+    xtask().arg("release").arg(&s.dir).assert().success();
+    s
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -163,7 +140,7 @@ fn trivial(line: &str) -> bool {
 
 #[test]
 fn release_refuses_a_non_empty_folder_unless_forced_and_keeps_what_was_there() {
-    let s = Scratch::new("nonempty");
+    let s = Scratch::new("release-nonempty");
     std::fs::write(s.dir.join("notes.txt"), "mine").unwrap();
     xtask().arg("release").arg(&s.dir).assert().code(2).stderr(
         predicate::str::contains("not empty")
@@ -206,7 +183,7 @@ fn release_refuses_to_write_over_the_reference() {
 
 #[test]
 fn no_solution_line_reaches_the_release() {
-    let s = Scratch::release("solutions");
+    let s = released("solutions");
     let released: BTreeSet<String> = release_files(&s.dir)
         .iter()
         .flat_map(|(_, text)| text.lines().map(|l| l.trim().to_string()).collect::<Vec<_>>())
@@ -256,7 +233,7 @@ fn no_solution_line_reaches_the_release() {
 
 #[test]
 fn no_marker_or_hidden_check_reaches_the_release() {
-    let s = Scratch::release("hidden");
+    let s = released("hidden");
     let files = release_files(&s.dir);
     for (path, text) in &files {
         for (n, line) in text.lines().enumerate() {
@@ -297,7 +274,7 @@ fn no_marker_or_hidden_check_reaches_the_release() {
 
 #[test]
 fn the_release_holds_what_a_student_needs_and_no_staff_files() {
-    let s = Scratch::release("layout");
+    let s = released("layout");
     for e in checks::catalogue() {
         let stubs = release_files(&s.dir.join("crates").join(e.dir))
             .iter()
@@ -372,7 +349,7 @@ fn verdicts(stdout: &str) -> Vec<(String, bool)> {
 
 #[test]
 fn in_the_release_every_exercise_fails_with_its_todo_until_its_solution_is_back() {
-    let s = Scratch::release("student");
+    let s = released("student");
     let assert = student_xtask(&s.dir).arg("check").assert().code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     for (label, passed) in verdicts(&stdout) {

@@ -8,6 +8,9 @@
 //! is killed when its handle drops, so a failing assertion never leaves one
 //! running.
 
+mod common;
+
+use common::{Scratch, root, strip_solutions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -25,89 +28,6 @@ static TARGET: Mutex<()> = Mutex::new(());
 fn target_lock() -> MutexGuard<'static, ()> {
     // A test that failed while holding it poisons it; the next may go on.
     TARGET.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-}
-
-/// A scratch copy of the workspace: its manifests and sources, nothing else.
-struct Copy {
-    dir: PathBuf,
-}
-
-impl Copy {
-    fn new(tag: &str) -> Copy {
-        let dir = std::env::temp_dir().join(format!("ipc-lab-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for item in ["Cargo.toml", "Cargo.lock", ".cargo"] {
-            copy_tree(&root().join(item), &dir.join(item));
-        }
-        let packages = std::fs::read_dir(root().join("crates"))
-            .unwrap()
-            .map(|e| e.unwrap().path());
-        for package in packages.chain([root().join("xtask")]) {
-            let to = dir.join(package.strip_prefix(root()).unwrap());
-            copy_tree(&package.join("Cargo.toml"), &to.join("Cargo.toml"));
-            copy_tree(&package.join("src"), &to.join("src"));
-        }
-        Copy { dir }
-    }
-
-    fn exercise_source(&self, dir: &str) -> PathBuf {
-        self.dir.join("crates").join(dir).join("src/main.rs")
-    }
-
-    /// `cargo xtask` (this build of it) against the copy.
-    fn xtask(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.env("IPC_LAB_ROOT", &self.dir).env("NO_COLOR", "1").env(
-            "CARGO_TARGET_DIR",
-            root().join("target").join("xtask-watch-tests"),
-        );
-        cmd
-    }
-}
-
-impl Drop for Copy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-    }
-}
-
-/// Removes the lines between `// BEGIN SOLUTION` and `// END SOLUTION`.
-fn strip_solutions(file: &Path) {
-    let text = std::fs::read_to_string(file).unwrap();
-    let mut out = String::new();
-    let mut inside = false;
-    for line in text.lines() {
-        match line.trim() {
-            "// BEGIN SOLUTION" => inside = true,
-            "// END SOLUTION" => inside = false,
-            _ if !inside => {
-                out.push_str(line);
-                out.push('\n');
-            }
-            _ => {}
-        }
-    }
-    assert_ne!(text, out, "{} has no solution region", file.display());
-    std::fs::write(file, out).unwrap();
 }
 
 /// Makes this test process the reaper of its orphaned descendants: a
@@ -148,6 +68,18 @@ fn leftovers(names: &[&str]) -> Vec<i32> {
     pids
 }
 
+/// `cargo xtask` (this build of it) against the copy, in a target
+/// directory of its own: two copies building one package into one target
+/// directory would overwrite each other's binaries.
+fn xtask(copy: &Scratch) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.env("IPC_LAB_ROOT", &copy.dir).env("NO_COLOR", "1").env(
+        "CARGO_TARGET_DIR",
+        root().join("target").join("xtask-watch-tests"),
+    );
+    cmd
+}
+
 /// A running `watch`: its stdin for keys, its stdout line by line. Killed
 /// and reaped on drop.
 struct Watch {
@@ -159,9 +91,8 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(copy: &Copy, flags: &[&str]) -> Watch {
-        let mut child = copy
-            .xtask()
+    fn start(copy: &Scratch, flags: &[&str]) -> Watch {
+        let mut child = xtask(copy)
             .arg("watch")
             .args(flags)
             .stdin(Stdio::piped())
@@ -228,7 +159,7 @@ impl Drop for Watch {
 fn a_save_turns_the_verdict_and_watch_moves_on() {
     let _target = target_lock();
     adopt_orphans();
-    let copy = Copy::new("watch");
+    let copy = Scratch::workspace("watch");
     let selfpipe = copy.exercise_source("01-selfpipe");
     let solved = std::fs::read_to_string(&selfpipe).unwrap();
     // Without its write, 01 reads an empty pipe whose only writer is itself.
@@ -282,7 +213,7 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
 #[test]
 fn with_poll_a_save_is_noticed_without_file_events() {
     let _target = target_lock();
-    let copy = Copy::new("watch-poll");
+    let copy = Scratch::workspace("watch-poll");
     let selfpipe = copy.exercise_source("01-selfpipe");
     let solved = std::fs::read_to_string(&selfpipe).unwrap();
     strip_solutions(&selfpipe);
@@ -340,14 +271,13 @@ fn snapshot(dir: &Path, except: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn reset_restores_the_released_stub_and_nothing_else() {
-    let copy = Copy::new("reset");
+    let copy = Scratch::workspace("reset");
     let source = copy.exercise_source("03-closing-ends");
     let reference = std::fs::read_to_string(&source).unwrap();
     let others = snapshot(&copy.dir, &source);
 
     // No terminal to ask on, no --force: refuse, change nothing.
-    let out = copy
-        .xtask()
+    let out = xtask(&copy)
         .args(["reset", "3"])
         .stdin(Stdio::null())
         .output()
@@ -360,7 +290,7 @@ fn reset_restores_the_released_stub_and_nothing_else() {
     assert_eq!(std::fs::read_to_string(&source).unwrap(), reference);
 
     // In the reference workspace the stub is computed from the solution.
-    let out = copy.xtask().args(["reset", "3", "--force"]).output().unwrap();
+    let out = xtask(&copy).args(["reset", "3", "--force"]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let stub = std::fs::read_to_string(&source).unwrap();
     assert!(
@@ -375,8 +305,7 @@ fn reset_restores_the_released_stub_and_nothing_else() {
     std::fs::create_dir_all(pristine.parent().unwrap()).unwrap();
     std::fs::write(&pristine, "//! the released stub\nfn main() { todo!() }\n").unwrap();
     std::fs::write(&source, "//! a student's attempt\nfn main() {}\n").unwrap();
-    let out = copy
-        .xtask()
+    let out = xtask(&copy)
         .args(["reset", "closing-ends", "--force"])
         .output()
         .unwrap();
@@ -385,8 +314,7 @@ fn reset_restores_the_released_stub_and_nothing_else() {
         std::fs::read_to_string(&source).unwrap(),
         "//! the released stub\nfn main() { todo!() }\n"
     );
-    let again = copy
-        .xtask()
+    let again = xtask(&copy)
         .args(["reset", "3"])
         .stdin(Stdio::null())
         .output()
