@@ -93,6 +93,9 @@ pub fn check(
 fn print_report(results: &[ExerciseResult], seconds: f64) {
     let paint = Paint::stdout();
     let verbosity = verbosity();
+    // Columns as wide as their longest entry, in characters.
+    let label_w = results.iter().map(|r| r.exercise.label().chars().count()).max().unwrap_or(0);
+    let title_w = results.iter().map(|r| r.exercise.title.chars().count()).max().unwrap_or(0);
     for r in results {
         if verbosity == Verbosity::Quiet && r.passed() {
             continue;
@@ -104,7 +107,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         };
         let points = format!("{}/{}", r.score(), r.max_score());
         println!(
-            "{mark} {:<20} {:<44} {points:>6}",
+            "{mark} {:<label_w$} {:<title_w$} {points:>6}",
             r.exercise.label(),
             r.exercise.title
         );
