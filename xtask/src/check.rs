@@ -94,8 +94,16 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     let paint = Paint::stdout();
     let verbosity = verbosity();
     // Columns as wide as their longest entry, in characters.
-    let label_w = results.iter().map(|r| r.exercise.label().chars().count()).max().unwrap_or(0);
-    let title_w = results.iter().map(|r| r.exercise.title.chars().count()).max().unwrap_or(0);
+    let label_w = results
+        .iter()
+        .map(|r| r.exercise.label().chars().count())
+        .max()
+        .unwrap_or(0);
+    let title_w = results
+        .iter()
+        .map(|r| r.exercise.title.chars().count())
+        .max()
+        .unwrap_or(0);
     for r in results {
         if verbosity == Verbosity::Quiet && r.passed() {
             continue;
