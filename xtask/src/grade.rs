@@ -7,8 +7,10 @@
 //! sandbox (`compile.rs`), and runs every check, hidden ones included, in
 //! the sandbox. The results file is Gradescope's `results.json`.
 //!
-//! **Work queue.** Reading a submission, compiling one exercise and running
-//! one check are tasks on one queue. `--jobs N` (one per CPU by default)
+//! **Work queue.** Reading a submission, compiling one exercise (or a
+//! group of them as one crate, `merge.rs`; an exercise whose group build
+//! fails is then queued to compile alone) and running one check are tasks
+//! on one queue. `--jobs N` (one per CPU by default)
 //! runs up to N compiles, which use a CPU throughout, and 4N tasks in all:
 //! checks mostly wait on their programs (a pipe, a child, a timeout). The
 //! earliest submission's tasks go first, its longest checks first, so
@@ -30,6 +32,7 @@
 //! results file, 1 when one could not be written, 2 for a usage error.
 
 mod compile;
+mod merge;
 mod submission;
 mod tar;
 pub mod zip;
@@ -321,6 +324,9 @@ fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std:
 enum Task {
     Read(usize),
     Compile(usize, usize),
+    /// Compiling a submission's group of exercises as one crate (see
+    /// [`Toolchain::compile_group`]); the group's index in its `State`.
+    Group(usize, usize),
     Check(usize, usize, usize),
 }
 
@@ -333,6 +339,8 @@ impl Task {
     fn key(self, millis: u64) -> Key {
         match self {
             Task::Read(s) => (s, 0, Reverse(0), 0, 0),
+            // A group first: it holds most of the submission's compiling.
+            Task::Group(s, g) => (s, 1, Reverse(u64::MAX), g, 0),
             Task::Compile(s, e) => (s, 1, Reverse(millis), e, 0),
             Task::Check(s, e, c) => (s, 2, Reverse(millis), e, c),
         }
@@ -340,7 +348,7 @@ impl Task {
 
     fn submission(self) -> usize {
         match self {
-            Task::Read(s) | Task::Compile(s, _) | Task::Check(s, ..) => s,
+            Task::Read(s) | Task::Compile(s, _) | Task::Group(s, _) | Task::Check(s, ..) => s,
         }
     }
 }
@@ -355,6 +363,8 @@ struct State {
     work: Option<WorkDir>,
     sources: Option<Vec<Result<Files, String>>>,
     binaries: Vec<Option<PathBuf>>,
+    /// The exercises of each `Task::Group`.
+    groups: Vec<Vec<usize>>,
     results: Vec<Vec<Option<CheckResult>>>,
     /// Remarks for the results' text, sorted by exercise at the end.
     notes: Vec<(usize, String)>,
@@ -378,7 +388,7 @@ struct Queue {
 impl Queue {
     fn push(&mut self, task: Task, key: Key) {
         match task {
-            Task::Compile(..) => self.compiles.push(Reverse((key, task))),
+            Task::Compile(..) | Task::Group(..) => self.compiles.push(Reverse((key, task))),
             _ => self.others.push(Reverse((key, task))),
         }
     }
@@ -397,7 +407,7 @@ impl Queue {
             (_, Some(_)) => self.others.pop()?,
             (None, None) => return None,
         };
-        if let Task::Compile(..) = task {
+        if let Task::Compile(..) | Task::Group(..) = task {
             self.compiling += 1;
         }
         Some(task)
@@ -484,7 +494,7 @@ impl Grader<'_> {
                                 .collect()
                         };
                         let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Task::Compile(..) = task {
+                        if let Task::Compile(..) | Task::Group(..) = task {
                             q.compiling -= 1;
                         }
                         q.outstanding += next.len();
@@ -567,6 +577,8 @@ impl Grader<'_> {
                 st.results = self.checks.iter().map(|c| vec![None; c.len()]).collect();
                 st.left = self.checks.iter().map(Vec::len).sum();
                 let mut next = Vec::new();
+                // Exercises to compile, by the merged build they may join.
+                let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
                 for (e, files) in sources.iter().enumerate() {
                     match files {
                         // An exercise left exactly as released scores 0
@@ -584,10 +596,25 @@ impl Grader<'_> {
                                 "not attempted: this exercise is unchanged from the release".to_string()
                             });
                         }
-                        Ok(_) => next.push(Task::Compile(s, e)),
+                        Ok(_) => match self.toolchain.merge_group(&self.catalogue[e]) {
+                            Some(g) => match groups.iter_mut().find(|(k, _)| *k == g) {
+                                Some((_, members)) => members.push(e),
+                                None => groups.push((g, vec![e])),
+                            },
+                            None => next.push(Task::Compile(s, e)),
+                        },
                         Err(why) => {
                             let why = why.clone();
                             self.fail_exercise(&mut st, e, |_| format!("not graded: {why}"));
+                        }
+                    }
+                }
+                for (_, members) in groups {
+                    match members.as_slice() {
+                        [e] => next.push(Task::Compile(s, *e)),
+                        _ => {
+                            next.push(Task::Group(s, st.groups.len()));
+                            st.groups.push(members);
                         }
                     }
                 }
@@ -605,12 +632,7 @@ impl Grader<'_> {
                 let built = match (files, work_path) {
                     _ if self.out_of_time(Duration::from_secs(1)) => Err(OUT_OF_TIME.to_string()),
                     (Some(files), Some(path)) => {
-                        let timeout = match self.deadline {
-                            Some(d) => d
-                                .saturating_duration_since(Instant::now())
-                                .min(compile::COMPILE_TIMEOUT),
-                            None => compile::COMPILE_TIMEOUT,
-                        };
+                        let timeout = self.compile_timeout();
                         let started = Instant::now();
                         let built = self.toolchain.compile(exercise, &path, &files, timeout);
                         let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -618,33 +640,48 @@ impl Grader<'_> {
                             self.compile_millis.lock().unwrap_or_else(|p| p.into_inner());
                         compile_millis[e] = compile_millis[e].max(ms);
                         drop(compile_millis);
-                        match built {
-                            Built::Binary(p) => Ok(p),
-                            // Stopped by the budget, not by the student's code.
-                            Built::Error(_) if self.out_of_time(Duration::ZERO) => {
-                                Err(OUT_OF_TIME.to_string())
-                            }
-                            Built::Error(text) => Err(format!("it did not compile:\n{text}")),
-                        }
+                        self.judge_build(built)
                     }
                     _ => Err("not graded: the grader could not make a work folder".to_string()),
                 };
                 let mut st = lock();
-                match built {
-                    Ok(binary) => {
-                        st.binaries[e] = Some(binary);
-                        let n = self.checks[e].len();
-                        ((0..n).map(|c| Task::Check(s, e, c)).collect(), false)
+                let next = self.settle(&mut st, s, e, built);
+                let complete = st.left == 0;
+                (next, complete)
+            }
+            Task::Group(s, g) => {
+                let (members, work_path) = {
+                    let st = lock();
+                    let members: Vec<(usize, Files)> = st.groups[g]
+                        .iter()
+                        .filter_map(|&e| {
+                            let files = st.sources.as_ref()?[e].as_ref().ok()?;
+                            Some((e, files.clone()))
+                        })
+                        .collect();
+                    (members, st.work.as_ref().map(|w| w.path.clone()))
+                };
+                let built = match work_path {
+                    // Each alone, where the budget and missing folders are told.
+                    _ if self.out_of_time(Duration::from_secs(1)) => vec![None; members.len()],
+                    None => vec![None; members.len()],
+                    Some(path) => {
+                        let pairs: Vec<(&Exercise, &Files)> =
+                            members.iter().map(|(e, f)| (&self.catalogue[*e], f)).collect();
+                        self.toolchain
+                            .compile_group(&pairs, &path, self.compile_timeout())
                     }
-                    Err(why) => {
-                        if why.starts_with("it did not compile") {
-                            st.notes
-                                .push((e, format!("{}: did not compile", exercise.label())));
-                        }
-                        self.fail_exercise(&mut st, e, |_| why.clone());
-                        (Vec::new(), st.left == 0)
+                };
+                let mut st = lock();
+                let mut next = Vec::new();
+                for ((e, _), built) in members.iter().zip(built) {
+                    match built {
+                        Some(built) => next.extend(self.settle(&mut st, s, *e, self.judge_build(built))),
+                        None => next.push(Task::Compile(s, *e)),
                     }
                 }
+                let complete = st.left == 0;
+                (next, complete)
             }
             Task::Check(_, e, c) => {
                 let exercise = &self.catalogue[e];
@@ -666,6 +703,45 @@ impl Grader<'_> {
                 st.results[e][c] = Some(result);
                 st.left -= 1;
                 (Vec::new(), st.left == 0)
+            }
+        }
+    }
+
+    /// How long a compile may take: its limit, or the budget left.
+    fn compile_timeout(&self) -> Duration {
+        match self.deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(compile::COMPILE_TIMEOUT),
+            None => compile::COMPILE_TIMEOUT,
+        }
+    }
+
+    /// A compile's result: the program, or why the exercise scores 0.
+    fn judge_build(&self, built: Built) -> Result<PathBuf, String> {
+        match built {
+            Built::Binary(p) => Ok(p),
+            // Stopped by the budget, not by the student's code.
+            Built::Error(_) if self.out_of_time(Duration::ZERO) => Err(OUT_OF_TIME.to_string()),
+            Built::Error(text) => Err(format!("it did not compile:\n{text}")),
+        }
+    }
+
+    /// Records exercise `e`'s compile; returns its checks to run.
+    fn settle(&self, st: &mut State, s: usize, e: usize, built: Result<PathBuf, String>) -> Vec<Task> {
+        match built {
+            Ok(binary) => {
+                st.binaries[e] = Some(binary);
+                let n = self.checks[e].len();
+                (0..n).map(|c| Task::Check(s, e, c)).collect()
+            }
+            Err(why) => {
+                if why.starts_with("it did not compile") {
+                    st.notes
+                        .push((e, format!("{}: did not compile", self.catalogue[e].label())));
+                }
+                self.fail_exercise(st, e, |_| why.clone());
+                Vec::new()
             }
         }
     }

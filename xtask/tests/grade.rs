@@ -214,6 +214,20 @@ fn grades_a_class_of_submissions() {
     let mut text = std::fs::read_to_string(&main3).unwrap();
     text.push_str("\nfn broken() -> u32 {\n    \"not a number\"\n}\n");
     write(&main3, &text);
+    // Sources new to the cache (it is kept between runs), so this run
+    // compiles them merged: exercise 03 breaks the opt-level 0 group's
+    // merged build (the others must still compile, alone), while the
+    // optimised group (10, 14, 16) builds merged.
+    let started = SystemTime::now() - Duration::from_secs(2);
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    for dir in ["03-closing-ends", "05-pipesizer", "10-incr", "14-parallelism"] {
+        let main = subs.join(format!("compile-error/crates/{dir}/src/main.rs"));
+        let text = std::fs::read_to_string(&main).unwrap();
+        write(&main, &format!("{text}\n// Run {stamp}.\n"));
+    }
 
     // Code runs at compile time too: as root, the compiler runs as nobody,
     // who cannot read the grader's private files.
@@ -335,6 +349,22 @@ fn grades_a_class_of_submissions() {
             );
         }
     }
+
+    // This run's merged builds, in the cache: one failed (and the
+    // exercises above compiled alone), one gave a program.
+    let merged: Vec<PathBuf> = std::fs::read_dir(cache().join("private").join("bins"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("m-") && mtime(p) >= started)
+        .collect();
+    assert!(
+        merged.iter().any(|p| p.join("error").is_file()),
+        "no failed merged build: {merged:?}"
+    );
+    assert!(
+        merged.iter().any(|p| p.join("program").is_file()),
+        "no merged program: {merged:?}"
+    );
 
     let bomb = results(&out, "fork-bomb");
     assert!(per_exercise(&bomb)[&6] < full(6));

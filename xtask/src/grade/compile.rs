@@ -21,6 +21,7 @@
 //!     target/              the trusted build of the reference, by cargo
 //!     records/             the exact rustc command line cargo used per crate
 //!     bins/<hash>/         compiled submissions, by hash of source and flags
+//!     bins/m-<hash>/       merged builds, by the hashes of their members
 //! ```
 //!
 //! **The same flags as cargo.** Cargo builds the reference's exercises once,
@@ -37,6 +38,13 @@
 //! collision cannot hand one student another's program). Unchanged stubs
 //! and identical submissions compile once per machine. Compile errors are
 //! kept too; failures of the compiler itself (a timeout) are not.
+//!
+//! **Compiled together.** The exercises with the same flags (one group per
+//! opt-level) compile first as one crate ([`super::merge`]): one rustc run
+//! instead of a dozen, most of whose time is the same start-up and linking.
+//! Each member's own cache entry then links to that program. When the
+//! merged build fails, for whatever reason, each member compiles alone as
+//! above, so an error is told exactly as for that exercise alone.
 
 use super::submission::Files;
 use checks::Exercise;
@@ -397,6 +405,199 @@ impl Toolchain {
         built.clone()
     }
 
+    /// Which merged build `e` may join: exercises with the same flags but
+    /// their names (so one per opt-level) share one. `None`: compile alone.
+    pub fn merge_group(&self, e: &Exercise) -> Option<String> {
+        let inv = self.invocations.get(e.name)?;
+        let mut args = inv.args.iter();
+        let mut flags = Vec::new();
+        while let Some(a) = args.next() {
+            flags.push(a.as_str());
+            if a == "--crate-name" {
+                args.next();
+            }
+        }
+        let flags: Vec<&str> = flags
+            .into_iter()
+            .filter(|a| !a.starts_with("metadata="))
+            .collect();
+        Some(hash_name(flags.join("\0").as_bytes()))
+    }
+
+    /// Compiles exercises of one submission that share a
+    /// [`merge_group`](Self::merge_group) as one crate (see
+    /// [`merge`](super::merge)), each getting that program under its own
+    /// name. Per exercise: its program or error (found compiled, or built
+    /// merged), or `None` for one to compile alone with
+    /// [`compile`](Self::compile) — a file that cannot be a module, or all
+    /// of them when the merged build fails (so a compile error is told as
+    /// the exercise's own, and the others still compile).
+    pub fn compile_group(
+        &self,
+        members: &[(&Exercise, &Files)],
+        work: &Path,
+        timeout: Duration,
+    ) -> Vec<Option<Built>> {
+        let mut results: Vec<Option<Built>> = vec![None; members.len()];
+        // (member index, module source, per-exercise cache name and key)
+        let mut merging = Vec::new();
+        for (i, (e, files)) in members.iter().enumerate() {
+            let Some(inv) = self.invocations.get(e.name) else {
+                continue;
+            };
+            let key = self.key(inv, files);
+            let name = hash_name(&key);
+            if let Some(hit) = self.cached(&name, &key, &inv.bin) {
+                results[i] = Some(hit);
+                continue;
+            }
+            let module = match files.as_slice() {
+                [(path, data)] if path == "main.rs" => std::str::from_utf8(data)
+                    .ok()
+                    .and_then(super::merge::module_source),
+                _ => None,
+            };
+            if let Some(module) = module {
+                merging.push((i, module, name, key));
+            }
+        }
+        if merging.len() < 2 {
+            return results;
+        }
+        let mut key = Vec::new();
+        for (_, _, _, k) in &merging {
+            key.extend_from_slice(b"ipc-lab grade merged 1\0");
+            key.extend_from_slice(&(k.len() as u64).to_le_bytes());
+            key.extend_from_slice(k);
+        }
+        let merged = format!("m-{}", hash_name(&key));
+        let cell = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(inflight.entry(merged.clone()).or_default())
+        };
+        let built = cell.get_or_init(|| {
+            if let Some(hit) = self.cached(&merged, &key, "program") {
+                return hit;
+            }
+            let members: Vec<(&Exercise, &str)> = merging
+                .iter()
+                .map(|(i, module, _, _)| (members[*i].0, module.as_str()))
+                .collect();
+            self.compile_merged(&members, work, timeout, &merged, &key)
+        });
+        let Built::Binary(program) = built else {
+            return results;
+        };
+        // Each exercise's own cache entry: the program, linked under its name.
+        for (i, _, name, key) in &merging {
+            let bin = &self.invocations[members[*i].0.name].bin;
+            results[*i] = Some(
+                match self.store(
+                    name,
+                    key,
+                    &Built::Binary(program.clone()),
+                    Some(program.as_path()),
+                    bin,
+                ) {
+                    Built::Binary(p) => Built::Binary(p),
+                    // Not kept: it compiles alone.
+                    Built::Error(_) => continue,
+                },
+            );
+        }
+        results
+    }
+
+    /// Runs the merged build. A program is kept under `name` as `program`
+    /// (the per-exercise entries link to it); a failure is kept as an
+    /// error (so the same submission goes straight to the separate builds);
+    /// either way the caller falls back to those on an error.
+    fn compile_merged(
+        &self,
+        members: &[(&Exercise, &str)],
+        work: &Path,
+        timeout: Duration,
+        name: &str,
+        key: &[u8],
+    ) -> Built {
+        let Some(inv) = members.first().and_then(|(e, _)| self.invocations.get(e.name)) else {
+            return Built::Error("no members".into());
+        };
+        let short = &name[..18];
+        let root = work.join(format!("{short}.rs"));
+        let out = work.join(format!("out-{short}"));
+        let laid = (|| -> io::Result<()> {
+            for (e, module) in members {
+                let files: Files = vec![("main.rs".to_string(), module.as_bytes().to_vec())];
+                self.lay_out(&work.join("crates").join(e.dir), &out, &files)?;
+            }
+            let roster: Vec<super::merge::Member> = members
+                .iter()
+                .map(|(e, _)| super::merge::Member {
+                    dir: e.dir,
+                    bin: &self.invocations[e.name].bin,
+                })
+                .collect();
+            fs::write(&root, super::merge::root_source(&roster))?;
+            fs::set_permissions(&root, fs::Permissions::from_mode(0o644))
+        })();
+        if let Err(why) = laid {
+            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+        }
+        let mut args: Vec<String> = inv
+            .env
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "CARGO_MANIFEST_DIR" => format!("{k}={}", work.display()),
+                "CARGO_MANIFEST_PATH" => format!("{k}={}", work.join("Cargo.toml").display()),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        args.push(self.rustc.display().to_string());
+        let mut crate_name = false;
+        for (i, a) in inv.args.iter().enumerate() {
+            if i == inv.source_at {
+                args.push(root.display().to_string());
+            }
+            args.push(if crate_name {
+                "ipc_lab_merged".to_string()
+            } else {
+                a.clone()
+            });
+            crate_name = a == "--crate-name";
+        }
+        if inv.source_at == inv.args.len() {
+            args.push(root.display().to_string());
+        }
+        let produced = out.join("program");
+        args.push("-o".into());
+        args.push(produced.display().to_string());
+        args.push(format!("--remap-path-prefix={}=", work.display()));
+        let spec = Spec::new(&self.env_program)
+            .args(args)
+            .limits(compile_limits(timeout));
+        let outcome = sandbox::run(&spec);
+        let _ = fs::remove_file(&root);
+        let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
+        let built = match outcome.map(|o| o.status) {
+            Ok(Status::Exited(0)) if is_program => self.store(
+                name,
+                key,
+                &Built::Binary(produced.clone()),
+                Some(&produced),
+                "program",
+            ),
+            // A compile error (or a clash between modules): the same
+            // sources give it again.
+            Ok(Status::Exited(1)) => {
+                self.store(name, key, &Built::Error("merged build failed".into()), None, "")
+            }
+            _ => Built::Error("merged build stopped".into()),
+        };
+        let _ = fs::remove_dir_all(&out);
+        built
+    }
+
     /// What identifies a build: the compiler, its flags, the sources.
     fn key(&self, inv: &Invocation, files: &Files) -> Vec<u8> {
         let mut key = Vec::new();
@@ -443,6 +644,10 @@ impl Toolchain {
         let stored = (|| -> io::Result<()> {
             fs::create_dir(&tmp)?;
             match (built, produced) {
+                // A program already in the cache (a merged build's) is
+                // linked, not copied: it is ours and never changes.
+                (Built::Binary(_), Some(p))
+                    if p.starts_with(&self.bins) && fs::hard_link(p, tmp.join(bin)).is_ok() => {}
                 (Built::Binary(_), Some(p)) => {
                     fs::copy(p, tmp.join(bin))?;
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o755))?;
@@ -505,19 +710,9 @@ impl Toolchain {
         args.push(produced.display().to_string());
         args.push(format!("--remap-path-prefix={}=", work.display()));
 
-        // rustc and the linker need more room than a student program; a
-        // compile that runs away (a huge const evaluation) still stops.
-        let limits = Limits {
-            timeout,
-            cpu_seconds: timeout.as_secs().max(1) * 2,
-            address_space: 8 << 30,
-            memory: 2 << 30,
-            file_size: 1 << 30,
-            open_files: 1024,
-            processes: 256,
-            ..Limits::default()
-        };
-        let spec = Spec::new(&self.env_program).args(args).limits(limits);
+        let spec = Spec::new(&self.env_program)
+            .args(args)
+            .limits(compile_limits(timeout));
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
             Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
@@ -580,6 +775,22 @@ impl Toolchain {
             std::os::unix::fs::chown(out, Some(uid), Some(gid))?;
         }
         Ok(())
+    }
+}
+
+/// The compiler's limits: rustc and the linker need more room than a
+/// student program; a compile that runs away (a huge const evaluation)
+/// still stops.
+fn compile_limits(timeout: Duration) -> Limits {
+    Limits {
+        timeout,
+        cpu_seconds: timeout.as_secs().max(1) * 2,
+        address_space: 8 << 30,
+        memory: 2 << 30,
+        file_size: 1 << 30,
+        open_files: 1024,
+        processes: 256,
+        ..Limits::default()
     }
 }
 
