@@ -544,16 +544,7 @@ impl Toolchain {
         if let Err(why) = laid {
             return Built::Error(format!("the grader could not lay out the sources: {why}"));
         }
-        let mut args: Vec<String> = inv
-            .env
-            .iter()
-            .map(|(k, v)| match k.as_str() {
-                "CARGO_MANIFEST_DIR" => format!("{k}={}", work.display()),
-                "CARGO_MANIFEST_PATH" => format!("{k}={}", work.join("Cargo.toml").display()),
-                _ => format!("{k}={v}"),
-            })
-            .collect();
-        args.push(self.rustc.display().to_string());
+        let mut args = self.env_then_rustc(inv, work);
         let mut crate_name = false;
         for (i, a) in inv.args.iter().enumerate() {
             if i == inv.source_at {
@@ -686,16 +677,7 @@ impl Toolchain {
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
             return Built::Error(format!("the grader could not lay out the sources: {why}"));
         }
-        let mut args: Vec<String> = inv
-            .env
-            .iter()
-            .map(|(k, v)| match k.as_str() {
-                "CARGO_MANIFEST_DIR" => format!("{k}={}", crate_dir.display()),
-                "CARGO_MANIFEST_PATH" => format!("{k}={}", crate_dir.join("Cargo.toml").display()),
-                _ => format!("{k}={v}"),
-            })
-            .collect();
-        args.push(self.rustc.display().to_string());
+        let mut args = self.env_then_rustc(inv, &crate_dir);
         for (i, a) in inv.args.iter().enumerate() {
             if i == inv.source_at {
                 args.push(crate_dir.join("src").join("main.rs").display().to_string());
@@ -756,6 +738,22 @@ impl Toolchain {
 
     /// Writes the sources (readable, not writable, by `nobody`) and makes
     /// an empty output folder that only `nobody` (the compiler) writes to.
+    /// The start of a compile command: cargo's recorded environment, with
+    /// the manifest pointing into `manifest_dir`, then the rustc to run.
+    fn env_then_rustc(&self, inv: &Invocation, manifest_dir: &Path) -> Vec<String> {
+        let mut args: Vec<String> = inv
+            .env
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "CARGO_MANIFEST_DIR" => format!("{k}={}", manifest_dir.display()),
+                "CARGO_MANIFEST_PATH" => format!("{k}={}", manifest_dir.join("Cargo.toml").display()),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        args.push(self.rustc.display().to_string());
+        args
+    }
+
     fn lay_out(&self, crate_dir: &Path, out: &Path, files: &Files) -> io::Result<()> {
         let src = crate_dir.join("src");
         let _ = fs::remove_dir_all(&src);
