@@ -29,21 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-/// A program that forks without end, bounded so a broken sandbox could
-/// not take the machine down: 12 rounds make at most 4096 processes, each
-/// named `gradebomb` (so leftovers are easy to find) and sleeping 30 s.
-pub const FORK_BOMB: &str = r#"//! A submission gone wrong: it forks in a loop.
-fn main() {
-    // SAFETY: a NUL-terminated name of at most 16 bytes, as PR_SET_NAME wants.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"gradebomb".as_ptr()) };
-    for _ in 0..12 {
-        // SAFETY: fork has no preconditions; the children only sleep.
-        if unsafe { libc::fork() } == 0 {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-        }
-    }
-}
-"#;
+/// A program that forks without end, bounded by itself.
+pub const FORK_BOMB: &str = include_str!("../fixtures/fork_bomb.rs");
 
 /// A program that never finishes.
 const HANG: &str = r#"//! A submission gone wrong: it never finishes.

@@ -66,20 +66,8 @@ fn solved(dir: &Path) {
     );
 }
 
-/// A program that forks in a loop, bounded (at most 4096 processes), each
-/// process named `gradebomb` so leftovers are easy to find.
-const FORK_BOMB: &str = r#"//! Forks in a loop.
-fn main() {
-    // SAFETY: a NUL-terminated name of at most 16 bytes, as PR_SET_NAME wants.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"gradebomb".as_ptr()) };
-    for _ in 0..12 {
-        // SAFETY: fork has no preconditions; the children only sleep.
-        if unsafe { libc::fork() } == 0 {
-            std::thread::sleep(std::time::Duration::from_secs(30));
-        }
-    }
-}
-"#;
+/// A program that forks in a loop, bounded by itself.
+const FORK_BOMB: &str = include_str!("../fixtures/fork_bomb.rs");
 
 /// Zips `dir` with `top/` as its single top-level folder.
 fn zip_folder(dir: &Path, top: &str, to: &Path) {
