@@ -130,13 +130,29 @@ impl WorkDir {
         Ok(dir)
     }
 
-    /// Copies the program in, executable by the run's user: our own build
+    /// Puts the program in, executable by the run's user: our own build
     /// directory may not be readable by `nobody`.
+    ///
+    /// A program file that no one may write (no `w` in its mode) and that
+    /// is ours (or root's), so the run's user cannot make it writable, is
+    /// fixed: it is hard-linked, which costs nothing, where a copy reads
+    /// and writes the whole program for every run (a grader's cache keeps
+    /// its programs that way). Anything else, or a link that fails (another
+    /// file system), is copied: a build folder's program changes under us.
     fn install(&self, program: &Path) -> io::Result<PathBuf> {
         let name = program
             .file_name()
             .ok_or_else(|| invalid(format!("{} names no file", program.display())))?;
         let target = self.path.join(name);
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let fixed = fs::metadata(program).is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.is_file() && m.mode() & 0o222 == 0 && (m.uid() == euid || m.uid() == 0)
+        });
+        if fixed && fs::hard_link(program, &target).is_ok() {
+            return Ok(target);
+        }
         let _no_fork_meanwhile = EXEC_COPIES.read().unwrap_or_else(|p| p.into_inner());
         fs::copy(program, &target).map_err(|e| {
             io::Error::new(
@@ -577,6 +593,13 @@ impl Runner<'_> {
                 return;
             }
             self.watch.next_at = Some(elapsed + WATCH_EVERY);
+            // A process on a CPU is no deadlock, and reading every process's
+            // descriptors costs the runner more than the stat it has read:
+            // skip the diagnosis, and start the two-sample watch again.
+            if tree.iter().any(|p| p.state == 'R') {
+                self.watch.previous = None;
+                return;
+            }
             let pids: Vec<i32> = tree.iter().map(|p| p.pid).collect();
             if let Some(explanation) = self.watch.deadlock(&pids) {
                 let when = elapsed.as_secs_f64();

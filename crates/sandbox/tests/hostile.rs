@@ -320,6 +320,41 @@ fn the_working_directory_is_fresh_and_removed_after() {
 }
 
 #[test]
+fn a_read_only_program_is_linked_a_writable_one_copied_and_neither_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(unique("ipc-lab-link-test-@"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    // Prints how many names the file it runs from has, then tries to
+    // change it (an untrusted program must not reach the original).
+    // (`exit` before the end: sh reads on, and a copy it may change is changed.)
+    let script = "#!/bin/sh\nstat -c %h \"$0\"\necho : changed >> \"$0\" 2>/dev/null\nexit 0\n";
+    let mut counts = Vec::new();
+    for (name, mode) in [("fixed", 0o555), ("changing", 0o755)] {
+        let program = dir.join(name);
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = run(&Spec::new(&program));
+        assert_eq!(o.status, Status::Exited(0));
+        counts.push(stdout(&o).lines().next().unwrap_or_default().to_string());
+        assert_eq!(
+            std::fs::read_to_string(&program).unwrap(),
+            script,
+            "{name} was changed"
+        );
+        assert_eq!(
+            std::fs::metadata(&program).unwrap().permissions().mode() & 0o777,
+            mode,
+            "{name}'s mode was changed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // Two names while the read-only one ran (ours and the run's link); the
+    // writable one ran from a copy of its own.
+    assert_eq!(counts, ["2", "1"]);
+}
+
+#[test]
 fn the_rlimits_are_set_and_cannot_be_raised() {
     let o = run(&Spec::new("/bin/cat").args(["/proc/self/limits"]));
     let limits = stdout(&o);
