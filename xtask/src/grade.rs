@@ -228,6 +228,9 @@ pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summ
             compile_millis: Mutex::new(compile_millis),
         };
         let (graded, errors) = grader.run();
+        if timing() {
+            eprintln!("{}", cpu_time());
+        }
         summary.graded = graded;
         summary.errors = errors;
     }
@@ -236,6 +239,32 @@ pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summ
     }
     summary.elapsed = start.elapsed();
     Ok(summary)
+}
+
+/// Whether course staff asked where the time goes (`IPC_LAB_GRADE_TIMING=1`).
+fn timing() -> bool {
+    std::env::var_os("IPC_LAB_GRADE_TIMING").is_some_and(|v| v == "1")
+}
+
+/// The CPU time spent so far by the grader itself (its threads, and the
+/// supervisors it forks) and by what it waited for (compilers, programs).
+fn cpu_time() -> String {
+    let seconds = |who| {
+        // SAFETY: a zeroed rusage is valid storage; getrusage only writes it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `usage` is valid for writes.
+        unsafe { libc::getrusage(who, &mut usage) };
+        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+        (t(usage.ru_utime), t(usage.ru_stime))
+    };
+    let (su, ss) = seconds(libc::RUSAGE_SELF);
+    let (cu, cs) = seconds(libc::RUSAGE_CHILDREN);
+    format!(
+        "CPU time: the grader {:.1} s ({su:.1} user, {ss:.1} system); what it ran {:.1} s \
+         ({cu:.1} user, {cs:.1} system)",
+        su + ss,
+        cu + cs
+    )
 }
 
 /// `DIR/NAME/results.json`.
@@ -371,42 +400,91 @@ struct State {
     left: usize,
 }
 
-/// The tasks waiting, in two heaps: compiles use CPU throughout and get
-/// `jobs` slots; reading and checks (which mostly wait on the programs)
-/// get the other threads.
+/// The tasks waiting. Compiles use CPU throughout and get `jobs` slots;
+/// reading and checks (which mostly wait on the programs) get the other
+/// threads.
+///
+/// Reading and compiling run ahead of checking, by up to `lookahead`
+/// submissions past the oldest unfinished one: a submission's checks can
+/// then start as soon as a thread is free, and one that takes long (a
+/// program that hangs until its timeout) overlaps with the checks of the
+/// submissions before it instead of holding up the end of the run. The
+/// bound keeps results coming in order, so a run stopped half-way has
+/// finished what it started first.
 struct Queue {
+    reads: BinaryHeap<Reverse<(Key, Task)>>,
     compiles: BinaryHeap<Reverse<(Key, Task)>>,
-    others: BinaryHeap<Reverse<(Key, Task)>>,
+    checks: BinaryHeap<Reverse<(Key, Task)>>,
     /// Compiles running.
     compiling: usize,
     /// Tasks queued or running.
     outstanding: usize,
+    /// Which submissions are complete; the oldest that is not.
+    complete: Vec<bool>,
+    oldest: usize,
+    lookahead: usize,
     done: usize,
     current: String,
 }
 
 impl Queue {
-    fn push(&mut self, task: Task, key: Key) {
-        match task {
-            Task::Compile(..) | Task::Group(..) => self.compiles.push(Reverse((key, task))),
-            _ => self.others.push(Reverse((key, task))),
+    fn new(submissions: usize, lookahead: usize) -> Queue {
+        Queue {
+            reads: BinaryHeap::new(),
+            compiles: BinaryHeap::new(),
+            checks: BinaryHeap::new(),
+            compiling: 0,
+            outstanding: 0,
+            complete: vec![false; submissions],
+            oldest: 0,
+            lookahead,
+            done: 0,
+            current: String::new(),
         }
     }
 
-    /// The most urgent task that may start now.
-    fn pop(&mut self, compile_slots: usize) -> Option<Task> {
-        let compile = self
-            .compiles
-            .peek()
-            .filter(|_| self.compiling < compile_slots)
-            .map(|Reverse((k, _))| *k);
-        let other = self.others.peek().map(|Reverse((k, _))| *k);
-        let Reverse((_, task)) = match (compile, other) {
-            (Some(c), Some(o)) if c < o => self.compiles.pop()?,
-            (Some(_), None) => self.compiles.pop()?,
-            (_, Some(_)) => self.others.pop()?,
-            (None, None) => return None,
+    fn push(&mut self, task: Task, key: Key) {
+        let heap = match task {
+            Task::Read(_) => &mut self.reads,
+            Task::Compile(..) | Task::Group(..) => &mut self.compiles,
+            Task::Check(..) => &mut self.checks,
         };
+        heap.push(Reverse((key, task)));
+    }
+
+    /// Submission `s` is complete.
+    fn finished(&mut self, s: usize) {
+        if let Some(c) = self.complete.get_mut(s) {
+            *c = true;
+        }
+        while self.complete.get(self.oldest) == Some(&true) {
+            self.oldest += 1;
+        }
+    }
+
+    /// The most urgent task that may start now: a compile or a read within
+    /// the lookahead, else a check, else (rather than leave a CPU idle) a
+    /// compile beyond it, or the read that leads to one.
+    fn pop(&mut self, compile_slots: usize) -> Option<Task> {
+        let limit = self.oldest + self.lookahead;
+        let slot = self.compiling < compile_slots;
+        let first = |heap: &BinaryHeap<Reverse<(Key, Task)>>| heap.peek().map(|Reverse((_, t))| *t);
+        let within = |t: Option<Task>| t.filter(|t| t.submission() < limit).is_some();
+        let heap = if slot && within(first(&self.compiles)) {
+            &mut self.compiles
+        } else if within(first(&self.reads)) {
+            &mut self.reads
+        } else if !self.checks.is_empty() {
+            &mut self.checks
+        } else if slot && !self.compiles.is_empty() {
+            &mut self.compiles
+        } else if slot {
+            // A compile slot free and nothing to compile: read what will be.
+            &mut self.reads
+        } else {
+            return None;
+        };
+        let Reverse((_, task)) = heap.pop()?;
         if let Task::Compile(..) | Task::Group(..) = task {
             self.compiling += 1;
         }
@@ -433,21 +511,15 @@ struct Grader<'a> {
 impl Grader<'_> {
     fn run(&self) -> (Vec<(String, f64, f64)>, Vec<String>) {
         let states: Vec<Mutex<State>> = self.subs.iter().map(|_| Mutex::new(State::default())).collect();
-        let mut queue = Queue {
-            compiles: BinaryHeap::new(),
-            others: BinaryHeap::new(),
-            compiling: 0,
-            outstanding: self.subs.len(),
-            done: 0,
-            current: String::new(),
-        };
+        let jobs = self.options.jobs;
+        let mut queue = Queue::new(self.subs.len(), 2 * jobs);
+        queue.outstanding = self.subs.len();
         for s in 0..self.subs.len() {
             queue.push(Task::Read(s), Task::Read(s).key(0));
         }
         let queue = Mutex::new(queue);
         let wake = Condvar::new();
         let finished: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-        let jobs = self.options.jobs;
         std::thread::scope(|scope| {
             // Four threads per compile slot: checks mostly wait on their
             // programs (a pipe, a child, a timeout), so it takes several
@@ -504,6 +576,7 @@ impl Grader<'_> {
                         }
                         if complete {
                             q.done += 1;
+                            q.finished(sub);
                         }
                         self.show(&q);
                         drop(q);
@@ -699,7 +772,7 @@ impl Grader<'_> {
                     let ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
                     millis[e][c] = millis[e][c].max(ms);
                 }
-                if std::env::var_os("IPC_LAB_GRADE_TIMING").is_some_and(|v| v == "1") {
+                if timing() {
                     // For course staff tuning a grading run: where the time goes.
                     let secs = result.duration.as_secs_f64();
                     eprintln!(
@@ -944,32 +1017,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tasks_order_by_submission_then_kind_then_length() {
-        let mut q = Queue {
-            compiles: BinaryHeap::new(),
-            others: BinaryHeap::new(),
-            compiling: 0,
-            outstanding: 0,
-            done: 0,
-            current: String::new(),
-        };
+    fn compiles_and_reads_run_ahead_of_checks_within_the_lookahead() {
+        let mut q = Queue::new(5, 2);
         for (t, ms) in [
             (Task::Check(0, 1, 2), 5),
+            (Task::Read(3), 0),
             (Task::Read(1), 0),
             (Task::Compile(0, 3), 0),
             (Task::Check(0, 2, 0), 900),
-            (Task::Compile(0, 4), 0),
+            (Task::Compile(2, 4), 0),
+            (Task::Check(1, 0, 0), 0),
         ] {
             q.push(t, t.key(ms));
         }
+        // Submissions 0 and 1 are within the lookahead: first compile 0's,
+        // then read 1; the longest check next.
         assert_eq!(q.pop(1), Some(Task::Compile(0, 3)));
-        // One compile slot, taken: the next compile waits, checks go on.
+        assert_eq!(q.pop(1), Some(Task::Read(1)));
         assert_eq!(q.pop(1), Some(Task::Check(0, 2, 0)));
         assert_eq!(q.pop(1), Some(Task::Check(0, 1, 2)));
-        assert_eq!(q.pop(1), Some(Task::Read(1)));
+        assert_eq!(q.pop(1), Some(Task::Check(1, 0, 0)));
+        // Nothing within reach, the one compile slot taken: wait.
         assert_eq!(q.pop(1), None);
+        // A slot free and no check waiting: compile beyond the lookahead
+        // rather than idle, then read what comes next.
         q.compiling = 0;
-        assert_eq!(q.pop(1), Some(Task::Compile(0, 4)));
+        assert_eq!(q.pop(1), Some(Task::Compile(2, 4)));
+        q.compiling = 0;
+        assert_eq!(q.pop(1), Some(Task::Read(3)));
+        assert_eq!(q.pop(1), None);
+    }
+
+    #[test]
+    fn the_lookahead_moves_with_the_oldest_unfinished_submission() {
+        let mut q = Queue::new(4, 1);
+        q.push(Task::Check(0, 0, 0), Task::Check(0, 0, 0).key(0));
+        q.push(Task::Read(2), Task::Read(2).key(0));
+        q.compiling = 1;
+        // Submission 2 is beyond the lookahead while 0 is unfinished.
+        assert_eq!(q.pop(1), Some(Task::Check(0, 0, 0)));
+        assert_eq!(q.pop(1), None);
+        // Finishing 1 first changes nothing: 0 is still the oldest.
+        q.finished(1);
+        assert_eq!(q.pop(1), None);
+        q.finished(0);
+        assert_eq!(q.oldest, 2);
+        assert_eq!(q.pop(1), Some(Task::Read(2)));
     }
 
     #[test]
