@@ -308,6 +308,7 @@ fn main() {
 
     if !config.tsv {
         let each = match config.iterations {
+            Some(1) => "1 run each".to_string(),
             Some(n) => format!("{n} runs each"),
             None => format!("each measured for {} ms", config.budget.as_millis()),
         };

@@ -3,6 +3,7 @@
 use crate::expect::{ensure, exited, numbers, stderr_contains, stdout, stdout_contains, waited_for};
 use crate::{Check, Exercise, Verdict};
 use sandbox::Outcome;
+use std::sync::Mutex;
 
 pub(crate) const EXERCISE: Exercise = Exercise {
     number: 12,
@@ -39,6 +40,24 @@ fn collatz_steps(start: u64) -> u64 {
     steps
 }
 
+/// The sum of [`collatz_steps`] over `1..=units`, worked out once per
+/// `units` in a process: a grader checks hundreds of submissions with the
+/// same arguments, and the 100000-unit sum is a tenth of a second of work.
+fn collatz_sum(units: u64) -> u64 {
+    static SUMS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+    let known = SUMS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(|(u, _)| *u == units)
+        .map(|(_, s)| *s);
+    known.unwrap_or_else(|| {
+        let sum = (1..=units).map(collatz_steps).sum();
+        SUMS.lock().unwrap_or_else(|p| p.into_inner()).push((units, sum));
+        sum
+    })
+}
+
 /// Every one of `units` units done exactly once by `workers` workers: a
 /// line per worker, in order, with counts that add up to `units`, then the
 /// summary with the right sum of results; exit 0, every worker waited for.
@@ -46,7 +65,7 @@ fn exactly_once(o: &Outcome, workers: u64, units: u64) -> Verdict {
     exited(o, 0)?;
     let out = stdout(o);
     let lines: Vec<&str> = out.lines().collect();
-    let sum: u64 = (1..=units).map(collatz_steps).sum();
+    let sum = collatz_sum(units);
     let summary = format!(
         "{} done, each exactly once, by {}; sum of results {sum}",
         plural(units, "unit"),
@@ -98,11 +117,11 @@ fn checks() -> Vec<Check> {
         .args(["--help"]),
         // BEGIN HIDDEN
         Check::hidden(
-            "7 workers, 100000 units (many pipefuls): each done exactly once",
+            "7 workers, 25000 units (a dozen pipefuls): each done exactly once",
             2,
-            |o| exactly_once(o, 7, 100_000),
+            |o| exactly_once(o, 7, 25_000),
         )
-        .args(["--workers", "7", "--units", "100000"]),
+        .args(["--workers", "7", "--units", "25000"]),
         Check::hidden("one worker, one unit", 1, |o| exactly_once(o, 1, 1)).args([
             "--workers",
             "1",
@@ -132,5 +151,9 @@ mod tests {
         assert_eq!(collatz_steps(6), 8);
         assert_eq!(collatz_steps(27), 111);
         assert_eq!((1..=10_000).map(collatz_steps).sum::<u64>(), 849_666);
+        // Worked out, then remembered: the same either way.
+        assert_eq!(collatz_sum(10_000), 849_666);
+        assert_eq!(collatz_sum(10_000), 849_666);
+        assert_eq!(collatz_sum(1), 0);
     }
 }

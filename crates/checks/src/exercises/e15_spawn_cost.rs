@@ -196,10 +196,10 @@ fn checks() -> Vec<Check> {
         )
         .args(["--quick"])
         .timeout(SLOW),
-        Check::public("--tsv with 20 runs each over 0 and 8 MiB", 2, |o| {
-            tsv(o, &[0, 8], 20)
+        Check::public("--tsv with 5 runs each over 0 and 8 MiB", 2, |o| {
+            tsv(o, &[0, 8], 5)
         })
-        .args(["--tsv", "--iterations", "20", "--sizes", "0,8"])
+        .args(["--tsv", "--iterations", "5", "--sizes", "0,8"])
         .timeout(SLOW),
         Check::public("--help explains and exits 0", 1, |o| {
             exited(o, 0)?;
@@ -212,12 +212,13 @@ fn checks() -> Vec<Check> {
         })
         .args(["--iterations", "7", "--sizes", "4"])
         .timeout(SLOW),
-        // The default sizes, with few runs: whether 512 MiB fits the
-        // sandbox is the question, not how stable the timings are.
+        // The default sizes, with one run each: whether 512 MiB fits the
+        // sandbox is the question, not how stable the timings are (and
+        // touching 512 MiB is most of a grader's time on this exercise).
         Check::hidden("the default sizes fit the sandbox: 0, 64 and 512 MiB", 1, |o| {
-            tables(o, &[0, 64, 512], Some(3))
+            tables(o, &[0, 64, 512], Some(1))
         })
-        .args(["--iterations", "3"])
+        .args(["--iterations", "1"])
         .timeout(Duration::from_secs(60)),
         Check::hidden("--sizes 0,x is a usage error (exit 2)", 1, |o| {
             exited(o, 2)?;
