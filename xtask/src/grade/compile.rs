@@ -47,8 +47,10 @@
 //! opt-level) compile first as one crate ([`super::merge`]): one rustc run
 //! instead of a dozen, most of whose time is the same start-up and linking.
 //! Each member's own cache entry then links to that program. When the
-//! merged build fails, for whatever reason, each member compiles alone as
-//! above, so an error is told exactly as for that exercise alone.
+//! merged build fails, the members its errors are in compile alone as
+//! above, so an error is told exactly as for that exercise alone, and the
+//! others merge again; an error no member holds (a clash in the merged
+//! root, a linker's) sends every member alone.
 
 use super::submission::Files;
 use checks::Exercise;
@@ -465,49 +467,62 @@ impl Toolchain {
                 merging.push((i, module, name, key));
             }
         }
-        if merging.len() < 2 {
-            return results;
-        }
-        let mut key = Vec::new();
-        for (_, _, _, k) in &merging {
-            key.extend_from_slice(b"ipc-lab grade merged 1\0");
-            key.extend_from_slice(&(k.len() as u64).to_le_bytes());
-            key.extend_from_slice(k);
-        }
-        let merged = format!("m-{}", hash_name(&key));
-        let cell = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(inflight.entry(merged.clone()).or_default())
-        };
-        let built = cell.get_or_init(|| {
-            if let Some(hit) = self.cached(&merged, &key, "program") {
-                return hit;
+        // A failed merged build names the members its errors are in: those
+        // compile alone (so each error is told as that exercise's own), the
+        // others merge again — a few times at most.
+        for _ in 0..3 {
+            if merging.len() < 2 {
+                break;
             }
-            let members: Vec<(&Exercise, &str)> = merging
-                .iter()
-                .map(|(i, module, _, _)| (members[*i].0, module.as_str()))
-                .collect();
-            self.compile_merged(&members, work, timeout, &merged, &key)
-        });
-        let Built::Binary(program) = built else {
-            return results;
-        };
-        // Each exercise's own cache entry: the program, linked under its name.
-        for (i, _, name, key) in &merging {
-            let bin = &self.invocations[members[*i].0.name].bin;
-            results[*i] = Some(
-                match self.store(
+            let mut key = Vec::new();
+            for (_, _, _, k) in &merging {
+                key.extend_from_slice(b"ipc-lab grade merged 1\0");
+                key.extend_from_slice(&(k.len() as u64).to_le_bytes());
+                key.extend_from_slice(k);
+            }
+            let merged = format!("m-{}", hash_name(&key));
+            let cell = {
+                let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+                Arc::clone(inflight.entry(merged.clone()).or_default())
+            };
+            let built = cell.get_or_init(|| {
+                if let Some(hit) = self.cached(&merged, &key, "program") {
+                    return hit;
+                }
+                let members: Vec<(&Exercise, &str)> = merging
+                    .iter()
+                    .map(|(i, module, _, _)| (members[*i].0, module.as_str()))
+                    .collect();
+                self.compile_merged(&members, work, timeout, &merged, &key)
+            });
+            let program = match built {
+                Built::Binary(program) => program,
+                Built::Error(text) => {
+                    // "merged build failed", then the failing members' folders.
+                    let failing: Vec<&str> = text.lines().skip(1).collect();
+                    let before = merging.len();
+                    merging.retain(|(i, ..)| !failing.contains(&members[*i].0.dir));
+                    if merging.len() == before {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            // Each exercise's own cache entry: the program, linked under its name.
+            for (i, _, name, key) in &merging {
+                let bin = &self.invocations[members[*i].0.name].bin;
+                if let Built::Binary(p) = self.store(
                     name,
                     key,
                     &Built::Binary(program.clone()),
                     Some(program.as_path()),
                     bin,
                 ) {
-                    Built::Binary(p) => Built::Binary(p),
-                    // Not kept: it compiles alone.
-                    Built::Error(_) => continue,
-                },
-            );
+                    results[*i] = Some(Built::Binary(p));
+                }
+                // Not kept: it compiles alone.
+            }
+            break;
         }
         results
     }
@@ -574,7 +589,11 @@ impl Toolchain {
         let outcome = sandbox::run(&spec);
         let _ = fs::remove_file(&root);
         let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
-        let built = match outcome.map(|o| o.status) {
+        let (status, stderr) = match outcome {
+            Ok(o) => (Ok(o.status), o.stderr),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let built = match status {
             Ok(Status::Exited(0)) if is_program => self.store(
                 name,
                 key,
@@ -583,9 +602,16 @@ impl Toolchain {
                 "program",
             ),
             // A compile error (or a clash between modules): the same
-            // sources give it again.
+            // sources give it again. Kept with the members it is in, when
+            // every error is in one.
             Ok(Status::Exited(1)) => {
-                self.store(name, key, &Built::Error("merged build failed".into()), None, "")
+                let dirs: Vec<&str> = members.iter().map(|(e, _)| e.dir).collect();
+                let mut text = String::from("merged build failed");
+                for i in super::merge::failing_members(&stderr, &dirs).unwrap_or_default() {
+                    text.push('\n');
+                    text.push_str(dirs[i]);
+                }
+                self.store(name, key, &Built::Error(text), None, "")
             }
             _ => Built::Error("merged build stopped".into()),
         };

@@ -13,7 +13,8 @@
 //! `fn main(` at the start of a line, no crate-level inner attribute (lint
 //! levels are fine in a module), no `env!` (cargo's variables are one
 //! crate's). Anything else, and anything that does not compile merged,
-//! compiles on its own as before.
+//! compiles on its own as before: [`failing_members`] reads which members
+//! a failed merged build's errors are in, so the others can merge again.
 
 /// The inner attributes a module may carry as well as a crate.
 const MODULE_ATTRIBUTES: [&str; 4] = ["#![allow(", "#![warn(", "#![deny(", "#![expect("];
@@ -91,10 +92,94 @@ pub fn root_source(members: &[Member]) -> String {
     s
 }
 
+/// Which members hold the errors of a failed merged build (rustc's JSON
+/// diagnostics on `stderr`): indices into `dirs`, the members' folders.
+/// `None` when an error is anywhere else (the root, the standard library)
+/// or nowhere (a linker's): then no member can be told apart.
+pub fn failing_members(stderr: &[u8], dirs: &[&str]) -> Option<Vec<usize>> {
+    let mut failing = Vec::new();
+    for line in String::from_utf8_lossy(stderr).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        if field("$message_type") != "diagnostic" || !field("level").starts_with("error") {
+            continue;
+        }
+        let files: Vec<&str> = v
+            .get("spans")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|span| span.get("is_primary").and_then(serde_json::Value::as_bool) == Some(true))
+            .filter_map(|span| span.get("file_name")?.as_str())
+            .collect();
+        if files.is_empty() {
+            // "aborting due to 2 previous errors" sums up; anything else
+            // without a place cannot be pinned on a member.
+            if field("message").starts_with("aborting due to") {
+                continue;
+            }
+            return None;
+        }
+        for file in files {
+            let i = dirs.iter().position(|d| file.contains(&format!("crates/{d}/")))?;
+            if !failing.contains(&i) {
+                failing.push(i);
+            }
+        }
+    }
+    (!failing.is_empty()).then_some(failing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn errors_are_pinned_on_the_members_that_hold_them() {
+        let dirs = ["01-selfpipe", "03-closing-ends", "05-pipesizer"];
+        let diag = |level: &str, message: &str, file: Option<&str>| {
+            let spans = file.map_or(String::new(), |f| {
+                format!(
+                    r#"{{"file_name":"{f}","is_primary":true}},{{"file_name":"x.rs","is_primary":false}}"#
+                )
+            });
+            format!(
+                r#"{{"$message_type":"diagnostic","level":"{level}","message":"{message}","spans":[{spans}]}}"#
+            )
+        };
+        let stderr = [
+            diag("warning", "unused", Some("crates/01-selfpipe/src/main.rs")),
+            diag(
+                "error",
+                "mismatched types",
+                Some("/crates/05-pipesizer/src/main.rs"),
+            ),
+            diag(
+                "error",
+                "expected `;`",
+                Some("crates/03-closing-ends/src/main.rs"),
+            ),
+            diag(
+                "error",
+                "mismatched types",
+                Some("crates/05-pipesizer/src/main.rs"),
+            ),
+            diag("error", "aborting due to 3 previous errors", None),
+            "not json".to_string(),
+        ]
+        .join("\n");
+        assert_eq!(failing_members(stderr.as_bytes(), &dirs), Some(vec![2, 1]));
+        // An error in the root, or with no place but a summary: unknown.
+        let root = diag("error", "the name `x` is defined twice", Some("m-0123.rs"));
+        assert_eq!(failing_members(root.as_bytes(), &dirs), None);
+        let linker = diag("error", "linking with `cc` failed", None);
+        assert_eq!(failing_members(linker.as_bytes(), &dirs), None);
+        // No error at all.
+        assert_eq!(failing_members(b"", &dirs), None);
+    }
 
     #[test]
     fn main_becomes_pub_crate_once() {
