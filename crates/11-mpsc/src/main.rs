@@ -206,12 +206,11 @@ fn decode(record: &[u8], config: &Config) -> Option<(u32, u32)> {
     let word = |i: usize| u32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
     let (writer, seq, length) = (word(0), word(4), word(8));
     let sum = word(len - CHECKSUM);
+    let fill = fill_byte(writer);
     let whole = writer < config.writers
         && seq < config.messages
         && length as usize == len
-        && record[HEADER..len - CHECKSUM]
-            .iter()
-            .all(|&b| b == fill_byte(writer))
+        && record[HEADER..len - CHECKSUM].iter().all(|&b| b == fill)
         && sum == checksum(&record[..len - CHECKSUM]);
     whole.then_some((writer, seq))
 }
