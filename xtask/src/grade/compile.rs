@@ -21,7 +21,8 @@
 //!     target/              the trusted build of the reference, by cargo
 //!     records/             the exact rustc command line cargo used per crate
 //!     bins/<hash>/         compiled submissions, by hash of source and flags
-//!     bins/m-<hash>/       merged builds, by the hashes of their members
+//!     bins/m-<hash>/       merged builds, by the hashes of their members: the
+//!                          program, linked under each member's name
 //! ```
 //!
 //! **The same flags as cargo.** Cargo builds the reference's exercises once,
@@ -46,7 +47,10 @@
 //! **Compiled together.** The exercises with the same flags (one group per
 //! opt-level) compile first as one crate ([`super::merge`]): one rustc run
 //! instead of a dozen, most of whose time is the same start-up and linking.
-//! Each member's own cache entry then links to that program. When the
+//! Each member runs that program under its own name; it is not the
+//! member's own cache entry, as the program holds the other members' code
+//! too (a submission with the same file for one exercise must not get
+//! another's statics or start-up code). When the
 //! merged build fails, the members its errors are in compile alone as
 //! above, so an error is told exactly as for that exercise alone, and the
 //! others merge again; an error no member holds (a clash in the merged
@@ -445,7 +449,7 @@ impl Toolchain {
         timeout: Duration,
     ) -> Vec<Option<Built>> {
         let mut results: Vec<Option<Built>> = vec![None; members.len()];
-        // (member index, module source, per-exercise cache name and key)
+        // (member index, module source, per-exercise cache key)
         let mut merging = Vec::new();
         for (i, (e, files)) in members.iter().enumerate() {
             let Some(inv) = self.invocations.get(e.name) else {
@@ -464,18 +468,19 @@ impl Toolchain {
                 _ => None,
             };
             if let Some(module) = module {
-                merging.push((i, module, name, key));
+                merging.push((i, module, key));
             }
         }
         // A failed merged build names the members its errors are in: those
         // compile alone (so each error is told as that exercise's own), the
-        // others merge again — a few times at most.
+        // others merge again — a few times at most, within the one timeout.
+        let until = std::time::Instant::now() + timeout;
         for _ in 0..3 {
             if merging.len() < 2 {
                 break;
             }
             let mut key = Vec::new();
-            for (_, _, _, k) in &merging {
+            for (_, _, k) in &merging {
                 key.extend_from_slice(b"ipc-lab grade merged 1\0");
                 key.extend_from_slice(&(k.len() as u64).to_le_bytes());
                 key.extend_from_slice(k);
@@ -491,9 +496,10 @@ impl Toolchain {
                 }
                 let members: Vec<(&Exercise, &str)> = merging
                     .iter()
-                    .map(|(i, module, _, _)| (members[*i].0, module.as_str()))
+                    .map(|(i, module, _)| (members[*i].0, module.as_str()))
                     .collect();
-                self.compile_merged(&members, work, timeout, &merged, &key)
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                self.compile_merged(&members, work, left, &merged, &key)
             });
             let program = match built {
                 Built::Binary(program) => program,
@@ -508,19 +514,22 @@ impl Toolchain {
                     continue;
                 }
             };
-            // Each exercise's own cache entry: the program, linked under its name.
-            for (i, _, name, key) in &merging {
+            // Each member gets the program under its own name, inside the
+            // merged build's entry. Not as the exercise's own cache entry:
+            // the program holds the other members' code too (their statics,
+            // their start-up code), so another submission with the same
+            // file for one exercise must not be handed it.
+            for (i, ..) in &merging {
                 let bin = &self.invocations[members[*i].0.name].bin;
-                if let Built::Binary(p) = self.store(
-                    name,
-                    key,
-                    &Built::Binary(program.clone()),
-                    Some(program.as_path()),
-                    bin,
-                ) {
-                    results[*i] = Some(Built::Binary(p));
+                let named = program.with_file_name(bin);
+                if !named.is_file() {
+                    // Another grader may link it at the same moment: fine.
+                    let _ = fs::hard_link(program, &named);
                 }
-                // Not kept: it compiles alone.
+                if named.is_file() {
+                    results[*i] = Some(Built::Binary(named));
+                }
+                // Else not kept: it compiles alone.
             }
             break;
         }
@@ -528,7 +537,7 @@ impl Toolchain {
     }
 
     /// Runs the merged build. A program is kept under `name` as `program`
-    /// (the per-exercise entries link to it); a failure is kept as an
+    /// (each member's name links to it there); a failure is kept as an
     /// error (so the same submission goes straight to the separate builds);
     /// either way the caller falls back to those on an error.
     fn compile_merged(
