@@ -141,7 +141,8 @@
 //! unprivileged user (`nobody` unless [`Spec::user`] says
 //! otherwise) with no supplementary groups, `PR_SET_NO_NEW_PRIVS`, in a
 //! fresh directory it owns, from a copy of the binary in that directory (a
-//! hard link when the binary is read-only and ours: it cannot change), with
+//! hard link when the binary is read-only and root's or ours, which that
+//! user cannot change), with
 //! only `PATH`, `HOME` (that directory) and `LANG` in its environment. Not as
 //! root, the same minus the user drop; as `RLIMIT_NPROC` counts every process
 //! of the real user, it is then set to the user's current count plus the

@@ -133,22 +133,29 @@ impl WorkDir {
     /// Puts the program in, executable by the run's user: our own build
     /// directory may not be readable by `nobody`.
     ///
-    /// A program file that no one may write (no `w` in its mode) and that
-    /// is ours (or root's), so the run's user cannot make it writable, is
-    /// fixed: it is hard-linked, which costs nothing, where a copy reads
-    /// and writes the whole program for every run (a grader's cache keeps
-    /// its programs that way). Anything else, or a link that fails (another
-    /// file system), is copied: a build folder's program changes under us.
-    fn install(&self, program: &Path) -> io::Result<PathBuf> {
+    /// When the run drops to another user (we are root), a program file
+    /// that no one may write (no `w` in its mode), owned by root or by us
+    /// and not by that user (who could then make it writable), is fixed:
+    /// it is hard-linked, which costs nothing, where a copy reads and
+    /// writes the whole program for every run (a grader's cache keeps its
+    /// programs that way). Anything else — a link (`link` would not follow
+    /// it), a run as ourselves, a link that fails (another file system) —
+    /// is copied: a build folder's program changes under us.
+    fn install(&self, program: &Path, ids: Option<(libc::uid_t, libc::gid_t)>) -> io::Result<PathBuf> {
         let name = program
             .file_name()
             .ok_or_else(|| invalid(format!("{} names no file", program.display())))?;
         let target = self.path.join(name);
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
-        let fixed = fs::metadata(program).is_ok_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.is_file() && m.mode() & 0o222 == 0 && (m.uid() == euid || m.uid() == 0)
+        let fixed = ids.is_some_and(|(uid, _)| {
+            fs::symlink_metadata(program).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.file_type().is_file()
+                    && m.mode() & 0o222 == 0
+                    && (m.uid() == euid || m.uid() == 0)
+                    && m.uid() != uid
+            })
         });
         if fixed && fs::hard_link(program, &target).is_ok() {
             return Ok(target);
@@ -219,7 +226,7 @@ fn pipe(runner_reads: bool) -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDir) -> io::Result<Outcome> {
-    let exe = workdir.install(&spec.program)?;
+    let exe = workdir.install(&spec.program, ids)?;
     let limits = &spec.limits;
 
     // RLIMIT_NPROC counts every task of the real user. As `nobody` that is
