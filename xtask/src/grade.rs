@@ -246,8 +246,8 @@ fn timing() -> bool {
     std::env::var_os("IPC_LAB_GRADE_TIMING").is_some_and(|v| v == "1")
 }
 
-/// The CPU time spent so far by the grader itself (its threads, and the
-/// supervisors it forks) and by what it waited for (compilers, programs).
+/// The CPU time spent so far by the grader itself (its threads) and by
+/// what it waited for (the sandbox's supervisors, compilers, programs).
 fn cpu_time() -> String {
     let seconds = |who| {
         // SAFETY: a zeroed rusage is valid storage; getrusage only writes it.
@@ -404,13 +404,14 @@ struct State {
 /// reading and checks (which mostly wait on the programs) get the other
 /// threads.
 ///
-/// Reading and compiling run ahead of checking, by up to `lookahead`
-/// submissions past the oldest unfinished one: a submission's checks can
-/// then start as soon as a thread is free, and one that takes long (a
-/// program that hangs until its timeout) overlaps with the checks of the
-/// submissions before it instead of holding up the end of the run. The
-/// bound keeps results coming in order, so a run stopped half-way has
-/// finished what it started first.
+/// Reading and compiling run ahead of checking, first for the `lookahead`
+/// submissions from the oldest unfinished one, and beyond those only to
+/// keep an idle compile slot busy: a submission's checks can then start as
+/// soon as a thread is free, and one that takes long (a program that hangs
+/// until its timeout) overlaps with the checks of the submissions before
+/// it instead of holding up the end of the run. The bound keeps results
+/// coming roughly in order, so a run stopped half-way has finished most of
+/// what it started first.
 struct Queue {
     reads: BinaryHeap<Reverse<(Key, Task)>>,
     compiles: BinaryHeap<Reverse<(Key, Task)>>,
