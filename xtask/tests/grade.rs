@@ -448,6 +448,61 @@ fn grades_a_class_of_submissions() {
     }
 }
 
+/// One student's merged program is never another's: a submission whose
+/// exercise 05 sabotages the start-up of its whole merged program, then a
+/// submission with the very same file for 03 (a one-line exercise often
+/// comes out identical). The second must run its own program for 03.
+#[test]
+fn a_merged_program_is_never_handed_to_another_submission() {
+    let scratch = Scratch::new("grade-isolation");
+    let (subs, out) = (scratch.dir.join("subs"), scratch.dir.join("out"));
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // Both new to the cache (kept between runs): 03 the same in both.
+    for name in ["saboteur", "honest"] {
+        solved(&subs.join(name));
+        let main3 = subs.join(name).join("crates/03-closing-ends/src/main.rs");
+        let text = std::fs::read_to_string(&main3).unwrap();
+        write(&main3, &format!("{text}\n// Run {stamp}.\n"));
+        let main5 = subs.join(name).join("crates/05-pipesizer/src/main.rs");
+        let text = std::fs::read_to_string(&main5).unwrap();
+        write(&main5, &format!("{text}\n// {name}, run {stamp}.\n"));
+    }
+    let main5 = subs.join("saboteur/crates/05-pipesizer/src/main.rs");
+    let mut text = std::fs::read_to_string(&main5).unwrap();
+    text.push_str(concat!(
+        "\n/// Runs before `main`, in every program it is linked into.\n",
+        "#[used]\n",
+        "#[unsafe(link_section = \".init_array\")]\n",
+        "static SABOTAGE: extern \"C\" fn() = sabotage;\n",
+        "extern \"C\" fn sabotage() {\n",
+        "    // SAFETY: _exit has no preconditions.\n",
+        "    unsafe { libc::_exit(3) }\n",
+        "}\n",
+    ));
+    write(&main5, &text);
+
+    // One after the other: the saboteur's programs are in the cache first.
+    for name in ["saboteur", "honest"] {
+        xtask()
+            .arg("grade")
+            .arg(subs.join(name))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+    }
+    let saboteur = per_exercise(&results(&out, "saboteur"));
+    assert_eq!(
+        saboteur[&3], 0.0,
+        "the sabotage did not take: the test proves nothing"
+    );
+    let honest = results(&out, "honest");
+    others_full("honest", &honest, 0);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     xtask().arg("grade").assert().code(2);
