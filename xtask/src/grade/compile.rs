@@ -572,26 +572,8 @@ impl Toolchain {
         if let Err(why) = laid {
             return Built::Error(format!("the grader could not lay out the sources: {why}"));
         }
-        let mut args = self.env_then_rustc(inv, work);
-        let mut crate_name = false;
-        for (i, a) in inv.args.iter().enumerate() {
-            if i == inv.source_at {
-                args.push(root.display().to_string());
-            }
-            args.push(if crate_name {
-                "ipc_lab_merged".to_string()
-            } else {
-                a.clone()
-            });
-            crate_name = a == "--crate-name";
-        }
-        if inv.source_at == inv.args.len() {
-            args.push(root.display().to_string());
-        }
         let produced = out.join("program");
-        args.push("-o".into());
-        args.push(produced.display().to_string());
-        args.push(format!("--remap-path-prefix={}=", work.display()));
+        let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
         let spec = Spec::new(&self.env_program)
             .args(args)
             .limits(compile_limits(timeout));
@@ -718,20 +700,9 @@ impl Toolchain {
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
             return Built::Error(format!("the grader could not lay out the sources: {why}"));
         }
-        let mut args = self.env_then_rustc(inv, &crate_dir);
-        for (i, a) in inv.args.iter().enumerate() {
-            if i == inv.source_at {
-                args.push(crate_dir.join("src").join("main.rs").display().to_string());
-            }
-            args.push(a.clone());
-        }
-        if inv.source_at == inv.args.len() {
-            args.push(crate_dir.join("src").join("main.rs").display().to_string());
-        }
         let produced = out.join(&inv.bin);
-        args.push("-o".into());
-        args.push(produced.display().to_string());
-        args.push(format!("--remap-path-prefix={}=", work.display()));
+        let source = crate_dir.join("src").join("main.rs");
+        let args = self.command(inv, &crate_dir, &source, &produced, None, work);
 
         let spec = Spec::new(&self.env_program)
             .args(args)
@@ -777,11 +748,20 @@ impl Toolchain {
         built
     }
 
-    /// Writes the sources (readable, not writable, by `nobody`) and makes
-    /// an empty output folder that only `nobody` (the compiler) writes to.
-    /// The start of a compile command: cargo's recorded environment, with
-    /// the manifest pointing into `manifest_dir`, then the rustc to run.
-    fn env_then_rustc(&self, inv: &Invocation, manifest_dir: &Path) -> Vec<String> {
+    /// A compile command as `env` runs it: cargo's recorded environment,
+    /// with the manifest pointing into `manifest_dir`, then rustc with
+    /// cargo's flags, `source` in its place, the crate renamed when asked,
+    /// the program written to `produced`, and paths in messages made
+    /// relative to the submission's folder `work`.
+    fn command(
+        &self,
+        inv: &Invocation,
+        manifest_dir: &Path,
+        source: &Path,
+        produced: &Path,
+        crate_name: Option<&str>,
+        work: &Path,
+    ) -> Vec<String> {
         let mut args: Vec<String> = inv
             .env
             .iter()
@@ -792,9 +772,28 @@ impl Toolchain {
             })
             .collect();
         args.push(self.rustc.display().to_string());
+        let mut names_crate = false;
+        for (i, a) in inv.args.iter().enumerate() {
+            if i == inv.source_at {
+                args.push(source.display().to_string());
+            }
+            args.push(match crate_name {
+                Some(name) if names_crate => name.to_string(),
+                _ => a.clone(),
+            });
+            names_crate = a == "--crate-name";
+        }
+        if inv.source_at == inv.args.len() {
+            args.push(source.display().to_string());
+        }
+        args.push("-o".into());
+        args.push(produced.display().to_string());
+        args.push(format!("--remap-path-prefix={}=", work.display()));
         args
     }
 
+    /// Writes the sources (readable, not writable, by `nobody`) and makes
+    /// an empty output folder that only `nobody` (the compiler) writes to.
     fn lay_out(&self, crate_dir: &Path, out: &Path, files: &Files) -> io::Result<()> {
         let src = crate_dir.join("src");
         let _ = fs::remove_dir_all(&src);
