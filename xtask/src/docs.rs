@@ -3,7 +3,9 @@
 //! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`
 //! (see [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
 //! mdbook when it is installed (`$MDBOOK`, else `mdbook` on the PATH), into
-//! `target/book`; without mdbook, a one-line way to install it.
+//! `target/book`; without mdbook, a one-line way to install it: the
+//! [`MDBOOK_VERSION`] that the release's devcontainer preinstalls, which
+//! builds on the Rust the course promises (mdbook 0.5 needs Rust 1.88).
 //!
 //! The book ships to students, so it must never show a solution, and its
 //! chapters include code straight from the exercise sources. In the
@@ -19,6 +21,10 @@ use crate::flags::DocsFlags;
 use crate::release::stub;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+
+/// The mdbook the book is built with: the last release that builds on Rust
+/// 1.85 (it needs 1.82). The devcontainer installs it.
+pub const MDBOOK_VERSION: &str = "0.4.52";
 
 pub fn run(flags: &DocsFlags) -> crate::Result {
     let root = crate::root();
@@ -53,11 +59,7 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
-        return Err(
-            "mdbook is not installed: `cargo install mdbook` (a few minutes), then `cargo xtask docs` again; \
-             meanwhile the chapters are plain Markdown in docs/src"
-                .to_string(),
-        );
+        return Err(install_hint(rustc_version().as_deref()));
     }
     let stage = Stage::new()?;
     stage.fill(&root)?;
@@ -75,6 +77,29 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
     }
     println!("the book is in {}", out.join("index.html").display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line: how to get an mdbook that builds on the student's Rust.
+fn install_hint(rustc: Option<&str>) -> String {
+    let yours = rustc.map_or(String::new(), |v| format!(" on your Rust {v}"));
+    format!(
+        "mdbook is not installed: `cargo install mdbook --version {MDBOOK_VERSION} --locked` \
+         (it builds{yours} in a few minutes; the devcontainer has it), then `cargo xtask docs` again; \
+         meanwhile the chapters are plain Markdown in docs/src"
+    )
+}
+
+/// The version of the `rustc` that cargo uses here ("1.85.0"), if it runs.
+fn rustc_version() -> Option<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("--version")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    // "rustc 1.85.0 (4d91de4e4 2025-02-17)"
+    text.split_whitespace().nth(1).map(str::to_string)
 }
 
 fn shown(root: &Path, path: &Path) -> String {
@@ -157,4 +182,20 @@ fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> crate
         Err(e) => e.into_bytes(),
     };
     std::fs::write(&dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_hint_is_one_line_naming_a_version_and_the_students_rust() {
+        let hint = install_hint(Some("1.85.0"));
+        assert!(!hint.contains('\n'), "{hint}");
+        assert!(hint.contains(&format!(
+            "cargo install mdbook --version {MDBOOK_VERSION} --locked"
+        )));
+        assert!(hint.contains("your Rust 1.85.0"), "{hint}");
+        assert!(!install_hint(None).contains("your Rust"));
+    }
 }

@@ -22,7 +22,10 @@
 //! Noticing saves: file-system events through `notify` when they work, with
 //! a slow poll beside them as a safety net (events do not arrive on some
 //! file systems: WSL's Windows drives, network and container mounts);
-//! `--poll`, or events failing to start, means polling alone, faster. Every
+//! `--poll`, or events failing to start, means polling alone, faster. When
+//! the safety net notices a save that no event announced, events do not
+//! arrive here (a devcontainer's bind mount from macOS or Windows, say):
+//! the poll speeds up to `--poll`'s pace by itself, and says so. Every
 //! detector only says "exercise N may have changed": the loop compares a
 //! hash of that exercise's sources with the one it last checked, so
 //! duplicate events, editor temp files and saves without changes cost
@@ -37,6 +40,8 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -51,12 +56,23 @@ const SETTLE: Duration = Duration::from_millis(50);
 /// What wakes the loop.
 enum Event {
     /// Sources of these exercises (catalogue indices) may have changed.
-    Changed(BTreeSet<usize>),
+    Changed(BTreeSet<usize>, Source),
     /// A key: pressed on the terminal, or a line's first letter.
     Key(char),
     /// The file-event watcher failed (shown once; the poll goes on).
     WatchError(String),
 }
+
+/// Who noticed a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    FileEvents,
+    Poll,
+}
+
+/// The poller's pace in milliseconds, shared with the loop, which speeds it
+/// up when file events turn out not to arrive.
+type Pace = Arc<AtomicU64>;
 
 pub fn run(flags: &WatchFlags) -> crate::Result {
     let root = crate::root();
@@ -71,7 +87,7 @@ pub fn run(flags: &WatchFlags) -> crate::Result {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (tx, rx) = mpsc::channel();
 
-    let (watcher, how) = start_detectors(&crates, flags.poll, &tx);
+    let (watcher, how, pace) = start_detectors(&crates, flags.poll, &tx);
     let _raw = if interactive {
         Some(
             crate::tty::RawMode::enable()
@@ -84,6 +100,8 @@ pub fn run(flags: &WatchFlags) -> crate::Result {
     drop(tx);
 
     let mut w = Watch::new(root, crates, interactive, how);
+    // Only beside file events is the poll a slow safety net worth speeding up.
+    w.safety_net = watcher.as_ref().map(|_| pace);
     if !interactive && verbosity() != Verbosity::Quiet {
         println!(
             "watch: {}. Keys, one per line: h hint, l list, n next, r re-run, q quit. Ctrl-C stops.",
@@ -99,12 +117,13 @@ pub fn run(flags: &WatchFlags) -> crate::Result {
 }
 
 /// Starts file events (unless `poll_only`) and the poller; returns the
-/// watcher, which must stay alive, and how changes are noticed, in words.
+/// watcher, which must stay alive, how changes are noticed, in words, and
+/// the poller's pace.
 fn start_detectors(
     crates: &Path,
     poll_only: bool,
     tx: &Sender<Event>,
-) -> (Option<notify::RecommendedWatcher>, String) {
+) -> (Option<notify::RecommendedWatcher>, String, Pace) {
     let mut how = format!(
         "watching crates/ for changes (polling every {:.1} s, --poll)",
         POLL.as_secs_f64()
@@ -127,10 +146,16 @@ fn start_detectors(
         }
     };
     let interval = if watcher.is_some() { SAFETY_POLL } else { POLL };
+    let pace: Pace = Arc::new(AtomicU64::new(millis(interval)));
     let crates = crates.to_path_buf();
     let tx = tx.clone();
-    std::thread::spawn(move || poll(&crates, interval, &tx));
-    (watcher, how)
+    let shared = Arc::clone(&pace);
+    std::thread::spawn(move || poll(&crates, &shared, &tx));
+    (watcher, how, pace)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn start_notify(crates: &Path, tx: Sender<Event>) -> notify::Result<notify::RecommendedWatcher> {
@@ -144,7 +169,7 @@ fn start_notify(crates: &Path, tx: Sender<Event>) -> notify::Result<notify::Reco
                 if changed.is_empty() {
                     return;
                 }
-                Event::Changed(changed)
+                Event::Changed(changed, Source::FileEvents)
             }
             Err(e) => Event::WatchError(e.to_string()),
         };
@@ -154,6 +179,14 @@ fn start_notify(crates: &Path, tx: Sender<Event>) -> notify::Result<notify::Reco
     Ok(watcher)
 }
 
+/// Whether a save shows that file events do not arrive: sources really
+/// changed, and only the poll noticed. (An event a little later than the
+/// poll, past the settle time, would read as missing too; the cost is only
+/// a faster poll.)
+fn events_missed(sources_changed: bool, by_events: bool) -> bool {
+    sources_changed && !by_events
+}
+
 /// The exercise (catalogue index) whose folder holds `path`.
 fn exercise_of(crates: &Path, path: &Path) -> Option<usize> {
     let dir = path.strip_prefix(crates).ok()?.components().next()?;
@@ -161,16 +194,16 @@ fn exercise_of(crates: &Path, path: &Path) -> Option<usize> {
     checks::catalogue().iter().position(|e| e.dir == dir)
 }
 
-/// Polls every exercise's sources; says which changed. Ends when the loop
-/// has gone (the channel is closed).
-fn poll(crates: &Path, interval: Duration, tx: &Sender<Event>) {
+/// Polls every exercise's sources at `pace`; says which changed. Ends when
+/// the loop has gone (the channel is closed).
+fn poll(crates: &Path, pace: &AtomicU64, tx: &Sender<Event>) {
     let mut last: Vec<u64> = checks::catalogue().iter().map(|e| stamp(crates, e)).collect();
     loop {
-        std::thread::sleep(interval);
+        std::thread::sleep(Duration::from_millis(pace.load(Ordering::Relaxed)));
         let now: Vec<u64> = checks::catalogue().iter().map(|e| stamp(crates, e)).collect();
         let changed: BTreeSet<usize> = (0..now.len()).filter(|&i| now[i] != last[i]).collect();
         last = now;
-        if !changed.is_empty() && tx.send(Event::Changed(changed)).is_err() {
+        if !changed.is_empty() && tx.send(Event::Changed(changed, Source::Poll)).is_err() {
             return;
         }
     }
@@ -300,6 +333,8 @@ struct Watch {
     drawn_size: Option<(usize, usize)>,
     /// Keys that arrived while a save was being gathered, in order.
     pending: std::collections::VecDeque<Event>,
+    /// The slow poll beside file events, while they seem to arrive.
+    safety_net: Option<Pace>,
 }
 
 impl Watch {
@@ -326,6 +361,7 @@ impl Watch {
             busy: None,
             drawn_size: None,
             pending: std::collections::VecDeque::new(),
+            safety_net: None,
         }
     }
 
@@ -444,8 +480,8 @@ impl Watch {
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             match event {
-                Event::Changed(first) => {
-                    let changed = self.gather_changes(first, rx);
+                Event::Changed(first, source) => {
+                    let changed = self.gather_changes(first, source, rx);
                     self.on_change(&changed);
                 }
                 Event::WatchError(e) => {
@@ -463,21 +499,58 @@ impl Watch {
 
     /// Waits for the rest of an editor's save, and keeps the exercises
     /// whose sources really differ from what was last checked.
-    fn gather_changes(&mut self, mut changed: BTreeSet<usize>, rx: &Receiver<Event>) -> Vec<usize> {
+    fn gather_changes(
+        &mut self,
+        mut changed: BTreeSet<usize>,
+        source: Source,
+        rx: &Receiver<Event>,
+    ) -> Vec<usize> {
+        let mut by_events = source == Source::FileEvents;
         let deadline = Instant::now() + SETTLE;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(Event::Changed(more)) => changed.extend(more),
+                Ok(Event::Changed(more, source)) => {
+                    changed.extend(more);
+                    by_events |= source == Source::FileEvents;
+                }
                 // Keys and errors wait their turn, after this save.
                 Ok(other) => self.pending.push_back(other),
                 Err(_) => break,
             }
         }
         let all = checks::catalogue();
-        changed
+        let real: Vec<usize> = changed
             .into_iter()
             .filter(|&i| stamp(&self.crates, &all[i]) != self.seen[i])
-            .collect()
+            .collect();
+        if events_missed(!real.is_empty(), by_events) {
+            self.poll_faster();
+        }
+        real
+    }
+
+    /// File events missed a save: the safety net becomes the detector, at
+    /// `--poll`'s pace.
+    fn poll_faster(&mut self) {
+        let Some(pace) = self.safety_net.take() else {
+            return;
+        };
+        pace.store(millis(POLL), Ordering::Relaxed);
+        self.how = format!(
+            "file events do not arrive here; polling crates/ every {:.1} s",
+            POLL.as_secs_f64()
+        );
+        let w = format!(
+            "no file event came for that save (a folder shared from macOS or Windows?): polling every {:.1} s from now on",
+            POLL.as_secs_f64()
+        );
+        // Said now: the check that follows clears warnings.
+        if self.interactive {
+            self.warning = Some(w);
+            self.draw();
+        } else {
+            println!("{}", self.paint.yellow(&format!("watch: {w}")));
+        }
     }
 
     fn on_change(&mut self, changed: &[usize]) {

@@ -1,9 +1,12 @@
-//! The files only the student repository has: its README, `.gitignore` and
-//! GitHub Classroom workflow, made from the templates in `xtask/student/`
-//! and the checks catalogue (so the exercise table and the points cannot
-//! drift from the checks).
+//! The files only the student repository has: its README, `.gitignore`,
+//! GitHub Classroom workflow and development container (`.devcontainer/`:
+//! Linux, Rust, gcc and mdbook for VS Code and Codespaces), made from the
+//! templates in `xtask/student/` and the checks catalogue (so the exercise
+//! table and the points cannot drift from the checks).
 //!
 //! Templates hold `@NAME@` placeholders, each replaced by generated text.
+//! The container's Rust is the release the workspace's `rust-version`
+//! names, so the Rust the course promises is the one students get.
 
 use checks::Exercise;
 use std::path::{Path, PathBuf};
@@ -16,11 +19,42 @@ pub fn files(root: &Path) -> crate::Result<Vec<(PathBuf, String)>> {
         &[("@EXERCISES@", exercise_table(exercises))],
     )?;
     let workflow = classroom_workflow(&template(root, "classroom.yml")?, exercises)?;
+    let versions = [
+        ("@RUST_VERSION@", rust_release(root)?),
+        ("@MDBOOK_VERSION@", crate::docs::MDBOOK_VERSION.to_string()),
+    ];
+    let container = |name: &str| fill(&template(root, &format!("devcontainer/{name}"))?, &versions);
     Ok(vec![
         (PathBuf::from("README.md"), readme),
         (PathBuf::from(".gitignore"), template(root, "gitignore")?),
         (PathBuf::from(".github/workflows/classroom.yml"), workflow),
+        (
+            PathBuf::from(".devcontainer/devcontainer.json"),
+            container("devcontainer.json")?,
+        ),
+        (
+            PathBuf::from(".devcontainer/Dockerfile"),
+            container("Dockerfile")?,
+        ),
     ])
+}
+
+/// The Rust release that the workspace's `rust-version` names: "1.85" is
+/// rustup's "1.85.0".
+fn rust_release(root: &Path) -> crate::Result<String> {
+    let path = root.join("Cargo.toml");
+    let manifest =
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let version = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .map(|v| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty() && v.split('.').all(|n| n.parse::<u32>().is_ok()))
+        .ok_or_else(|| format!("{} has no rust-version like \"1.85\"", path.display()))?;
+    Ok(match version.split('.').count() {
+        2 => format!("{version}.0"),
+        _ => version.to_string(),
+    })
 }
 
 fn template(root: &Path, name: &str) -> crate::Result<String> {
@@ -134,6 +168,57 @@ mod tests {
             assert!(readme.contains(&row), "missing {row}");
         }
         assert!(!readme.contains("@EXERCISES@"));
+    }
+
+    #[test]
+    fn the_container_gets_the_promised_rust_and_an_mdbook_that_builds_on_it() {
+        let root = crate::root();
+        let files = files(&root).unwrap();
+        let get = |name: &str| &files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1;
+        let json = get(".devcontainer/devcontainer.json");
+        let dockerfile = get(".devcontainer/Dockerfile");
+        let rust = rust_release(&root).unwrap();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let promised = rust.strip_suffix(".0").unwrap();
+        assert!(
+            manifest.contains(&format!("rust-version = \"{promised}\"")),
+            "{rust}"
+        );
+        assert!(dockerfile.contains(&format!("ARG RUST_VERSION={rust}\n")));
+        let mdbook = crate::docs::MDBOOK_VERSION;
+        assert!(dockerfile.contains(&format!("ARG MDBOOK_VERSION={mdbook}\n")));
+        // JSON with comments: the comment lines go before parsing.
+        let plain: String = json
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(parsed["build"]["args"]["RUST_VERSION"], rust.as_str());
+        assert_eq!(parsed["build"]["args"]["MDBOOK_VERSION"], mdbook);
+        assert_eq!(parsed["build"]["dockerfile"], "Dockerfile");
+        assert_ne!(parsed["remoteUser"], "root", "the checks run as on a laptop");
+        let extensions = parsed["customizations"]["vscode"]["extensions"]
+            .as_array()
+            .unwrap();
+        assert!(extensions.iter().any(|e| e == "rust-lang.rust-analyzer"));
+        assert!(!json.contains('@') && !dockerfile.contains("@RUST") && !dockerfile.contains("@MDBOOK"));
+    }
+
+    #[test]
+    fn rust_release_reads_rust_version() {
+        let dir = std::env::temp_dir().join(format!("ipc-lab-rust-version-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (line, want) in [
+            ("rust-version = \"1.85\"", Some("1.85.0")),
+            ("rust-version = \"1.88.1\"", Some("1.88.1")),
+            ("rust-version = \"stable\"", None),
+            ("edition = \"2024\"", None),
+        ] {
+            std::fs::write(dir.join("Cargo.toml"), format!("[workspace.package]\n{line}\n")).unwrap();
+            assert_eq!(rust_release(&dir).ok().as_deref(), want, "{line}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
