@@ -136,8 +136,15 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         println!();
         for c in r.checks.iter().filter(|c| !c.passed) {
             let hidden = if c.hidden { " (hidden check)" } else { "" };
+            // How soon the verdict came (a hang stopped early, or at the timeout).
+            let took = match verbosity {
+                Verbosity::Verbose => {
+                    format!(" {}", paint.dim(&format!("{:.2} s", c.duration.as_secs_f64())))
+                }
+                _ => String::new(),
+            };
             println!(
-                "{} {}: {}{hidden}",
+                "{} {}: {}{hidden}{took}",
                 paint.red("✗"),
                 paint.bold(&r.exercise.label()),
                 c.name
