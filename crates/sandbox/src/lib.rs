@@ -194,7 +194,9 @@ mod run;
 mod spawn;
 mod tree;
 
-pub use identity::{DEFAULT_COUNT as DEFAULT_POOL_SIZE, DEFAULT_FIRST as DEFAULT_POOL_FIRST, RANGE_ENV as POOL_ENV};
+pub use identity::{
+    DEFAULT_COUNT as DEFAULT_POOL_SIZE, DEFAULT_FIRST as DEFAULT_POOL_FIRST, RANGE_ENV as POOL_ENV,
+};
 
 pub use diagnose::{Diagnosis, diagnose};
 
@@ -340,7 +342,11 @@ impl Isolation {
         let mut text = if self.in_force.is_empty() {
             "no protection beyond limits and a fresh directory".to_string()
         } else {
-            self.in_force.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+            self.in_force
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         if !self.missing.is_empty() {
             let missing: Vec<String> = self

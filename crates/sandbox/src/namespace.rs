@@ -39,7 +39,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The system folders bound read-only into the new root (those that exist).
-const SYSTEM: &[&str] = &["usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt"];
+const SYSTEM: &[&str] = &[
+    "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt",
+];
 /// The devices the program gets.
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -109,7 +111,9 @@ impl Namespaces {
         });
         for name in SYSTEM {
             let host = Path::new("/").join(name);
-            let Ok(meta) = fs::symlink_metadata(&host) else { continue };
+            let Ok(meta) = fs::symlink_metadata(&host) else {
+                continue;
+            };
             if meta.file_type().is_symlink() {
                 let target = fs::read_link(&host)?;
                 plan.link(&target, &host)?;
@@ -126,13 +130,21 @@ impl Namespaces {
         }
         plan.link(Path::new("/proc/self/fd"), Path::new("/dev/fd"))?;
         for (i, name) in ["stdin", "stdout", "stderr"].iter().enumerate() {
-            plan.link(&Path::new("/proc/self/fd").join(i.to_string()), &Path::new("/dev").join(name))?;
+            plan.link(
+                &Path::new("/proc/self/fd").join(i.to_string()),
+                &Path::new("/dev").join(name),
+            )?;
         }
         plan.bind(Path::new("/proc"), true, false, true)?;
         if Path::new("/sys").is_dir() {
             plan.bind(Path::new("/sys"), false, true, true)?;
         }
-        for (path, mode) in [("/tmp", 0o1777), ("/var", 0o755), ("/var/tmp", 0o1777), ("/dev/shm", 0o1777)] {
+        for (path, mode) in [
+            ("/tmp", 0o1777),
+            ("/var", 0o755),
+            ("/var/tmp", 0o1777),
+            ("/dev/shm", 0o1777),
+        ] {
             plan.dir(Path::new(path), mode)?;
         }
         // The working directory lives in the tmpfs, the program bound in.
@@ -328,7 +340,11 @@ fn perform(step: &Step) -> bool {
                 }
             }
             Step::File { path } => {
-                let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                let fd = libc::open(
+                    path.as_ptr(),
+                    libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
                 fd >= 0 && libc::close(fd) == 0
             }
             Step::Bind {
@@ -351,7 +367,11 @@ fn perform(step: &Step) -> bool {
                             std::ptr::null(),
                             target.as_ptr(),
                             std::ptr::null(),
-                            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                            libc::MS_REMOUNT
+                                | libc::MS_BIND
+                                | libc::MS_RDONLY
+                                | libc::MS_NOSUID
+                                | libc::MS_NODEV,
                             std::ptr::null(),
                         ) == 0)
             }
@@ -466,9 +486,10 @@ mod tests {
         }
         let inside_work = format!("/ROOT{}", work.display());
         assert!(dirs.contains(&inside_work));
-        let owned = ns.steps.iter().any(|s| {
-            matches!(s, Step::Own { path, uid: 61000, .. } if text(path) == inside_work)
-        });
+        let owned = ns
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Own { path, uid: 61000, .. } if text(path) == inside_work));
         assert!(owned, "the working directory is not the run's");
         let program_bound_read_only = ns.steps.iter().any(|s| {
             matches!(s, Step::Bind { source, read_only: true, .. } if text(source) == program.to_string_lossy())

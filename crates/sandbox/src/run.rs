@@ -7,7 +7,9 @@ use crate::identity::{ReadAs, Slot};
 use crate::namespace::{self, Binds, Namespaces};
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
-use crate::{Absence, Identity, Isolation, Limits, Memory, Outcome, Protection, Spec, Status, diagnose, names};
+use crate::{
+    Absence, Identity, Isolation, Limits, Memory, Outcome, Protection, Spec, Status, diagnose, names,
+};
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs;
@@ -79,7 +81,9 @@ pub(crate) fn run(spec: &Spec) -> io::Result<Outcome> {
         Attempt::NoNamespaces => return Err(io::Error::other("sandbox: the namespaces were refused twice")),
     };
     if let Err(e) = given_back {
-        outcome.notes.push(format!("could not take back a writable folder: {e}"));
+        outcome
+            .notes
+            .push(format!("could not take back a writable folder: {e}"));
     }
     if survivors {
         // Processes of the run may still be alive: never lend its uid again.
@@ -95,7 +99,10 @@ pub(crate) fn run(spec: &Spec) -> io::Result<Outcome> {
 enum Attempt {
     /// The run is over; `survivors`: its supervisor was given up on, so
     /// processes of the run may still be alive.
-    Ran { outcome: Box<Outcome>, survivors: bool },
+    Ran {
+        outcome: Box<Outcome>,
+        survivors: bool,
+    },
     NoNamespaces,
 }
 
@@ -209,7 +216,9 @@ impl<'a> Writable<'a> {
         let mut first_error = Ok(());
         let mut stack: Vec<PathBuf> = self.dirs.to_vec();
         while let Some(path) = stack.pop() {
-            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
             use std::os::unix::fs::MetadataExt;
             if meta.is_dir() {
                 for entry in fs::read_dir(&path).into_iter().flatten().flatten() {
@@ -539,7 +548,11 @@ fn run_in(spec: &Spec, who: &Who, workdir: &WorkDir) -> io::Result<Attempt> {
         Some(_) => Ok(None),
         None => result.and_then(|()| runner.finish(spec, &counts)).map(Some),
     };
-    let cgroups = [(Protection::ProcessCgroup, pids), (Protection::MemoryCgroup, memory), (Protection::CpuCgroup, cpu)];
+    let cgroups = [
+        (Protection::ProcessCgroup, pids),
+        (Protection::MemoryCgroup, memory),
+        (Protection::CpuCgroup, cpu),
+    ];
     let mut isolation = Isolation::default();
     match &who.absence {
         None => isolation.in_force.push(Protection::OwnUser),

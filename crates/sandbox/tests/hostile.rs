@@ -608,10 +608,13 @@ fn the_tree_dies_with_its_runner() {
             .lines()
             .find_map(|l| l.split_once(":memory:"))
             .map(|(_, path)| format!("/sys/fs/cgroup/memory{path}"));
-        let cgroups = ["/sys/fs/cgroup/pids".to_string(), "/sys/fs/cgroup/cpu".to_string()]
-            .into_iter()
-            .chain(memory)
-            .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten());
+        let cgroups = [
+            "/sys/fs/cgroup/pids".to_string(),
+            "/sys/fs/cgroup/cpu".to_string(),
+        ]
+        .into_iter()
+        .chain(memory)
+        .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten());
         tmp.chain(cgroups)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| {

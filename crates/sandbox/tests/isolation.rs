@@ -101,7 +101,11 @@ fn every_protection_the_kernel_allows_is_in_force() {
     let o = run(&Spec::new("/bin/true"));
     if !is_root() {
         assert!(!o.isolation.has(Protection::OwnUser));
-        assert!(o.isolation.describe().contains("own user (not root)"), "{}", o.isolation.describe());
+        assert!(
+            o.isolation.describe().contains("own user (not root)"),
+            "{}",
+            o.isolation.describe()
+        );
         return;
     }
     assert!(o.isolation.has(Protection::OwnUser), "{:?}", o.isolation);
@@ -133,7 +137,10 @@ fn a_fork_bomb_beside_does_not_stop_a_run_that_forks_100_children() {
     let modest = sh("for i in $(seq 100); do sleep 3.@1 & sleep 0.01; done; wait; echo ok")
         .timeout(Duration::from_secs(10));
     let bomb = Spec::new("/bin/bash")
-        .args(["-c", &"while :; do sleep 3.@2 & done".replace('@', &std::process::id().to_string())])
+        .args([
+            "-c",
+            &"while :; do sleep 3.@2 & done".replace('@', &std::process::id().to_string()),
+        ])
         .timeout(Duration::from_secs(5));
     let (fine, bombed) = std::thread::scope(|s| {
         let fine = s.spawn(|| run(&modest));
@@ -149,7 +156,11 @@ fn a_fork_bomb_beside_does_not_stop_a_run_that_forks_100_children() {
         // Its own user, so RLIMIT_NPROC (or its cgroup) stops it at its own
         // budget, and the verdict comes before the timeout.
         assert!(bombed.notes[0].starts_with("fork bomb: "), "{:?}", bombed.notes);
-        assert!(!bombed.notes.iter().any(|n| n.contains("timed out")), "{:?}", bombed.notes);
+        assert!(
+            !bombed.notes.iter().any(|n| n.contains("timed out")),
+            "{:?}",
+            bombed.notes
+        );
     }
     assert_none_left("3.@1");
     assert_none_left("3.@2");
@@ -179,7 +190,10 @@ fn files_in_tmp_and_dev_shm_do_not_outlive_the_run() {
         assert!(!path.exists(), "{} was left on the machine", path.display());
     }
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains("ipc-lab-sandbox"), "a run's mount is left:\n{mounts}");
+    assert!(
+        !mounts.contains("ipc-lab-sandbox"),
+        "a run's mount is left:\n{mounts}"
+    );
 }
 
 #[test]
@@ -192,7 +206,9 @@ fn the_scratch_space_is_capped() {
         ..Default::default()
     };
     // Four files of 3 MiB cannot fit in 8 MiB.
-    let o = run(&sh("for i in 1 2 3 4; do head -c 3145728 /dev/zero > /tmp/f$i || echo full; done").limits(limits));
+    let o = run(
+        &sh("for i in 1 2 3 4; do head -c 3145728 /dev/zero > /tmp/f$i || echo full; done").limits(limits),
+    );
     assert!(stdout(&o).contains("full"), "wrote 12 MiB into 8 MiB of scratch");
     assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"));
 }
@@ -212,7 +228,9 @@ fn no_connection_reaches_a_listener_on_the_machine() {
     assert_eq!(stdout(&o), "refused\n");
     let accepted = listener.accept();
     assert!(
-        accepted.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        accepted
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
         "the listener got a connection: {accepted:?}"
     );
     // The run's network has one device, its own loopback.
@@ -231,7 +249,10 @@ fn a_file_outside_the_sandbox_cannot_be_read() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new().prefix("ipc-lab-secret-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("ipc-lab-secret-")
+        .tempdir()
+        .unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let secret = dir.path().join("answers.txt");
     fs::write(&secret, "the hidden checks\n").unwrap();
@@ -257,8 +278,14 @@ fn a_writable_folder_is_the_runs_during_the_run_and_ours_after() {
         return;
     }
     use std::os::unix::fs::MetadataExt;
-    let dir = tempfile::Builder::new().prefix("ipc-lab-writable-").tempdir().unwrap();
-    let shown = tempfile::Builder::new().prefix("ipc-lab-readable-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("ipc-lab-writable-")
+        .tempdir()
+        .unwrap();
+    let shown = tempfile::Builder::new()
+        .prefix("ipc-lab-readable-")
+        .tempdir()
+        .unwrap();
     fs::write(shown.path().join("input"), "in\n").unwrap();
     let script = format!(
         "id -u > {out}/uid; mkdir {out}/sub; echo made > {out}/sub/file; cat {inp}/input; \
@@ -270,11 +297,19 @@ fn a_writable_folder_is_the_runs_during_the_run_and_ours_after() {
     assert_eq!(o.status, Status::Exited(0));
     let out = stdout(&o);
     assert!(out.starts_with("in\n"), "{out}");
-    let uid: u32 = fs::read_to_string(dir.path().join("uid")).unwrap().trim().parse().unwrap();
+    let uid: u32 = fs::read_to_string(dir.path().join("uid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_ne!(uid, 0);
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    for path in [dir.path().to_path_buf(), dir.path().join("sub"), dir.path().join("sub/file")] {
+    for path in [
+        dir.path().to_path_buf(),
+        dir.path().join("sub"),
+        dir.path().join("sub/file"),
+    ] {
         let owner = fs::symlink_metadata(&path).unwrap().uid();
         assert_eq!(owner, me, "{} still belongs to the run", path.display());
     }
@@ -292,7 +327,11 @@ fn a_run_cannot_signal_another_runs_process() {
     }
     let shared = tempfile::Builder::new().prefix("ipc-lab-pid-").tempdir().unwrap();
     let pid_file = shared.path().join("pid");
-    let victim = sh(&format!("echo $$ > {}; sleep 2.@3; echo survived", pid_file.display())).writable(shared.path());
+    let victim = sh(&format!(
+        "echo $$ > {}; sleep 2.@3; echo survived",
+        pid_file.display()
+    ))
+    .writable(shared.path());
     let (survived, attacker) = std::thread::scope(|s| {
         let victim = s.spawn(|| run(&victim));
         let mut pid = String::new();
@@ -328,11 +367,17 @@ fn the_diagnosis_needs_no_cap_sys_ptrace() {
     // The worker runs as root without CAP_SYS_PTRACE, as in a Docker
     // container with its default capabilities: dropped from the bounding
     // set before exec, root's exec leaves it out of every set.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("isolation-fixtures-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("isolation-fixtures-{}", std::process::id()));
     let built = fixtures::Fixtures::build(&dir).expect("cannot build the hostile programs");
     let mut worker = std::process::Command::new(std::env::current_exe().unwrap());
     worker
-        .args(["--exact", "diagnose_a_deadlock_without_cap_sys_ptrace", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "diagnose_a_deadlock_without_cap_sys_ptrace",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(FIXTURES_ENV, built.dir());
     // SAFETY: the closure makes one system call (async-signal-safe).
     unsafe {
@@ -365,7 +410,11 @@ fn diagnose_a_deadlock_without_cap_sys_ptrace() {
         .find_map(|l| l.strip_prefix("CapEff:"))
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
         .unwrap();
-    assert_eq!(effective & (1 << CAP_SYS_PTRACE), 0, "CAP_SYS_PTRACE was not dropped");
+    assert_eq!(
+        effective & (1 << CAP_SYS_PTRACE),
+        0,
+        "CAP_SYS_PTRACE was not dropped"
+    );
     let fixtures = fixtures::Fixtures::at(Path::new(&dir));
     let spec = fixtures::hostile(&fixtures, "selfreader", "0").spec;
     let o = run(&spec.identity(Identity::Own));

@@ -342,7 +342,11 @@ impl Toolchain {
             .map(PathBuf::from)
             .find(|p| p.is_file())
             .ok_or("cannot find the `env` program (/usr/bin/env)")?;
-        let shown = if as_root { vec![toolchain, deps] } else { Vec::new() };
+        let shown = if as_root {
+            vec![toolchain, deps]
+        } else {
+            Vec::new()
+        };
         Ok(Toolchain {
             env_program,
             rustc,
