@@ -43,7 +43,7 @@ fn main() {
 
 /// What goes wrong in a submission, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Solved,
     Bare,
     /// The first `n` exercises solved, the rest as released.
@@ -312,7 +312,7 @@ pub fn run() -> crate::Result {
 }
 
 /// Writes a submission's exercise sources (only `crates/NN-x/src/`).
-fn write_sources(
+pub(crate) fn write_sources(
     root: &Path,
     catalogue: &[Exercise],
     student: usize,
@@ -361,12 +361,12 @@ fn write_sources(
 }
 
 /// A temporary folder, removed at the end.
-struct Scratch {
-    path: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) path: PathBuf,
 }
 
 impl Scratch {
-    fn new() -> crate::Result<Scratch> {
+    pub(crate) fn new() -> crate::Result<Scratch> {
         let path = std::env::temp_dir().join(format!("ipc-lab-bench-grade-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         mkdir(&path)?;

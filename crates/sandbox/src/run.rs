@@ -40,6 +40,9 @@ const NPROC_ABOVE_CGROUP: u64 = 16;
 /// A run at its process limit in this many samples in a row (with forks
 /// refused in each, where a cgroup counts them) is a fork bomb.
 const BOMB_SAMPLES: u32 = 3;
+/// How often a run's `pids` cgroup is read for the fork-bomb watch (without
+/// one, the watch uses the samples, every [`TICK`]).
+const BOMB_EVERY: Duration = Duration::from_millis(20);
 
 /// How many "never waited for" notes are listed one by one.
 const MAX_ORPHAN_NOTES: usize = 8;
@@ -664,6 +667,8 @@ impl Stream {
 struct Bomb {
     streak: u32,
     refused: u64,
+    /// When the cgroup is read next (time since start).
+    next_at: Duration,
 }
 
 /// The deadlock watch: two samples a moment apart must agree.
@@ -775,7 +780,11 @@ impl Runner<'_> {
                     let to_deadline = self.timeout.saturating_sub(elapsed);
                     let to_watch = self.watch.next_at.unwrap_or(WATCH_START).saturating_sub(elapsed);
                     let to_sample = self.next_sample.saturating_sub(elapsed);
-                    TICK.min(to_deadline).min(to_watch).min(to_sample)
+                    let to_bomb = match self.pids {
+                        Some(_) => self.bomb.next_at.saturating_sub(elapsed),
+                        None => TICK,
+                    };
+                    TICK.min(to_deadline).min(to_watch).min(to_sample).min(to_bomb)
                 }
             };
             self.poll(wait, &mut chunk)?;
@@ -827,6 +836,13 @@ impl Runner<'_> {
             self.notes.extend(shorten(explanation));
             self.reported.extend(pids);
             self.conclude(Status::TimedOut, elapsed);
+        } else if self.pid.is_some() && self.pids.is_some() && elapsed >= self.bomb.next_at {
+            // With a cgroup, two small files tell a fork bomb: look often.
+            self.bomb.next_at = elapsed + BOMB_EVERY;
+            if let Some(note) = self.fork_bomb(elapsed) {
+                self.notes.push(note);
+                self.conclude(Status::ProcessLimit, elapsed);
+            }
         } else if self.pid.is_some()
             && elapsed >= self.next_sample.min(self.watch.next_at.unwrap_or(WATCH_START))
         {
@@ -834,10 +850,12 @@ impl Runner<'_> {
             if elapsed >= self.next_sample {
                 self.next_sample = elapsed + TICK;
                 self.sample(&tree);
-                if let Some(note) = self.fork_bomb(elapsed) {
-                    self.notes.push(note);
-                    self.conclude(Status::ProcessLimit, elapsed);
-                    return;
+                if self.pids.is_none() {
+                    if let Some(note) = self.fork_bomb(elapsed) {
+                        self.notes.push(note);
+                        self.conclude(Status::ProcessLimit, elapsed);
+                        return;
+                    }
                 }
             }
             if elapsed < self.watch.next_at.unwrap_or(WATCH_START) {
