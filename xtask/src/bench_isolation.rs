@@ -131,7 +131,7 @@ pub fn run() -> crate::Result {
         .collect();
     let total: f64 = full_marks.values().sum();
     let mut table = String::new();
-    let _ = writeln!(table, "\n{:<28} {}", "submission", "round 1 / 2 / 3");
+    let _ = writeln!(table, "\n{:<28} round 1 / 2 / 3", "submission");
     let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut hidden_leaked = 0;
     let mut connections = 0;
