@@ -3,7 +3,7 @@
 //!
 //! A submission is a student repository folder or a `.zip` / `.tar.gz` of
 //! one. From it grading takes only the exercise sources (`submission.rs`),
-//! compiles each exercise with the reference's flags, as `nobody`, in the
+//! compiles each exercise with the reference's flags, as a user of its own, in the
 //! sandbox (`compile.rs`), and runs every check, hidden ones included, in
 //! the sandbox. The results file is Gradescope's `results.json`.
 //!
