@@ -108,9 +108,8 @@ fn released_stub(
     if let Ok(text) = std::fs::read_to_string(root.join(pristine_path(e))) {
         return Ok((text, Origin::Pristine));
     }
-    if let Some(text) = current
-        && crate::release::stub::regions(text).is_ok_and(|r| !r.is_empty())
-    {
+    // The reference's own file: its solution regions make the stub.
+    if let Some(text) = current.filter(|t| crate::release::stub::regions(t).is_ok_and(|r| !r.is_empty())) {
         let stub = crate::release::stub_source(text).map_err(|err| format!("{}: {err}", rel.display()))?;
         return Ok((stub, Origin::Reference));
     }

@@ -326,10 +326,9 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Resul
 /// Reads a regular file without following a link, at most [`MAX_FILE`] bytes.
 fn read_capped_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::os::unix::fs::OpenOptionsExt;
-    const O_NOFOLLOW: i32 = 0o400_000; // Linux; std has no constant for it.
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| format!("cannot be read: {e}"))?;
     read_capped(file)
