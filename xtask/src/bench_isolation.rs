@@ -103,9 +103,9 @@ pub fn run() -> crate::Result {
             std::fs::write(&main, source).map_err(|e| format!("cannot write {}: {e}", main.display()))?;
         }
     }
-    let subs: Vec<crate::grade::Submission> = names
+    let subs: Vec<grader::Submission> = names
         .iter()
-        .map(|(name, _)| crate::grade::Submission::from_path(&subs_dir.join(name)))
+        .map(|(name, _)| grader::Submission::from_path(&subs_dir.join(name)))
         .collect::<Result<_, _>>()?;
     println!(
         "bench isolation: {} submissions ({} full, {} hostile) in {}, {ROUNDS} rounds",
@@ -117,12 +117,11 @@ pub fn run() -> crate::Result {
 
     let out = scratch.path.join("grades");
     let cache = scratch.path.join("cache");
-    let options = crate::grade::Options {
+    let options = grader::Options {
         out: out.clone(),
         jobs: checks::default_jobs(),
         force: true,
         budget: None,
-        report: false,
         cache,
     };
     let full_marks: BTreeMap<u8, f64> = catalogue
@@ -137,12 +136,12 @@ pub fn run() -> crate::Result {
     let mut connections = 0;
     for round in 1..=ROUNDS {
         println!("== round {round}: grading the class");
-        let summary = crate::grade::grade(&root, &subs, &options)?;
+        let summary = grader::grade(&root, &subs, &options, &grader::Quiet)?;
         if !summary.errors.is_empty() {
             return Err(summary.errors.join("; "));
         }
         for (name, hostile) in &names {
-            let path = crate::grade::results_path(&out, name);
+            let path = grader::results_path(&out, name);
             let text =
                 std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let results: Results =
@@ -184,7 +183,7 @@ pub fn run() -> crate::Result {
     // One full submission and one fork bomb, alone, compiled already.
     let alone = |i: usize| -> crate::Result<f64> {
         let started = Instant::now();
-        crate::grade::grade(&root, &subs[i..=i], &options)?;
+        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet)?;
         Ok(started.elapsed().as_secs_f64())
     };
     let (full, bomb) = (alone(0)?, alone(1)?);

@@ -20,6 +20,7 @@ pub struct ZipWriter {
 const DOS_DATE: u16 = (1 << 5) | 1;
 
 impl ZipWriter {
+    /// An empty archive.
     pub fn new() -> ZipWriter {
         ZipWriter::default()
     }
