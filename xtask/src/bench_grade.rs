@@ -23,7 +23,7 @@
 //! and noisy: only the ratio, measured side by side, means much.
 
 use checks::Exercise;
-use grader::zip::ZipWriter;
+use grader::zip_writer::ZipWriter;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};

@@ -18,7 +18,7 @@ mod common;
 
 use common::{Scratch, copy_tree, root};
 
-use grader::zip;
+use grader::zip_writer as zip;
 
 /// The grading cache for the tests: in the target folder, kept between runs.
 fn cache() -> PathBuf {

@@ -44,9 +44,8 @@
 
 mod compile;
 mod merge;
-mod submission;
-mod tar;
-pub mod zip;
+pub mod submission;
+pub mod zip_writer;
 
 pub use submission::Submission;
 
