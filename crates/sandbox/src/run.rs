@@ -8,7 +8,7 @@ use crate::namespace::{self, Binds, Namespaces};
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
 use crate::{
-    Absence, Identity, Isolation, Limits, Memory, Outcome, Protection, Spec, Status, diagnose, names,
+    Absence, Identity, Isolation, Limits, Memory, Outcome, Process, Protection, Spec, Status, diagnose, names,
 };
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
@@ -740,7 +740,7 @@ struct Runner<'a> {
     /// Pids already named in a note (not to be named again as orphans).
     reported: HashSet<i32>,
     /// "child … exited but its parent never waited for it".
-    orphans: Vec<String>,
+    orphans: Vec<Process>,
     notes: Vec<String>,
     watch: Watch,
     /// When the tree's usage is sampled next (time since start).
@@ -1073,9 +1073,10 @@ impl Runner<'_> {
                 if killed_by_us || self.reported.contains(&pid) {
                     return;
                 }
-                self.orphans.push(format!(
-                    "child {pid} ({name}) exited but its parent never waited for it"
-                ));
+                self.orphans.push(Process {
+                    pid,
+                    name: name.into_owned(),
+                });
             }
         }
     }
@@ -1126,7 +1127,12 @@ impl Runner<'_> {
         }
         notes.append(&mut self.notes);
         let extra = self.orphans.len().saturating_sub(MAX_ORPHAN_NOTES);
-        notes.extend(self.orphans.drain(..).take(MAX_ORPHAN_NOTES));
+        notes.extend(self.orphans.iter().take(MAX_ORPHAN_NOTES).map(|p| {
+            format!(
+                "child {} ({}) exited but its parent never waited for it",
+                p.pid, p.name
+            )
+        }));
         if extra > 0 {
             notes.push(format!("… and {extra} more children never waited for"));
         }
@@ -1162,6 +1168,15 @@ impl Runner<'_> {
             timeout: self.timeout,
             limits: self.limits.clone(),
             isolation: Isolation::default(),
+            left_running: self
+                .left_running
+                .iter()
+                .map(|p| Process {
+                    pid: p.pid,
+                    name: p.comm.clone(),
+                })
+                .collect(),
+            not_waited: self.orphans,
         })
     }
 
