@@ -20,7 +20,9 @@
 //! compete with each other; other load on the machine still shows, which is
 //! why the table prints the load average before and after.
 //!
-//! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`.
+//! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`,
+//! `cargo xtask bench isolation` (hostile submissions among full ones, and
+//! the sandbox's cost per run) in `bench_isolation.rs`.
 
 use crate::flags::BenchFlags;
 use crate::term::Progress;
@@ -33,9 +35,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn run(flags: &BenchFlags) -> crate::Result {
     match flags.what.as_str() {
         "grade" => crate::bench_grade::run(),
+        "isolation" => crate::bench_isolation::run(),
         "pipes" => pipes(),
         other => Err(format!(
-            "no benchmark '{other}': use `pipes` (the default) or `grade`"
+            "no benchmark '{other}': use `pipes` (the default), `grade` or `isolation`"
         )),
     }
 }

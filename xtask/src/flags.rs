@@ -133,7 +133,8 @@ pub struct AutograderFlags {
 
 #[derive(Debug, Args)]
 pub struct BenchFlags {
-    /// What to measure: `pipes` (exercises 14-16 and dd, the default) or `grade`.
+    /// What to measure: `pipes` (exercises 14-16 and dd, the default),
+    /// `grade` or `isolation`.
     #[arg(default_value = "pipes")]
     pub what: String,
 }
