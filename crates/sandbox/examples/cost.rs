@@ -2,8 +2,12 @@
 fn main() {
     let n = 200;
     let spec = sandbox::Spec::new("/bin/true");
-    for _ in 0..20 { sandbox::run(&spec).unwrap(); }
+    for _ in 0..20 {
+        sandbox::run(&spec).unwrap();
+    }
     let t = std::time::Instant::now();
-    for _ in 0..n { sandbox::run(&spec).unwrap(); }
+    for _ in 0..n {
+        sandbox::run(&spec).unwrap();
+    }
     println!("{:.2}", t.elapsed().as_secs_f64() * 1000.0 / n as f64);
 }
