@@ -19,6 +19,7 @@ mod release;
 mod reset;
 mod run;
 mod term;
+mod trace;
 mod tty;
 mod verify;
 mod watch;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         flags::Command::Grade(opts) => grade::run(&opts),
         flags::Command::Autograder(opts) => autograder::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
+        flags::Command::Trace(opts) => trace::run(&opts),
     };
     match result {
         Ok(code) => code,
