@@ -1,8 +1,266 @@
-//! The page: one self-contained HTML file that steps through a trace.
-use crate::advice::Advice;
-use crate::model::Trace;
+//! The page: one self-contained HTML file (inline SVG, no network) that
+//! steps through a trace with previous/next, a slider and the arrow keys.
+//!
+//! Each step is drawn by the book's own `diagram` code: the tables, the
+//! pipes with their open-end counts and contents, an arrow per open end;
+//! the process that made the step's call stands out, and when a read
+//! blocks, the write ends that keep it waiting are framed in red. The
+//! caption of step N is the timeline's line for step N
+//! ([`crate::timeline::describe`]), word for word. `#N` in the address
+//! opens the page at step N.
 
-/// The page for `trace` of `program`.
-pub fn render(_trace: &Trace, _advice: &[Advice], program: &str) -> String {
-    format!("<!doctype html><title>{program}</title>")
+use crate::advice::Advice;
+use crate::model::{Blocked, Life, Obj, Trace, pipe_name};
+use crate::timeline::{describe, signal_name};
+use diagram::{Diagram, Process, Target};
+use std::fmt::Write as _;
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The picture of step `k` (0-based).
+pub fn diagram(trace: &Trace, k: usize) -> Diagram {
+    let step = &trace.steps[k];
+    let s = &step.state;
+    let culprits: Vec<(i32, i32)> = s
+        .procs
+        .values()
+        .filter_map(|p| match &p.blocked {
+            Some(Blocked::Read { writers, .. }) => Some(writers.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    // Reaped in an earlier step: gone from the picture.
+    let gone_before = |pid: i32| k > 0 && trace.steps[k - 1].state.procs.get(&pid).is_some_and(|p| p.reaped);
+    let mut processes = Vec::new();
+    for (&pid, p) in &s.procs {
+        if gone_before(pid) {
+            continue;
+        }
+        let role = match (p.parent, p.thread) {
+            (None, _) => String::new(),
+            (Some(parent), false) => format!(", child of {parent}"),
+            (Some(_), true) => ", thread".to_string(),
+        };
+        let fds = s.tables[p.table]
+            .iter()
+            .map(|(&fd, e)| {
+                let target = match &e.obj {
+                    Obj::Pipe { pipe, write: true } => Target::Write(format!("pipe {}", pipe_name(*pipe))),
+                    Obj::Pipe { pipe, write: false } => Target::Read(format!("pipe {}", pipe_name(*pipe))),
+                    Obj::Other(name) if name.starts_with("/dev/pts") || name.starts_with("/dev/tty") => Target::Terminal,
+                    Obj::Other(name) => Target::Other(name.clone()),
+                };
+                (fd as u32, target)
+            })
+            .collect();
+        let status = match (p.life, &p.blocked) {
+            (Life::Running, Some(Blocked::Read { fd, .. })) => Some(format!("blocked in read({fd})")),
+            (Life::Running, Some(Blocked::Write { fd, .. })) => Some(format!("blocked in write({fd})")),
+            (Life::Running, Some(Blocked::Wait { .. })) => Some("blocked in waitpid".to_string()),
+            (Life::Running, None) => None,
+            (Life::Exited(c), _) => Some(format!(
+                "exited with status {c}{}",
+                if p.reaped { "" } else { ", not yet waited for" }
+            )),
+            (Life::Killed(sig), _) => Some(format!("killed by {}", signal_name(sig))),
+        };
+        processes.push(Process {
+            label: format!("pid {pid} ({}{role})", p.program),
+            fds,
+            status,
+            exited: p.life != Life::Running,
+            active: pid == step.pid,
+            marked: culprits
+                .iter()
+                .filter(|(q, _)| *q == pid)
+                .map(|(_, fd)| *fd as u32)
+                .collect(),
+        });
+    }
+    let holds = (0..s.pipes.len())
+        .map(|p| {
+            let held = s.pipes[p].held();
+            let text = match held {
+                0 => "nothing".to_string(),
+                1 => "1 byte".to_string(),
+                n => format!("{n} bytes"),
+            };
+            (format!("pipe {}", pipe_name(p)), text)
+        })
+        .collect();
+    Diagram {
+        name: format!("step-{}", k + 1),
+        title: format!("Step {} of {}", k + 1, trace.steps.len()),
+        processes,
+        holds,
+        notes: Vec::new(),
+    }
+}
+
+/// The whole page for `trace` of `program`.
+pub fn render(trace: &Trace, advice: &[Advice], program: &str) -> String {
+    let mut steps = String::new();
+    for k in 0..trace.steps.len() {
+        let svg = diagram::render(&diagram(trace, k));
+        let _ = writeln!(
+            steps,
+            r#"<section class="step" id="s{n}" data-step="{n}" hidden><p class="caption"><b>{n}.</b> <span class="text">{text}</span></p>{svg}</section>"#,
+            n = k + 1,
+            text = esc(&describe(trace, k)),
+        );
+    }
+    let mut list = String::new();
+    for line in crate::timeline::lines(trace) {
+        let num = if line.first == line.last {
+            line.first.to_string()
+        } else {
+            format!("{}–{}", line.first, line.last)
+        };
+        let _ = writeln!(
+            list,
+            r##"<li data-first="{}" data-last="{}"><a href="#{}">{num}. {}</a></li>"##,
+            line.first,
+            line.last,
+            line.first,
+            esc(&line.text)
+        );
+    }
+    let mut tips = String::new();
+    for a in advice {
+        let _ = writeln!(tips, "<li>{}</li>", esc(&a.text()));
+    }
+    let tips = if tips.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Advice</h2><ul class=\"advice\">{tips}</ul>")
+    };
+    let n = trace.steps.len();
+    format!(
+        r##"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}: descriptor tables step by step</title>
+<!-- Written by `cargo xtask trace --html`: self-contained, no network. -->
+<style>
+body {{ font-family: system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif; color: #212529; margin: 0; display: flex; min-height: 100vh; }}
+main {{ flex: 1; padding: 16px 24px; min-width: 0; }}
+aside {{ width: 360px; border-left: 1px solid #dee2e6; padding: 12px 16px; overflow-y: auto; max-height: 100vh; box-sizing: border-box; font-size: 13px; }}
+h1 {{ font-size: 20px; margin: 0 0 10px; }} h2 {{ font-size: 15px; margin: 14px 0 6px; }}
+.controls {{ display: flex; align-items: center; gap: 10px; margin-bottom: 10px; }}
+.controls button {{ font-size: 14px; padding: 4px 12px; }}
+.controls input[type=range] {{ flex: 1; }}
+.caption {{ font-size: 15px; background: #fff9db; border: 1px solid #ffe066; border-radius: 6px; padding: 8px 12px; margin: 0 0 10px; }}
+.step svg {{ max-width: 100%; height: auto; }}
+ol {{ padding-left: 0; list-style: none; margin: 0; }}
+ol li a {{ display: block; padding: 3px 6px; border-radius: 4px; color: inherit; text-decoration: none; }}
+ol li.now a {{ background: #fff3bf; font-weight: 600; }}
+.advice li {{ margin-bottom: 6px; color: #c92a2a; }}
+</style></head>
+<body>
+<main>
+<h1>{title}: descriptor tables step by step</h1>
+<div class="controls">
+<button id="prev" title="previous step (←)">◀ previous</button>
+<input id="slider" type="range" min="1" max="{n}" value="1" aria-label="step">
+<button id="next" title="next step (→)">next ▶</button>
+<span id="count">1 / {n}</span>
+</div>
+{steps}</main>
+<aside>
+<h2>Timeline</h2>
+<ol id="timeline">
+{list}</ol>
+{tips}
+</aside>
+<script>
+(function () {{
+  var steps = document.querySelectorAll('.step');
+  var items = document.querySelectorAll('#timeline li');
+  var slider = document.getElementById('slider');
+  var count = document.getElementById('count');
+  var now = 1;
+  function show(n) {{
+    n = Math.max(1, Math.min(steps.length, n | 0));
+    now = n;
+    for (var i = 0; i < steps.length; i++) steps[i].hidden = (i + 1 !== n);
+    for (var j = 0; j < items.length; j++) {{
+      var it = items[j];
+      var on = +it.dataset.first <= n && n <= +it.dataset.last;
+      it.className = on ? 'now' : '';
+    }}
+    slider.value = n;
+    count.textContent = n + ' / ' + steps.length;
+    if (location.hash !== '#' + n) history.replaceState(null, '', '#' + n);
+  }}
+  document.getElementById('prev').onclick = function () {{ show(now - 1); }};
+  document.getElementById('next').onclick = function () {{ show(now + 1); }};
+  slider.oninput = function () {{ show(+slider.value); }};
+  document.addEventListener('keydown', function (e) {{
+    if (e.key === 'ArrowLeft') show(now - 1);
+    if (e.key === 'ArrowRight') show(now + 1);
+  }});
+  window.addEventListener('hashchange', function () {{ show(+location.hash.slice(1) || 1); }});
+  show(+location.hash.slice(1) || 1);
+}})();
+</script>
+</body></html>
+"##,
+        title = esc(program),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{Call, Fd, Object, Record};
+
+    fn fd(fd: i32, inode: u64, write: bool) -> Fd {
+        Fd {
+            fd,
+            object: Object::Pipe { inode, write },
+            cloexec: true,
+        }
+    }
+
+    /// A parent that keeps its write end and blocks reading.
+    fn blocked_reader() -> Trace {
+        crate::model::replay(&[
+            Record::Start {
+                pid: 10,
+                argv: vec!["p".into()],
+                fds: vec![],
+            },
+            Record::Exit {
+                pid: 10,
+                call: Call::Pipe2,
+                args: [0; 4],
+                ret: 0,
+                fds: vec![fd(3, 7, false), fd(4, 7, true)],
+            },
+            Record::Enter {
+                pid: 10,
+                call: Call::Read,
+                args: [3, 0, 10, 0],
+            },
+        ])
+    }
+
+    #[test]
+    fn the_blocking_step_marks_the_culprit_end_and_the_page_has_every_step() {
+        let trace = blocked_reader();
+        assert_eq!(trace.steps.len(), 3);
+        let d = diagram(&trace, 2);
+        assert_eq!(d.processes[0].marked, vec![4]);
+        assert!(d.processes[0].active);
+        let page = render(&trace, &crate::advice::advise(&trace), "p");
+        assert_eq!(page.matches("<section class=\"step\"").count(), 3);
+        assert!(page.contains("pipe A is empty and its write end is still open in pid 10 fd 4 (itself)"));
+        assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count());
+    }
 }
