@@ -1,0 +1,294 @@
+//! `cargo xtask trace` is true: traced in the sandbox as a student runs it,
+//! each reference program's trace ends with the tables and end counts the
+//! program must have had, names the pids the program printed, and does not
+//! change what the program prints.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{Scratch, root};
+use std::time::Duration;
+use trace::model::{Action, Io, Life, Obj, Trace, open_ends};
+
+/// What one traced run showed.
+struct Traced {
+    trace: Trace,
+    /// The program's stdout, as `trace` printed it.
+    stdout: String,
+    /// Everything `trace` printed.
+    text: String,
+}
+
+/// `cargo xtask trace N [ARGS...]`, with its log read back.
+fn traced(exercise: &str, args: &[&str]) -> Traced {
+    let scratch = Scratch::new(&format!("trace-{exercise}-{}", args.len()));
+    let log = scratch.dir.join("trace.log");
+    let mut cmd = Command::cargo_bin("xtask").expect("xtask binary is built");
+    cmd.env("IPC_LAB_ROOT", root())
+        .env("NO_COLOR", "1")
+        .args(["trace", exercise, "--save-log"])
+        .arg(&log);
+    if !args.is_empty() {
+        cmd.arg("--").args(args);
+    }
+    let out = cmd.timeout(Duration::from_secs(300)).assert().success().get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let records = trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    let stdout = program_stdout(&text);
+    Traced {
+        trace: trace::model::replay(&records),
+        stdout,
+        text,
+    }
+}
+
+/// The program's stdout lines ("  | …") from `trace`'s report.
+fn program_stdout(report: &str) -> String {
+    let mut lines = report
+        .lines()
+        .skip_while(|l| *l != "the program's stdout:")
+        .skip(1);
+    let mut out = String::new();
+    for l in lines.by_ref() {
+        let Some(line) = l.strip_prefix("  | ") else { break };
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The same program run in the sandbox without the tracer.
+fn untraced(package: &str, args: &[&str]) -> String {
+    let built = checks::build::build(root(), &[package], &checks::build::BuildOptions::default()).unwrap();
+    let outcome = sandbox::run(&sandbox::Spec::new(built.binary(package).unwrap()).args(args)).unwrap();
+    assert_eq!(outcome.status, sandbox::Status::Exited(0), "{outcome:?}");
+    String::from_utf8(outcome.stdout).unwrap()
+}
+
+/// Numbers (pids) blanked, so two runs compare.
+fn shape(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+}
+
+/// The number after `prefix` on each line that has it.
+fn numbers_after(text: &str, prefix: &str) -> Vec<i32> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find(prefix)? + prefix.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+fn children(t: &Trace) -> Vec<i32> {
+    t.steps
+        .iter()
+        .filter_map(|s| match s.action {
+            Action::Spawn { child, thread: false, .. } => Some(child),
+            _ => None,
+        })
+        .collect()
+}
+
+fn last(t: &Trace) -> &trace::model::State {
+    &t.steps.last().expect("a trace has steps").state
+}
+
+/// Every process ended, every child collected, every end of every pipe closed.
+fn all_clean(t: &Trace) {
+    let s = last(t);
+    for (pid, p) in &s.procs {
+        assert_eq!(p.life, Life::Exited(0), "pid {pid}");
+        assert!(p.parent.is_none() || p.reaped, "pid {pid} was not waited for");
+    }
+    for p in 0..s.pipes.len() {
+        assert_eq!((open_ends(s, p, false), open_ends(s, p, true)), (0, 0), "pipe {p}");
+        assert_eq!(s.pipes[p].held(), 0, "pipe {p} still holds bytes");
+    }
+}
+
+fn eof_read_by(t: &Trace, pid: i32) -> bool {
+    t.steps
+        .iter()
+        .any(|s| s.pid == pid && matches!(s.action, Action::Read { result: Io::Eof, .. }))
+}
+
+#[test]
+fn childpipe_trace_shows_the_fork_copy_and_the_printed_pids() {
+    let t = traced("2", &[]);
+    assert_eq!(shape(&t.stdout), shape(&untraced("childpipe", &[])));
+    assert_eq!(numbers_after(&t.stdout, "[parent: "), vec![t.trace.first]);
+    assert_eq!(numbers_after(&t.stdout, "[child: "), children(&t.trace));
+    // Just after fork: one pipe, two read ends and two write ends.
+    let fork = t.trace.steps.iter().find(|s| matches!(s.action, Action::Spawn { .. })).unwrap();
+    assert_eq!(fork.state.pipes.len(), 1);
+    assert_eq!((open_ends(&fork.state, 0, false), open_ends(&fork.state, 0, true)), (2, 2));
+    assert!(t.text.contains("a copy of fds 0–4: pipe A now has 2 read ends and 2 write ends"), "{}", t.text);
+    // 12 bytes went through, all were read.
+    assert_eq!(last(&t.trace).pipes[0].written, 12);
+    all_clean(&t.trace);
+}
+
+#[test]
+fn closing_ends_reader_sees_end_of_file_only_when_no_write_end_is_left() {
+    let t = traced("3", &[]);
+    assert_eq!(shape(&t.stdout), shape(&untraced("closing-ends", &[])));
+    let first = t.trace.first;
+    assert!(eof_read_by(&t.trace, first));
+    // At the end of file read, no write end was open anywhere.
+    let eof = t
+        .trace
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Read { result: Io::Eof, .. }))
+        .unwrap();
+    assert_eq!(open_ends(&eof.state, 0, true), 0);
+    assert!(trace::advice::advise(&t.trace).is_empty(), "{}", t.text);
+    all_clean(&t.trace);
+}
+
+#[test]
+fn closing_ends_keeping_the_write_end_is_seen_and_advised() {
+    let t = traced("3", &["--keep-write-end"]);
+    let first = t.trace.first;
+    assert!(!eof_read_by(&t.trace, first), "{}", t.text);
+    // The parent still held its write end (fd 4) when it ended.
+    let gone = t
+        .trace
+        .steps
+        .iter()
+        .position(|s| s.pid == first && matches!(s.action, Action::Gone { .. }))
+        .unwrap();
+    let before = &t.trace.steps[gone - 1].state;
+    let table = &before.tables[before.procs[&first].table];
+    assert_eq!(table.get(&4).map(|e| &e.obj), Some(&Obj::Pipe { pipe: 0, write: true }));
+    let advice = trace::advice::advise(&t.trace);
+    assert!(
+        advice.iter().any(|a| matches!(a, trace::advice::Advice::UnusedEnd { pid, fd: 4, write: true, .. } if *pid == first)),
+        "{advice:?}"
+    );
+}
+
+#[test]
+fn child_to_child_has_two_children_one_writes_one_reads_until_end_of_file() {
+    let t = traced("4", &[]);
+    assert_eq!(shape(&t.stdout), shape(&untraced("child-to-child", &[])));
+    let kids = children(&t.trace);
+    assert_eq!(kids.len(), 2);
+    assert_eq!(numbers_after(&t.stdout, "[writer: "), vec![kids[0]]);
+    assert_eq!(numbers_after(&t.stdout, "[reader: "), vec![kids[1]]);
+    assert_eq!(numbers_after(&t.stdout, "[parent: ")[0], t.trace.first);
+    assert!(eof_read_by(&t.trace, kids[1]));
+    all_clean(&t.trace);
+}
+
+#[test]
+fn child_to_child_pipeline_dup2s_onto_stdin_and_stdout_and_exec_closes_the_rest() {
+    let args = ["echo", "hello", "--", "tr", "a-z", "A-Z"];
+    let t = traced("4", &args);
+    assert_eq!(t.stdout, "HELLO\n");
+    let execs: Vec<_> = t
+        .trace
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Exec { .. }))
+        .collect();
+    assert_eq!(execs.len(), 2);
+    for s in execs {
+        // After execve, what /proc shows: only fds 0-2 are left, and one of
+        // them is an end of the pipe.
+        let p = &s.state.procs[&s.pid];
+        let table = &s.state.tables[p.table];
+        assert!(table.keys().all(|fd| *fd <= 2), "{table:?}");
+        let (fd, write) = if p.program == "echo" { (1, true) } else { (0, false) };
+        assert_eq!(table[&fd].obj, Obj::Pipe { pipe: 0, write }, "{}", p.program);
+    }
+    assert!(eof_read_by(&t.trace, children(&t.trace)[1]));
+    all_clean(&t.trace);
+}
+
+#[test]
+fn fork_thread_clone_files_child_shares_the_table() {
+    let t = traced("7", &[]);
+    assert_eq!(shape(&t.stdout), shape(&untraced("fork-thread", &[])));
+    let spawn = t
+        .trace
+        .steps
+        .iter()
+        .find_map(|s| match s.action {
+            Action::Spawn { child, shared, .. } => Some((s, child, shared)),
+            _ => None,
+        })
+        .unwrap();
+    let (step, child, shared) = spawn;
+    assert!(shared);
+    let procs = &step.state.procs;
+    assert_eq!(procs[&child].table, procs[&t.trace.first].table);
+    let mut printed = numbers_after(&t.stdout, "from pid ");
+    printed.sort_unstable();
+    let mut pids = vec![t.trace.first, child];
+    pids.sort_unstable();
+    assert_eq!(printed, pids);
+    all_clean(&t.trace);
+}
+
+#[test]
+fn mpsc_many_writers_close_their_read_ends_and_the_reader_gets_every_byte() {
+    let args = ["--writers", "3", "--messages", "5"];
+    let t = traced("11", &args);
+    assert_eq!(shape(&t.stdout), shape(&untraced("mpsc", &args)));
+    let kids = children(&t.trace);
+    assert_eq!(kids.len(), 3);
+    let s = last(&t.trace);
+    assert_eq!(s.pipes.len(), 1);
+    assert_eq!(s.pipes[0].written, 3 * 5 * 4096);
+    assert_eq!(s.pipes[0].taken, 3 * 5 * 4096);
+    for k in &kids {
+        // Each writer closed its read end before writing.
+        let closed = t
+            .trace
+            .steps
+            .iter()
+            .any(|st| st.pid == *k && matches!(st.action, Action::Close { was: Some(Obj::Pipe { write: false, .. }), .. }));
+        assert!(closed, "writer {k} never closed its read end");
+    }
+    assert!(eof_read_by(&t.trace, t.trace.first));
+    all_clean(&t.trace);
+}
+
+#[test]
+fn the_page_steps_are_the_timeline_steps() {
+    let scratch = Scratch::new("trace-page");
+    let page = scratch.dir.join("t.html");
+    let log = scratch.dir.join("t.log");
+    let out = Command::cargo_bin("xtask")
+        .unwrap()
+        .env("IPC_LAB_ROOT", root())
+        .args(["trace", "3", "--save-log"])
+        .arg(&log)
+        .arg("--html")
+        .arg(&page)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let trace = trace::model::replay(&trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap());
+    // One section per step, in order, whose caption is the terminal's line.
+    let captions: Vec<&str> = html
+        .split("<span class=\"text\">")
+        .skip(1)
+        .map(|s| s.split("</span>").next().unwrap())
+        .collect();
+    assert_eq!(captions.len(), trace.steps.len());
+    for line in trace::timeline::lines(&trace).iter().filter(|l| l.first == l.last) {
+        let shown = captions[line.first - 1].replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&");
+        assert_eq!(shown, line.text, "step {}", line.first);
+        assert!(text.contains(&format!("{}. {}", line.first, line.text)), "{text}");
+    }
+    assert!(!html.contains("<script src") && !html.contains("<link"), "the page loads nothing");
+}
