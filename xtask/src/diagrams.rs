@@ -9,7 +9,6 @@ use diagram::{parse, render};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 /// What [`generate`] did.
 #[derive(Debug, Default)]
 pub struct Drawn {
@@ -61,4 +60,3 @@ pub fn generate(root: &Path, check: bool) -> crate::Result<Drawn> {
     }
     Ok(drawn)
 }
-

@@ -28,8 +28,8 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
     let e = crate::exercise(&flags.exercise)?;
     let run = match &flags.from_log {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
             Run {
                 records: trace::log::parse(&text)?,
                 outcome: None,
@@ -48,9 +48,16 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
         return Err(trace::refused_reason());
     }
     if trace.steps.is_empty() {
-        let why = run.outcome.as_ref().map_or("nothing was recorded".to_string(), |o| {
-            format!("the run {}: {}", o.summary(), String::from_utf8_lossy(&run.stderr).trim())
-        });
+        let why = run
+            .outcome
+            .as_ref()
+            .map_or("nothing was recorded".to_string(), |o| {
+                format!(
+                    "the run {}: {}",
+                    o.summary(),
+                    String::from_utf8_lossy(&run.stderr).trim()
+                )
+            });
         return Err(format!("cannot trace {}: {why}", e.name));
     }
     if let Some(o) = &run.outcome {
@@ -60,7 +67,10 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
     let advice = trace::advice::advise(&trace);
     match flags.at {
         Some(step) if step == 0 || step > trace.steps.len() => {
-            return Err(format!("no step {step}: this trace has steps 1 to {}", trace.steps.len()));
+            return Err(format!(
+                "no step {step}: this trace has steps 1 to {}",
+                trace.steps.len()
+            ));
         }
         Some(step) => print!("{}", trace::timeline::tables(&trace, step - 1)),
         None => {
@@ -107,9 +117,16 @@ fn traced(e: &checks::Exercise, args: &[String]) -> crate::Result<Run> {
     let exe = built.binary(e.name)?;
     let tracer = built.binary("ipc-lab-trace")?;
     let bytes = std::fs::read(exe).map_err(|err| format!("cannot read {}: {err}", exe.display()))?;
-    let mut argv: Vec<String> = ["--log", "-", "--exe-on-stdin", &bytes.len().to_string(), "--", e.name]
-        .map(String::from)
-        .to_vec();
+    let mut argv: Vec<String> = [
+        "--log",
+        "-",
+        "--exe-on-stdin",
+        &bytes.len().to_string(),
+        "--",
+        e.name,
+    ]
+    .map(String::from)
+    .to_vec();
     argv.extend(args.iter().cloned());
     let spec = sandbox::Spec::new(tracer)
         .args(argv)

@@ -31,7 +31,12 @@ fn traced(exercise: &str, args: &[&str]) -> Traced {
     if !args.is_empty() {
         cmd.arg("--").args(args);
     }
-    let out = cmd.timeout(Duration::from_secs(300)).assert().success().get_output().clone();
+    let out = cmd
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     let records = trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap();
     let stdout = program_stdout(&text);
@@ -67,7 +72,9 @@ fn untraced(package: &str, args: &[&str]) -> String {
 
 /// Numbers (pids) blanked, so two runs compare.
 fn shape(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
 }
 
 /// The number after `prefix` on each line that has it.
@@ -85,7 +92,9 @@ fn children(t: &Trace) -> Vec<i32> {
     t.steps
         .iter()
         .filter_map(|s| match s.action {
-            Action::Spawn { child, thread: false, .. } => Some(child),
+            Action::Spawn {
+                child, thread: false, ..
+            } => Some(child),
             _ => None,
         })
         .collect()
@@ -103,7 +112,11 @@ fn all_clean(t: &Trace) {
         assert!(p.parent.is_none() || p.reaped, "pid {pid} was not waited for");
     }
     for p in 0..s.pipes.len() {
-        assert_eq!((open_ends(s, p, false), open_ends(s, p, true)), (0, 0), "pipe {p}");
+        assert_eq!(
+            (open_ends(s, p, false), open_ends(s, p, true)),
+            (0, 0),
+            "pipe {p}"
+        );
         assert_eq!(s.pipes[p].held(), 0, "pipe {p} still holds bytes");
     }
 }
@@ -121,10 +134,23 @@ fn childpipe_trace_shows_the_fork_copy_and_the_printed_pids() {
     assert_eq!(numbers_after(&t.stdout, "[parent: "), vec![t.trace.first]);
     assert_eq!(numbers_after(&t.stdout, "[child: "), children(&t.trace));
     // Just after fork: one pipe, two read ends and two write ends.
-    let fork = t.trace.steps.iter().find(|s| matches!(s.action, Action::Spawn { .. })).unwrap();
+    let fork = t
+        .trace
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Spawn { .. }))
+        .unwrap();
     assert_eq!(fork.state.pipes.len(), 1);
-    assert_eq!((open_ends(&fork.state, 0, false), open_ends(&fork.state, 0, true)), (2, 2));
-    assert!(t.text.contains("a copy of fds 0–4: pipe A now has 2 read ends and 2 write ends"), "{}", t.text);
+    assert_eq!(
+        (open_ends(&fork.state, 0, false), open_ends(&fork.state, 0, true)),
+        (2, 2)
+    );
+    assert!(
+        t.text
+            .contains("a copy of fds 0–4: pipe A now has 2 read ends and 2 write ends"),
+        "{}",
+        t.text
+    );
     // 12 bytes went through, all were read.
     assert_eq!(last(&t.trace).pipes[0].written, 12);
     all_clean(&t.trace);
@@ -162,10 +188,15 @@ fn closing_ends_keeping_the_write_end_is_seen_and_advised() {
         .unwrap();
     let before = &t.trace.steps[gone - 1].state;
     let table = &before.tables[before.procs[&first].table];
-    assert_eq!(table.get(&4).map(|e| &e.obj), Some(&Obj::Pipe { pipe: 0, write: true }));
+    assert_eq!(
+        table.get(&4).map(|e| &e.obj),
+        Some(&Obj::Pipe { pipe: 0, write: true })
+    );
     let advice = trace::advice::advise(&t.trace);
     assert!(
-        advice.iter().any(|a| matches!(a, trace::advice::Advice::UnusedEnd { pid, fd: 4, write: true, .. } if *pid == first)),
+        advice.iter().any(
+            |a| matches!(a, trace::advice::Advice::UnusedEnd { pid, fd: 4, write: true, .. } if *pid == first)
+        ),
         "{advice:?}"
     );
 }
@@ -201,7 +232,11 @@ fn child_to_child_pipeline_dup2s_onto_stdin_and_stdout_and_exec_closes_the_rest(
         let p = &s.state.procs[&s.pid];
         let table = &s.state.tables[p.table];
         assert!(table.keys().all(|fd| *fd <= 2), "{table:?}");
-        let (fd, write) = if p.program == "echo" { (1, true) } else { (0, false) };
+        let (fd, write) = if p.program == "echo" {
+            (1, true)
+        } else {
+            (0, false)
+        };
         assert_eq!(table[&fd].obj, Obj::Pipe { pipe: 0, write }, "{}", p.program);
     }
     assert!(eof_read_by(&t.trace, children(&t.trace)[1]));
@@ -246,11 +281,16 @@ fn mpsc_many_writers_close_their_read_ends_and_the_reader_gets_every_byte() {
     assert_eq!(s.pipes[0].taken, 3 * 5 * 4096);
     for k in &kids {
         // Each writer closed its read end before writing.
-        let closed = t
-            .trace
-            .steps
-            .iter()
-            .any(|st| st.pid == *k && matches!(st.action, Action::Close { was: Some(Obj::Pipe { write: false, .. }), .. }));
+        let closed = t.trace.steps.iter().any(|st| {
+            st.pid == *k
+                && matches!(
+                    st.action,
+                    Action::Close {
+                        was: Some(Obj::Pipe { write: false, .. }),
+                        ..
+                    }
+                )
+        });
         assert!(closed, "writer {k} never closed its read end");
     }
     assert!(eof_read_by(&t.trace, t.trace.first));
@@ -285,10 +325,19 @@ fn the_page_steps_are_the_timeline_steps() {
         .map(|s| s.split("</span>").next().unwrap())
         .collect();
     assert_eq!(captions.len(), trace.steps.len());
-    for line in trace::timeline::lines(&trace).iter().filter(|l| l.first == l.last) {
-        let shown = captions[line.first - 1].replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&");
+    for line in trace::timeline::lines(&trace)
+        .iter()
+        .filter(|l| l.first == l.last)
+    {
+        let shown = captions[line.first - 1]
+            .replace("&gt;", ">")
+            .replace("&lt;", "<")
+            .replace("&amp;", "&");
         assert_eq!(shown, line.text, "step {}", line.first);
         assert!(text.contains(&format!("{}. {}", line.first, line.text)), "{text}");
     }
-    assert!(!html.contains("<script src") && !html.contains("<link"), "the page loads nothing");
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "the page loads nothing"
+    );
 }

@@ -66,13 +66,15 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
         let before = if k == 0 { state } else { &trace.steps[k - 1].state };
         match &step.action {
             Action::Blocks => {
-                let Some(p) = state.procs.get(&step.pid) else { continue };
+                let Some(p) = state.procs.get(&step.pid) else {
+                    continue;
+                };
                 let table = &state.tables[p.table];
                 // A block that ends is how pipes work; one that never
                 // ends is the run's hang, and every end it holds matters.
-                let never_woke = !trace.steps[k + 1..]
-                    .iter()
-                    .any(|s| s.pid == step.pid && !matches!(s.action, Action::Blocks | Action::Signal { .. }));
+                let never_woke = !trace.steps[k + 1..].iter().any(|s| {
+                    s.pid == step.pid && !matches!(s.action, Action::Blocks | Action::Signal { .. })
+                });
                 let waits_on = match &p.blocked {
                     Some(Blocked::Read { fd, pipe, writers }) => {
                         let own = |holder: &i32| state.procs.get(holder).is_some_and(|h| h.table == p.table);
@@ -111,15 +113,18 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
                 }
             }
             Action::Gone { .. } => {
-                let Some(p) = before.procs.get(&step.pid) else { continue };
+                let Some(p) = before.procs.get(&step.pid) else {
+                    continue;
+                };
                 if p.thread {
                     continue;
                 }
                 for (&fd, e) in &before.tables[p.table] {
                     if let Obj::Pipe { pipe, write } = e.obj {
-                        let others_use = before.procs.iter().any(|(&q, o)| {
-                            q != step.pid && o.table == p.table && o.used.contains(&fd)
-                        });
+                        let others_use = before
+                            .procs
+                            .iter()
+                            .any(|(&q, o)| q != step.pid && o.table == p.table && o.used.contains(&fd));
                         // An exiting process with no pipe work at all (it
                         // only execs or waits) still should not keep ends.
                         if !p.used.contains(&fd) && !others_use && fd > 2 {
@@ -146,7 +151,10 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
             } => {
                 let wrote = matches!(step.action, Action::Write { .. });
                 if *e == libc::EPIPE {
-                    out.insert(Advice::NoReader { pid: step.pid, fd: *fd });
+                    out.insert(Advice::NoReader {
+                        pid: step.pid,
+                        fd: *fd,
+                    });
                 } else if *e == libc::EBADF {
                     let table = state.procs.get(&step.pid).map(|p| &state.tables[p.table]);
                     if let Some(Obj::Pipe { pipe, .. }) = table.and_then(|t| t.get(fd)).map(|e| &e.obj) {
@@ -201,12 +209,7 @@ impl Advice {
             Advice::NoReader { pid, fd } => format!(
                 "pid {pid} wrote to fd {fd} when no read end was left (EPIPE): close write ends only after the reader is done, or expect the error"
             ),
-            Advice::WrongEnd {
-                pid,
-                fd,
-                pipe,
-                wrote,
-            } => format!(
+            Advice::WrongEnd { pid, fd, pipe, wrote } => format!(
                 "pid {pid} {} fd {fd}, the {} end of pipe {}: pipe() gives the read end first (fds[0]) and the write end second (fds[1])",
                 if wrote { "wrote to" } else { "read from" },
                 if wrote { "read" } else { "write" },

@@ -109,12 +109,25 @@ pub struct Fd {
 pub enum Record {
     /// The traced program has started (after its `execve`): its pid,
     /// arguments and inherited table.
-    Start { pid: i32, argv: Vec<String>, fds: Vec<Fd> },
+    Start {
+        pid: i32,
+        argv: Vec<String>,
+        fds: Vec<Fd>,
+    },
     /// `parent` made `child` with `call`; `flags` are the clone flags
     /// (`CLONE_FILES`: the table is shared, not copied).
-    Spawn { parent: i32, child: i32, call: Call, flags: u64 },
+    Spawn {
+        parent: i32,
+        child: i32,
+        call: Call,
+        flags: u64,
+    },
     /// `pid` replaced its program; `fds` is its table afterwards.
-    Exec { pid: i32, argv: Vec<String>, fds: Vec<Fd> },
+    Exec {
+        pid: i32,
+        argv: Vec<String>,
+        fds: Vec<Fd>,
+    },
     /// `pid` entered a call that may wait.
     Enter { pid: i32, call: Call, args: [i64; 4] },
     /// `pid` returned from `call`: `ret` is the result or `-errno`; `fds`
@@ -131,7 +144,11 @@ pub enum Record {
     Signal { pid: i32, signal: i32 },
     /// `pid` is exiting (its descriptors close now): with `code`, or killed
     /// by `signal`.
-    Gone { pid: i32, code: Option<i32>, signal: Option<i32> },
+    Gone {
+        pid: i32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
     /// The program's first process ended while these were still running;
     /// the tracer ended them.
     Left { pids: Vec<i32> },
@@ -172,7 +189,10 @@ pub fn split_stderr(stderr: &[u8]) -> (Vec<u8>, String) {
     while let Some(at) = rest.iter().position(|&b| b == MARK) {
         own.extend_from_slice(&rest[..at]);
         let record = &rest[at + 1..];
-        let end = record.iter().position(|&b| b == b'\n').map_or(record.len(), |e| e + 1);
+        let end = record
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(record.len(), |e| e + 1);
         log.push_str(&String::from_utf8_lossy(&record[..end]));
         rest = &record[end..];
     }
@@ -193,7 +213,10 @@ mod tests {
             ret: 0,
             fds: vec![Fd {
                 fd: 3,
-                object: Object::Pipe { inode: 99, write: false },
+                object: Object::Pipe {
+                    inode: 99,
+                    write: false,
+                },
                 cloexec: true,
             }],
         };

@@ -289,12 +289,12 @@ pub fn replay(records: &[Record]) -> Trace {
         records,
         ..Replay::default()
     };
-    for i in 0..records.len() {
+    for (i, r) in records.iter().enumerate() {
         if m.done.remove(&i) {
             continue;
         }
         m.at = i;
-        m.record(&records[i]);
+        m.record(r);
     }
     m.finish()
 }
@@ -420,7 +420,8 @@ impl Replay<'_> {
             if let (Object::Pipe { inode, .. }, Some(name)) = (&fd.object, names.get(fd.fd as usize)) {
                 // A pipe on fd 0–2 at the start is how the sandbox talks to
                 // the program, not one of the program's pipes.
-                self.outside.insert(*inode, format!("{name} (a pipe from outside)"));
+                self.outside
+                    .insert(*inode, format!("{name} (a pipe from outside)"));
             }
         }
         for fd in fds {
@@ -451,7 +452,9 @@ impl Replay<'_> {
     }
 
     fn spawn(&mut self, parent: i32, child: i32, call: Call, flags: u64) {
-        let Some(p) = self.state.procs.get(&parent).cloned() else { return };
+        let Some(p) = self.state.procs.get(&parent).cloned() else {
+            return;
+        };
         let shared = flags & libc::CLONE_FILES as u64 != 0;
         let thread = flags & libc::CLONE_THREAD as u64 != 0;
         let table = if shared {
@@ -488,7 +491,9 @@ impl Replay<'_> {
     }
 
     fn exec(&mut self, pid: i32, argv: &[String], fds: &[Fd]) {
-        let Some(old) = self.table_of(pid).cloned() else { return };
+        let Some(old) = self.table_of(pid).cloned() else {
+            return;
+        };
         let mut table = Table::new();
         for fd in fds {
             let obj = self.obj(fd);
@@ -571,7 +576,8 @@ impl Replay<'_> {
                 let obj = self.obj(f);
                 let before = self.lookup(pid, f.fd);
                 self.set(pid, f.fd, obj.clone(), f.cloexec);
-                let pipe_involved = matches!(obj, Obj::Pipe { .. }) || matches!(replaced, Some(Obj::Pipe { .. }));
+                let pipe_involved =
+                    matches!(obj, Obj::Pipe { .. }) || matches!(replaced, Some(Obj::Pipe { .. }));
                 let is_dup = matches!(call, Call::Dup | Call::Dup2 | Call::Dup3)
                     || (call == Call::Fcntl && ret >= 0 && ret as i32 == f.fd && before.is_none());
                 if pipe_involved && is_dup && f.fd != fd {
@@ -588,7 +594,9 @@ impl Replay<'_> {
             }
             Call::Read | Call::Readv | Call::Write | Call::Writev => {
                 let write = matches!(call, Call::Write | Call::Writev);
-                let Some(Obj::Pipe { pipe, .. }) = self.lookup(pid, fd) else { return };
+                let Some(Obj::Pipe { pipe, .. }) = self.lookup(pid, fd) else {
+                    return;
+                };
                 if !write && ret > self.state.pipes[pipe].held() as i64 {
                     self.replay_writer_first(pid, pipe);
                 }
@@ -667,7 +675,9 @@ impl Replay<'_> {
 
     fn gone(&mut self, pid: i32, code: Option<i32>, signal: Option<i32>) {
         self.pending.remove(&pid);
-        let Some(p) = self.state.procs.get(&pid).cloned() else { return };
+        let Some(p) = self.state.procs.get(&pid).cloned() else {
+            return;
+        };
         if p.life != Life::Running {
             return;
         }
@@ -711,8 +721,12 @@ impl Replay<'_> {
     }
 
     fn announce(&mut self, pid: i32) {
-        let Some((call, args, _)) = self.pending.get(&pid).cloned() else { return };
-        let Some(blocked) = self.would_block(pid, call, args) else { return };
+        let Some((call, args, _)) = self.pending.get(&pid).cloned() else {
+            return;
+        };
+        let Some(blocked) = self.would_block(pid, call, args) else {
+            return;
+        };
         if let Some(p) = self.state.procs.get_mut(&pid) {
             p.blocked = Some(blocked);
         }
@@ -725,13 +739,20 @@ impl Replay<'_> {
         let fd = args[0] as i32;
         match call {
             Call::Read | Call::Readv => {
-                let Some(Obj::Pipe { pipe, write: false }) = self.lookup(pid, fd) else { return None };
+                let Some(Obj::Pipe { pipe, write: false }) = self.lookup(pid, fd) else {
+                    return None;
+                };
                 let writers = self.holders(pipe, true);
-                (self.state.pipes[pipe].held() == 0 && !writers.is_empty())
-                    .then_some(Blocked::Read { fd, pipe, writers })
+                (self.state.pipes[pipe].held() == 0 && !writers.is_empty()).then_some(Blocked::Read {
+                    fd,
+                    pipe,
+                    writers,
+                })
             }
             Call::Write | Call::Writev => {
-                let Some(Obj::Pipe { pipe, write: true }) = self.lookup(pid, fd) else { return None };
+                let Some(Obj::Pipe { pipe, write: true }) = self.lookup(pid, fd) else {
+                    return None;
+                };
                 let readers = self.holders(pipe, false);
                 let asked = if call == Call::Write { args[2] as u64 } else { 1 };
                 (self.state.pipes[pipe].held() + asked.min(4096) > CAPACITY && !readers.is_empty())
@@ -741,7 +762,14 @@ impl Replay<'_> {
                 let (target, options) = if call == Call::Wait4 {
                     (fd, args[2] as i32)
                 } else {
-                    (if args[0] == libc::P_PID as i64 { args[1] as i32 } else { -1 }, args[3] as i32)
+                    (
+                        if args[0] == libc::P_PID as i64 {
+                            args[1] as i32
+                        } else {
+                            -1
+                        },
+                        args[3] as i32,
+                    )
                 };
                 if options & libc::WNOHANG != 0 {
                     return None;
@@ -750,7 +778,9 @@ impl Replay<'_> {
                     .state
                     .procs
                     .iter()
-                    .filter(|(c, p)| p.parent == Some(pid) && !p.thread && !p.reaped && (target <= 0 || **c == target))
+                    .filter(|(c, p)| {
+                        p.parent == Some(pid) && !p.thread && !p.reaped && (target <= 0 || **c == target)
+                    })
                     .map(|(c, p)| (*c, p))
                     .collect();
                 let ready = mine.iter().any(|(_, p)| p.life != Life::Running);

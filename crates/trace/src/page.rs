@@ -53,7 +53,9 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
                 let target = match &e.obj {
                     Obj::Pipe { pipe, write: true } => Target::Write(format!("pipe {}", pipe_name(*pipe))),
                     Obj::Pipe { pipe, write: false } => Target::Read(format!("pipe {}", pipe_name(*pipe))),
-                    Obj::Other(name) if name.starts_with("/dev/pts") || name.starts_with("/dev/tty") => Target::Terminal,
+                    Obj::Other(name) if name.starts_with("/dev/pts") || name.starts_with("/dev/tty") => {
+                        Target::Terminal
+                    }
                     Obj::Other(name) => Target::Other(name.clone()),
                 };
                 (fd as u32, target)
@@ -261,6 +263,9 @@ mod tests {
         let page = render(&trace, &crate::advice::advise(&trace), "p");
         assert_eq!(page.matches("<section class=\"step\"").count(), 3);
         assert!(page.contains("pipe A is empty and its write end is still open in pid 10 fd 4 (itself)"));
-        assert!(!page.contains("http://") || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count());
+        assert!(
+            !page.contains("http://")
+                || page.matches("http://").count() == page.matches("http://www.w3.org/2000/svg").count()
+        );
     }
 }

@@ -97,7 +97,10 @@ pub fn record(program: &CString, argv: &[CString], sink: &mut Sink) -> Result<En
     // exits.
     let child = unsafe { libc::fork() };
     if child < 0 {
-        return Err(Failure::Start(format!("fork failed: {}", io::Error::last_os_error())));
+        return Err(Failure::Start(format!(
+            "fork failed: {}",
+            io::Error::last_os_error()
+        )));
     }
     if child == 0 {
         // SAFETY: raw calls in the child; `ptrs` is a null-terminated array
@@ -258,7 +261,9 @@ impl Tracer<'_> {
 
     fn syscall_stop(&mut self, pid: i32) {
         let Some(regs) = Regs::read(pid) else { return };
-        let Some(t) = self.tracees.get_mut(&pid) else { return };
+        let Some(t) = self.tracees.get_mut(&pid) else {
+            return;
+        };
         match t.inside.take() {
             None => {
                 let call = call_of(regs.nr);
@@ -426,7 +431,14 @@ fn resume(pid: i32, sig: i32) {
 fn event_message(pid: i32) -> u64 {
     let mut msg: libc::c_ulong = 0;
     // SAFETY: `msg` is a valid out-pointer for PTRACE_GETEVENTMSG.
-    unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0usize, &mut msg as *mut libc::c_ulong) };
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            0usize,
+            &mut msg as *mut libc::c_ulong,
+        )
+    };
     msg as u64
 }
 
@@ -503,9 +515,11 @@ fn call_of(nr: i64) -> Option<Call> {
             libc::SYS_dup2 => Some(Call::Dup2),
             libc::SYS_fork => Some(Call::Fork),
             libc::SYS_vfork => Some(Call::Vfork),
-            libc::SYS_open | libc::SYS_creat | libc::SYS_accept | libc::SYS_eventfd | libc::SYS_epoll_create => {
-                Some(Call::Open)
-            }
+            libc::SYS_open
+            | libc::SYS_creat
+            | libc::SYS_accept
+            | libc::SYS_eventfd
+            | libc::SYS_epoll_create => Some(Call::Open),
             _ => None,
         };
         if old.is_some() {

@@ -80,7 +80,10 @@ fn fd_list(fds: &[i32]) -> String {
         [] => "no fds".into(),
         [one] => format!("fd {one}"),
         _ if fds.windows(2).all(|w| w[1] == w[0] + 1) => format!("fds {}–{}", fds[0], fds[fds.len() - 1]),
-        _ => format!("fds {}", fds.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "fds {}",
+            fds.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -160,7 +163,10 @@ fn describe_step(step: &Step, before: &State) -> String {
             fds,
         } => {
             let what = if *thread {
-                format!("{who} starts thread {child}, which shares its table ({})", fd_list(fds))
+                format!(
+                    "{who} starts thread {child}, which shares its table ({})",
+                    fd_list(fds)
+                )
             } else if *shared {
                 format!(
                     "{who} {}(CLONE_FILES) → pid {child}, which shares its table ({}): no end is added",
@@ -218,11 +224,25 @@ fn describe_step(step: &Step, before: &State) -> String {
             pipes_changed(text)
         }
         Action::Read { fd, result, woke } => {
-            let call = if *woke { format!("read({fd}) wakes up and") } else { format!("read({fd})") };
+            let call = if *woke {
+                format!("read({fd}) wakes up and")
+            } else {
+                format!("read({fd})")
+            };
             let pipe = pipe_of(before, pid, *fd).or_else(|| pipe_of(s, pid, *fd));
-            let held = |p: usize| format!("pipe {} holds {}", pipe_name(p), plural(s.pipes[p].held() as usize, "byte", "bytes"));
+            let held = |p: usize| {
+                format!(
+                    "pipe {} holds {}",
+                    pipe_name(p),
+                    plural(s.pipes[p].held() as usize, "byte", "bytes")
+                )
+            };
             match (result, pipe) {
-                (Io::Bytes(n), Some((p, _))) => format!("{who} {call} returns {}: {}", plural(*n as usize, "byte", "bytes"), held(p)),
+                (Io::Bytes(n), Some((p, _))) => format!(
+                    "{who} {call} returns {}: {}",
+                    plural(*n as usize, "byte", "bytes"),
+                    held(p)
+                ),
                 (Io::Eof, Some((p, _))) => format!(
                     "{who} {call} returns 0, end of file: pipe {} is empty and has no write end left",
                     pipe_name(p)
@@ -241,7 +261,11 @@ fn describe_step(step: &Step, before: &State) -> String {
             result,
             woke,
         } => {
-            let call = if *woke { format!("write({fd}) wakes up and") } else { format!("write({fd}, {asked} bytes)") };
+            let call = if *woke {
+                format!("write({fd}) wakes up and")
+            } else {
+                format!("write({fd}, {asked} bytes)")
+            };
             let pipe = pipe_of(before, pid, *fd).or_else(|| pipe_of(s, pid, *fd));
             match (result, pipe) {
                 (Io::Bytes(n), Some((p, _))) => format!(
@@ -295,7 +319,9 @@ fn describe_step(step: &Step, before: &State) -> String {
                     };
                     format!("{who} {call} collects pid {c}{how}")
                 }
-                Err(e) if *e == libc::ECHILD => format!("{who} waitpid fails with ECHILD: no child left to wait for"),
+                Err(e) if *e == libc::ECHILD => {
+                    format!("{who} waitpid fails with ECHILD: no child left to wait for")
+                }
                 Err(e) => format!("{who} waitpid fails with {}", errno_name(*e)),
             }
         }
@@ -316,7 +342,10 @@ fn describe_step(step: &Step, before: &State) -> String {
             "{who} has ended while {} still running; the tracer ended them",
             match pids.as_slice() {
                 [one] => format!("pid {one} was"),
-                many => format!("pids {} were", many.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")),
+                many => format!(
+                    "pids {} were",
+                    many.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+                ),
             }
         ),
     }
@@ -347,10 +376,23 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
         // A run of plain reads and writes on one pipe.
         let io_pipe = |j: usize| -> Option<usize> {
             let s = &trace.steps[j];
-            let before = if j == 0 { &s.state } else { &trace.steps[j - 1].state };
+            let before = if j == 0 {
+                &s.state
+            } else {
+                &trace.steps[j - 1].state
+            };
             match s.action {
-                Action::Read { fd, result: Io::Bytes(_), woke: false }
-                | Action::Write { fd, result: Io::Bytes(_), woke: false, .. } => pipe_of(before, s.pid, fd).map(|p| p.0),
+                Action::Read {
+                    fd,
+                    result: Io::Bytes(_),
+                    woke: false,
+                }
+                | Action::Write {
+                    fd,
+                    result: Io::Bytes(_),
+                    woke: false,
+                    ..
+                } => pipe_of(before, s.pid, fd).map(|p| p.0),
                 _ => None,
             }
         };
@@ -391,13 +433,19 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
         }
         if end > k {
             let last_text = describe(trace, end);
-            let tail = last_text.split_once(": ").map(|(_, t)| format!(": {t}")).unwrap_or_default();
+            let tail = last_text
+                .split_once(": ")
+                .map(|(_, t)| format!(": {t}"))
+                .unwrap_or_default();
             let head = this.map(|(_, h)| h).unwrap_or_default();
             let list = pids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
             out.push(Line {
                 first: k + 1,
                 last: end + 1,
-                text: format!("{} (each of pids {list}){tail}", head.replacen("pid _", "pids", 1)),
+                text: format!(
+                    "{} (each of pids {list}){tail}",
+                    head.replacen("pid _", "pids", 1)
+                ),
             });
         } else {
             out.push(Line {
@@ -420,12 +468,16 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
     let mut readers = std::collections::BTreeSet::new();
     for s in &trace.steps[first..=last] {
         match s.action {
-            Action::Write { result: Io::Bytes(n), .. } => {
+            Action::Write {
+                result: Io::Bytes(n), ..
+            } => {
                 writes += 1;
                 wrote += n;
                 writers.insert(s.pid);
             }
-            Action::Read { result: Io::Bytes(n), .. } => {
+            Action::Read {
+                result: Io::Bytes(n), ..
+            } => {
                 reads += 1;
                 read += n;
                 readers.insert(s.pid);
@@ -435,14 +487,26 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
     }
     let by = |set: &std::collections::BTreeSet<i32>| {
         let v: Vec<String> = set.iter().map(i32::to_string).collect();
-        if v.len() == 1 { format!("pid {}", v[0]) } else { format!("pids {}", v.join(", ")) }
+        if v.len() == 1 {
+            format!("pid {}", v[0])
+        } else {
+            format!("pids {}", v.join(", "))
+        }
     };
     let mut parts = Vec::new();
     if writes > 0 {
-        parts.push(format!("{} ({wrote} bytes) by {}", plural(writes, "write", "writes"), by(&writers)));
+        parts.push(format!(
+            "{} ({wrote} bytes) by {}",
+            plural(writes, "write", "writes"),
+            by(&writers)
+        ));
     }
     if reads > 0 {
-        parts.push(format!("{} ({read} bytes) by {}", plural(reads, "read", "reads"), by(&readers)));
+        parts.push(format!(
+            "{} ({read} bytes) by {}",
+            plural(reads, "read", "reads"),
+            by(&readers)
+        ));
     }
     let held = trace.steps[last].state.pipes[pipe].held();
     format!(
@@ -503,7 +567,11 @@ pub fn tables(trace: &Trace, k: usize) -> String {
             (Life::Running, Some(Blocked::Wait { .. })) => "blocked in waitpid".to_string(),
             (Life::Running, None) => "running".to_string(),
             (Life::Exited(c), _) => format!("exited {c}{}", if p.reaped { "" } else { ", not waited for" }),
-            (Life::Killed(sig), _) => format!("killed by {}{}", signal_name(sig), if p.reaped { "" } else { ", not waited for" }),
+            (Life::Killed(sig), _) => format!(
+                "killed by {}{}",
+                signal_name(sig),
+                if p.reaped { "" } else { ", not waited for" }
+            ),
         };
         let _ = writeln!(text, "{}{role}: {life}", p.program);
         let table = &s.tables[p.table];
@@ -526,7 +594,10 @@ pub fn tables(trace: &Trace, k: usize) -> String {
             };
             let _ = writeln!(text, "    fd {fd:<3} {what}{mark}");
         }
-        match groups.iter_mut().find(|(pids, t)| *t == text && !culprits.iter().any(|c| c.0 == pid || pids.contains(&c.0))) {
+        match groups
+            .iter_mut()
+            .find(|(pids, t)| *t == text && !culprits.iter().any(|c| c.0 == pid || pids.contains(&c.0)))
+        {
             Some((pids, _)) if p.parent.is_some() => pids.push(pid),
             _ => groups.push((vec![pid], text)),
         }

@@ -61,7 +61,10 @@ fn run() -> Result<ExitCode, String> {
         Sink::Stderr
     } else {
         // std opens files with O_CLOEXEC: the log is never in the program's table.
-        Sink::File(std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?)
+        Sink::File(
+            std::fs::File::create(&log)
+                .map_err(|e| format!("cannot create {}: {e}", log.to_string_lossy()))?,
+        )
     };
     let mut path = std::path::PathBuf::from(&program);
     if let Some(bytes) = exe_bytes {
@@ -89,7 +92,7 @@ fn run() -> Result<ExitCode, String> {
             });
             Err(trace::refused_reason())
         }
-        Err(Failure::Start(why)) => Err(format!("cannot run {}: {why}", program.display())),
+        Err(Failure::Start(why)) => Err(format!("cannot run {}: {why}", program.to_string_lossy())),
         Err(Failure::Wait(e)) => Err(format!("waiting for the traced program failed: {e}")),
     }
 }
