@@ -341,3 +341,54 @@ fn the_page_steps_are_the_timeline_steps() {
         "the page loads nothing"
     );
 }
+
+#[test]
+fn a_traced_hang_is_stopped_diagnosed_and_explained() {
+    let copy = Scratch::workspace("trace-hang-03");
+    common::strip_solutions(&copy.dir.join("crates/03-closing-ends/src/main.rs"));
+    let out = Command::cargo_bin("xtask")
+        .unwrap()
+        .env("IPC_LAB_ROOT", &copy.dir)
+        .env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"))
+        .args(["trace", "3"])
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    // The parent kept its write end: its read never returns.
+    let blocked = text
+        .lines()
+        .find(|l| l.contains("read(3) blocks: pipe A is empty and its write end is still open in"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(blocked.contains("fd 4 (itself)"), "{blocked}");
+    assert!(text.contains("the run deadlocked") || text.contains("the run timed out"), "{text}");
+    assert!(text.contains("while its own fd 4 is a write end of pipe A"), "advice:\n{text}");
+}
+
+#[test]
+fn where_ptrace_is_refused_the_tracer_says_so_in_one_line_and_exits_2() {
+    // A process that is already traced cannot ask to be traced again: an
+    // inner tracer, run under an outer one, is refused as ptrace_scope 3
+    // or a container would refuse it.
+    let built = checks::build::build(root(), &["trace"], &checks::build::BuildOptions::default()).unwrap();
+    let tracer = built.binary("ipc-lab-trace").unwrap();
+    let scratch = Scratch::new("trace-refused");
+    let inner_log = scratch.dir.join("inner.log");
+    let out = std::process::Command::new(tracer)
+        .args(["--log", "/dev/null", "--"])
+        .arg(tracer)
+        .arg("--log")
+        .arg(&inner_log)
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot trace: ptrace"), "{stderr}");
+    let records = trace::log::parse(&std::fs::read_to_string(&inner_log).unwrap()).unwrap();
+    assert!(trace::model::replay(&records).refused);
+}
