@@ -93,6 +93,16 @@ pub fn check(
 fn print_report(results: &[ExerciseResult], seconds: f64) {
     let paint = Paint::stdout();
     let verbosity = verbosity();
+    // What the sandbox could promise: always with --verbose; otherwise only
+    // when, as root, a protection was missing (an ordinary user has none of
+    // them, and a student's laptop need not hear so on every check).
+    if let Some(isolation) = checks::isolation(results) {
+        let root =
+            std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+        if verbosity == Verbosity::Verbose || (root && !isolation.missing.is_empty()) {
+            println!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
+        }
+    }
     // Columns as wide as their longest entry, in characters.
     let label_w = results
         .iter()

@@ -938,6 +938,7 @@ fn failed(exercise: &Exercise, check: &Check, why: String) -> CheckResult {
         passed: false,
         output: why,
         duration: Duration::ZERO,
+        isolation: None,
     }
 }
 

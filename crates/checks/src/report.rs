@@ -24,6 +24,52 @@ pub struct Results {
     pub output: Option<String>,
     /// One entry per check.
     pub tests: Vec<TestResult>,
+    /// What Gradescope keeps without showing: here, the sandbox's
+    /// protections during the checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_data: Option<ExtraData>,
+}
+
+/// The `extra_data` of a results file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExtraData {
+    /// The protections every run had, and those some run lacked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationData>,
+}
+
+/// [`sandbox::Isolation`] as the results file keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IsolationData {
+    /// `["own user", "mount namespace", …]`.
+    pub in_force: Vec<String>,
+    /// Each missing protection and why.
+    pub missing: Vec<Missing>,
+}
+
+/// One missing protection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Missing {
+    /// `"cpu cgroup"`.
+    pub protection: String,
+    /// `"not available here"`.
+    pub reason: String,
+}
+
+impl From<&sandbox::Isolation> for IsolationData {
+    fn from(i: &sandbox::Isolation) -> IsolationData {
+        IsolationData {
+            in_force: i.in_force.iter().map(|p| p.name().to_string()).collect(),
+            missing: i
+                .missing
+                .iter()
+                .map(|(p, why)| Missing {
+                    protection: p.name().to_string(),
+                    reason: why.to_string(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One check's entry.
@@ -69,6 +115,9 @@ impl Results {
             execution_time: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             output: None,
             tests,
+            extra_data: crate::runner::isolation(results).map(|i| ExtraData {
+                isolation: Some(IsolationData::from(&i)),
+            }),
         }
     }
 
@@ -123,6 +172,58 @@ mod tests {
     }
 
     #[test]
+    fn the_results_say_which_protections_every_run_had() {
+        use sandbox::{Absence, Isolation, Protection};
+        let exercise = &crate::catalogue()[0];
+        let check = |isolation: Option<Isolation>| crate::CheckResult {
+            name: "x",
+            command: String::new(),
+            score: 1,
+            max_score: 1,
+            hidden: false,
+            passed: true,
+            output: String::new(),
+            duration: Duration::ZERO,
+            isolation,
+        };
+        let full = Isolation {
+            in_force: vec![Protection::OwnUser, Protection::MountNamespace],
+            missing: vec![],
+        };
+        let fell_back = Isolation {
+            in_force: vec![Protection::OwnUser],
+            missing: vec![(
+                Protection::MountNamespace,
+                Absence::Refused("unshare failed".into()),
+            )],
+        };
+        let results = [ExerciseResult {
+            exercise,
+            checks: vec![check(Some(full)), check(None), check(Some(fell_back))],
+        }];
+        let data = Results::from_results(&results, Duration::ZERO)
+            .extra_data
+            .and_then(|e| e.isolation)
+            .expect("no isolation in the results");
+        assert_eq!(data.in_force, ["own user"]);
+        assert_eq!(
+            data.missing,
+            [Missing {
+                protection: "mount namespace".into(),
+                reason: "unshare failed".into()
+            }]
+        );
+        let nothing_ran = [ExerciseResult {
+            exercise,
+            checks: vec![check(None)],
+        }];
+        assert_eq!(
+            Results::from_results(&nothing_ran, Duration::ZERO).extra_data,
+            None
+        );
+    }
+
+    #[test]
     fn results_round_trip_through_json() {
         let r = Results {
             score: 1.0,
@@ -138,6 +239,15 @@ mod tests {
                 output: "why".into(),
                 visibility: "after_due_date".into(),
             }],
+            extra_data: Some(ExtraData {
+                isolation: Some(IsolationData {
+                    in_force: vec!["own user".into()],
+                    missing: vec![Missing {
+                        protection: "cpu cgroup".into(),
+                        reason: "not available here".into(),
+                    }],
+                }),
+            }),
         };
         let back: Results = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(back, r);

@@ -1,7 +1,7 @@
 //! Runs checks in the sandbox, several at a time, and collects the results.
 
 use crate::{Check, Exercise};
-use sandbox::{Outcome, Spec, Status};
+use sandbox::{Isolation, Outcome, Spec, Status};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +26,9 @@ pub struct CheckResult {
     pub output: String,
     /// How long the run took.
     pub duration: Duration,
+    /// The protections the run had (`None` when nothing ran: a compile
+    /// error, a sandbox failure).
+    pub isolation: Option<Isolation>,
 }
 
 /// The results of one exercise's checks.
@@ -70,6 +73,7 @@ fn run_nth_check(
 ) -> CheckResult {
     let command = check.command_line(exercise.name);
     let start = Instant::now();
+    let mut isolation = None;
     let verdict = match binary {
         Err(compile_error) if index == 0 => Err(format!("it did not compile:\n{compile_error}")),
         Err(_) => Err("it did not compile (the error is shown under the first check)".to_string()),
@@ -79,7 +83,10 @@ fn run_nth_check(
                 .stdin(check.stdin.clone())
                 .timeout(check.timeout);
             match sandbox::run(&spec) {
-                Ok(outcome) => (check.judge)(&outcome).map_err(|why| explain(&why, &outcome)),
+                Ok(outcome) => {
+                    isolation = Some(outcome.isolation.clone());
+                    (check.judge)(&outcome).map_err(|why| explain(&why, &outcome))
+                }
                 Err(e) => Err(format!("the sandbox could not run it: {e}")),
             }
         }
@@ -94,7 +101,29 @@ fn run_nth_check(
         passed,
         output: verdict.err().unwrap_or_default(),
         duration: start.elapsed(),
+        isolation,
     }
+}
+
+/// The protections every run of `results` had, and each one some run
+/// lacked with its reason (the first seen): the weakest of them, which is
+/// what a report can promise. `None` when nothing ran.
+pub fn isolation(results: &[ExerciseResult]) -> Option<Isolation> {
+    let mut runs = results
+        .iter()
+        .flat_map(|r| &r.checks)
+        .filter_map(|c| c.isolation.as_ref());
+    let mut weakest = runs.next()?.clone();
+    for run in runs {
+        weakest.in_force.retain(|p| run.has(*p));
+        for (p, why) in &run.missing {
+            if !weakest.missing.iter().any(|(m, _)| m == p) {
+                weakest.missing.push((*p, why.clone()));
+            }
+        }
+    }
+    weakest.missing.sort_by_key(|(p, _)| *p);
+    Some(weakest)
 }
 
 /// Adds what the judge may not have said: how the program ended, the

@@ -1,23 +1,26 @@
-//! Compiling untrusted exercise sources: plain `rustc`, as `nobody`, in the
-//! sandbox, against dependencies built once.
+//! Compiling untrusted exercise sources: plain `rustc`, in the sandbox, as
+//! a user of the run's own, against dependencies built once.
 //!
 //! Code runs at compile time too: `include_bytes!("/etc/shadow")` reads a
 //! file while the compiler runs. So a submission's compiler runs like its
-//! program: in [`sandbox::run`], with limits, and — when we are root — as
-//! `nobody`, which must not read what the grader's account can. Two things
-//! `nobody` needs are out of its reach on a usual machine: the toolchain
-//! (rustup keeps it in `/root/.rustup`, and `/root` is private) and the
-//! compiled dependencies (in the reference's `target/`). So a per-machine
-//! cache (`/var/tmp/ipc-lab-grade-<uid>`, or `$IPC_LAB_GRADE_CACHE`) holds:
+//! program: in [`sandbox::run`], with limits, and — when we are root — as a
+//! uid of its own from the sandbox's pool, which must not read what the
+//! grader's account can, in a mount namespace that shows it only the
+//! system, the toolchain, the dependencies and this submission's folder
+//! (read-only), and its output folder. Two things the compiler needs are
+//! out of another user's reach on a usual machine: the toolchain (rustup
+//! keeps it in `/root/.rustup`, and `/root` is private) and the compiled
+//! dependencies (in the reference's `target/`). So a per-machine cache
+//! (`/var/tmp/ipc-lab-grade-<uid>`, or `$IPC_LAB_GRADE_CACHE`) holds:
 //!
 //! ```text
 //! <cache>/                 0711, ours
 //!   toolchain-<commit>/    hard links to the toolchain's bin/ and lib/ (world-readable)
 //!   deps-<hash>/           copies of the rlibs of libc and syscalls (world-readable)
 //!   work/                  0711: one folder per submission being graded, with
-//!                          its sources (read-only for nobody) and one output
-//!                          folder per exercise (nobody's)
-//!   private/               0700, nobody's business:
+//!                          its sources (read-only for the compiler) and one
+//!                          output folder per exercise (the compile run's)
+//!   private/               0700, no run's business:
 //!     target/              the trusted build of the reference, by cargo
 //!     records/             the exact rustc command line cargo used per crate
 //!     bins/<hash>/         compiled submissions, by hash of source and flags
@@ -123,8 +126,10 @@ pub struct Toolchain {
     rustc: PathBuf,
     work: PathBuf,
     bins: PathBuf,
-    /// `nobody`'s uid and gid, when we are root.
-    drop_to: Option<(u32, u32)>,
+    /// What a compile run may read besides its submission's folder: the
+    /// toolchain's copy and the dependencies (empty when not root: then no
+    /// namespace hides the rest).
+    shown: Vec<PathBuf>,
     invocations: HashMap<&'static str, Invocation>,
     /// Compiles under way or done in this run, so two submissions with the
     /// same sources compile once even at the same moment.
@@ -177,19 +182,9 @@ fn own_dir(dir: &Path, mode: u32) -> Result<(), String> {
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| err(&dir.display().to_string(), e))
 }
 
-/// `nobody`'s uid and gid, from `/etc/passwd`.
-fn nobody() -> Result<(u32, u32), String> {
-    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| err("cannot read /etc/passwd", e))?;
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() > 3 && f[0] == "nobody")
-        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-        .ok_or_else(|| "there is no user `nobody` to compile and run submissions as".to_string())
-}
-
-/// Every folder from `/` down to `dir` lets others through, so `nobody`
-/// can reach the toolchain and the dependencies in it.
+/// Every folder from `/` down to `dir` lets others through, so a compile
+/// run's user can reach the toolchain and the dependencies in it (where no
+/// mount namespace shows them to it directly).
 fn reachable_by_others(dir: &Path) -> Result<(), String> {
     let mut path = PathBuf::new();
     for part in dir.components() {
@@ -199,7 +194,7 @@ fn reachable_by_others(dir: &Path) -> Result<(), String> {
             .mode();
         if mode & 0o001 == 0 {
             return Err(format!(
-                "the grading cache {} is out of reach of user nobody ({} is not o+x); \
+                "the grading cache {} is out of reach of other users ({} is not o+x); \
                  set IPC_LAB_GRADE_CACHE to a folder under /var/tmp",
                 dir.display(),
                 path.display()
@@ -243,7 +238,7 @@ fn hash_name(bytes: &[u8]) -> String {
 }
 
 impl Toolchain {
-    /// Gets everything ready: the toolchain where `nobody` can run it, the
+    /// Gets everything ready: the toolchain where a run's user can run it, the
     /// dependencies built (once per machine; a no-op cargo run after that)
     /// and cargo's command lines recorded.
     pub fn prepare(
@@ -253,12 +248,10 @@ impl Toolchain {
         on_step: &dyn Fn(&str),
     ) -> Result<Toolchain, String> {
         own_dir(cache, 0o711)?;
-        let drop_to = if euid() == 0 {
+        let as_root = euid() == 0;
+        if as_root {
             reachable_by_others(cache)?;
-            Some(nobody()?)
-        } else {
-            None
-        };
+        }
         let private = cache.join("private");
         own_dir(&private, 0o700)?;
         let work = cache.join("work");
@@ -285,13 +278,12 @@ impl Toolchain {
             )?
             .trim(),
         );
-        let rustc = if drop_to.is_some() {
+        let toolchain = if as_root {
             link_toolchain(cache, &sysroot, &commit)?
-                .join("bin")
-                .join("rustc")
         } else {
-            sysroot.join("bin").join("rustc")
+            sysroot.clone()
         };
+        let rustc = toolchain.join("bin").join("rustc");
 
         on_step("building the dependencies once (cargo)");
         let target = private.join("target");
@@ -350,12 +342,17 @@ impl Toolchain {
             .map(PathBuf::from)
             .find(|p| p.is_file())
             .ok_or("cannot find the `env` program (/usr/bin/env)")?;
+        let shown = if as_root {
+            vec![toolchain, deps]
+        } else {
+            Vec::new()
+        };
         Ok(Toolchain {
             env_program,
             rustc,
             work,
             bins,
-            drop_to,
+            shown,
             invocations,
             inflight: Mutex::new(HashMap::new()),
         })
@@ -574,9 +571,7 @@ impl Toolchain {
         }
         let produced = out.join("program");
         let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
-        let spec = Spec::new(&self.env_program)
-            .args(args)
-            .limits(compile_limits(timeout));
+        let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = sandbox::run(&spec);
         let _ = fs::remove_file(&root);
         let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
@@ -704,14 +699,12 @@ impl Toolchain {
         let source = crate_dir.join("src").join("main.rs");
         let args = self.command(inv, &crate_dir, &source, &produced, None, work);
 
-        let spec = Spec::new(&self.env_program)
-            .args(args)
-            .limits(compile_limits(timeout));
+        let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
             Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
         };
-        // The output folder was the compiler's (nobody's): take only a
+        // The output folder was the compile run's: take only a
         // regular file from it, never what a link there points to.
         let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
         let built = match outcome.status {
@@ -792,8 +785,24 @@ impl Toolchain {
         args
     }
 
-    /// Writes the sources (readable, not writable, by `nobody`) and makes
-    /// an empty output folder that only `nobody` (the compiler) writes to.
+    /// The sandbox's spec for one compile: `env` with `args`, shown the
+    /// toolchain, the dependencies and the submission's folder `work`, and
+    /// writing only into `out`.
+    fn compile_spec(&self, args: Vec<String>, timeout: Duration, work: &Path, out: &Path) -> Spec {
+        let mut spec = Spec::new(&self.env_program)
+            .args(args)
+            .limits(compile_limits(timeout))
+            .readable(work)
+            .writable(out);
+        for path in &self.shown {
+            spec = spec.readable(path);
+        }
+        spec
+    }
+
+    /// Writes the sources (readable, not writable, by the compile run) and
+    /// makes an empty output folder, which the sandbox lends to the compile
+    /// run's user (and takes back).
     fn lay_out(&self, crate_dir: &Path, out: &Path, files: &Files) -> io::Result<()> {
         let src = crate_dir.join("src");
         let _ = fs::remove_dir_all(&src);
@@ -809,9 +818,6 @@ impl Toolchain {
         let _ = fs::remove_dir_all(out);
         fs::create_dir(out)?;
         fs::set_permissions(out, fs::Permissions::from_mode(0o700))?;
-        if let Some((uid, gid)) = self.drop_to {
-            std::os::unix::fs::chown(out, Some(uid), Some(gid))?;
-        }
         Ok(())
     }
 }
@@ -828,6 +834,8 @@ fn compile_limits(timeout: Duration) -> Limits {
         file_size: 1 << 30,
         open_files: 1024,
         processes: 256,
+        // rustc's and the linker's temporary files, in the run's /tmp.
+        scratch: 1 << 30,
         ..Limits::default()
     }
 }
@@ -971,7 +979,7 @@ fn first_error(stderr: &[u8]) -> Option<String> {
     })
 }
 
-/// Hard links to the toolchain's `bin/` and `lib/` where `nobody` can
+/// Hard links to the toolchain's `bin/` and `lib/` where any user can
 /// reach them (a copy when linking is impossible, once per toolchain).
 fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf, String> {
     let dest = cache.join(format!("toolchain-{commit}"));
@@ -1004,7 +1012,7 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
     Ok(dest)
 }
 
-/// Copies the dependencies' rlibs where `nobody` can read them, in a folder
+/// Copies the dependencies' rlibs where any user can read them, in a folder
 /// named after their names, sizes and times (so a rebuilt dependency gets
 /// a new folder, and compiled programs keyed by it are not mixed up).
 fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
