@@ -3,12 +3,12 @@
 //!
 //! The sandbox runs the `ipc-lab-trace` binary (crate `trace`) as its
 //! program, with the exercise as the tracer's child: the run keeps the
-//! sandbox's user drop, limits, timeout and hang diagnosis. The exercise's
-//! executable travels on the tracer's standard input (`--exe-on-stdin`), so
-//! the sandbox's unprivileged user need not be able to read the build
-//! directory. The tracer's records come back mixed into the program's
-//! standard error (`--log -`), framed so they come apart again: that is
-//! what the sandbox hands back, even from a run it killed.
+//! sandbox's user drop, limits, timeout and hang diagnosis. A fresh folder
+//! under the temporary directory is lent to the run ([`sandbox::Spec::writable`]):
+//! it holds a copy of the exercise's executable (the run's user may not be
+//! able to read the build directory, nor see it through the run's mount
+//! namespace) and the tracer's log, written one record at a time, so even a
+//! run the sandbox killed leaves every record up to the kill.
 
 use crate::flags::TraceFlags;
 use checks::build::{BuildOptions, build};
@@ -20,8 +20,7 @@ struct Run {
     records: Vec<Record>,
     /// The sandbox's account: how it ended, output, notes (the diagnosis).
     outcome: Option<sandbox::Outcome>,
-    /// The program's own stderr, the records taken out.
-    stderr: Vec<u8>,
+
 }
 
 pub fn run(flags: &TraceFlags) -> crate::Result {
@@ -33,7 +32,6 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
             Run {
                 records: trace::log::parse(&text)?,
                 outcome: None,
-                stderr: Vec::new(),
             }
         }
         None => traced(e, &flags.args)?,
@@ -55,14 +53,14 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
                 format!(
                     "the run {}: {}",
                     o.summary(),
-                    String::from_utf8_lossy(&run.stderr).trim()
+                    String::from_utf8_lossy(&o.stderr).trim()
                 )
             });
         return Err(format!("cannot trace {}: {why}", e.name));
     }
     if let Some(o) = &run.outcome {
         print_output("stdout", &o.stdout);
-        print_output("stderr", &run.stderr);
+        print_output("stderr", &o.stderr);
     }
     let advice = trace::advice::advise(&trace);
     match flags.at {
@@ -116,28 +114,45 @@ fn traced(e: &checks::Exercise, args: &[String]) -> crate::Result<Run> {
     let built = build(&root, &[e.name, "trace"], &options).map_err(|err| err.to_string())?;
     let exe = built.binary(e.name)?;
     let tracer = built.binary("ipc-lab-trace")?;
-    let bytes = std::fs::read(exe).map_err(|err| format!("cannot read {}: {err}", exe.display()))?;
-    let mut argv: Vec<String> = [
-        "--log",
-        "-",
-        "--exe-on-stdin",
-        &bytes.len().to_string(),
-        "--",
-        e.name,
-    ]
-    .map(String::from)
-    .to_vec();
-    argv.extend(args.iter().cloned());
-    let spec = sandbox::Spec::new(tracer)
-        .args(argv)
-        .stdin(bytes)
-        // The records share stderr with the program: room for a long trace.
-        .output_cap(64 << 20);
+    let lent = Lent::new()?;
+    let copy = lent.dir.join(e.name);
+    std::fs::copy(exe, &copy).map_err(|err| format!("cannot copy {} to {}: {err}", exe.display(), copy.display()))?;
+    let log = lent.dir.join("trace.log");
+    let mut argv: Vec<std::ffi::OsString> = vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
+    argv.extend(args.iter().map(Into::into));
+    let spec = sandbox::Spec::new(tracer).args(argv).writable(&lent.dir);
     let outcome = sandbox::run(&spec).map_err(|err| format!("the sandbox failed: {err}"))?;
-    let (stderr, log) = trace::log::split_stderr(&outcome.stderr);
+    // A log the tracer never created: it could not start (its one line is
+    // in stderr, shown by the caller).
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
     Ok(Run {
-        records: trace::log::parse(&log)?,
+        records: trace::log::parse(&text)?,
         outcome: Some(outcome),
-        stderr,
     })
+}
+
+/// A folder of our own for one traced run, removed when dropped.
+struct Lent {
+    dir: std::path::PathBuf,
+}
+
+impl Lent {
+    fn new() -> crate::Result<Lent> {
+        use std::os::unix::fs::DirBuilderExt;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ipc-lab-trace-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        Ok(Lent { dir })
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

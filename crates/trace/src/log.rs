@@ -5,17 +5,8 @@
 //! by a timeout's `SIGKILL` still holds every record up to the kill. The
 //! model ([`crate::model`]) replays the records; nothing in the log is
 //! interpreted by the recorder beyond reading it from the kernel.
-//!
-//! The log travels one of two ways: a file (`--log PATH`), or interleaved
-//! with the program's own standard error (`--log -`), each record framed by
-//! [`MARK`] and a newline, for a sandbox that hands back only the program's
-//! output. [`split_stderr`] takes the two apart again.
 
 use serde::{Deserialize, Serialize};
-
-/// The byte that starts a record mixed into standard error (ASCII record
-/// separator: programs do not print it).
-pub const MARK: u8 = 0x1e;
 
 /// A system call the model understands (each variant is the call of that
 /// name; [`Call::name`] gives the name a reader knows).
@@ -180,26 +171,6 @@ pub fn parse(text: &str) -> Result<Vec<Record>, String> {
     Ok(records)
 }
 
-/// Takes a standard error that carries records (`--log -`) apart: the
-/// program's own bytes, and the log's text.
-pub fn split_stderr(stderr: &[u8]) -> (Vec<u8>, String) {
-    let mut own = Vec::with_capacity(stderr.len());
-    let mut log = String::new();
-    let mut rest = stderr;
-    while let Some(at) = rest.iter().position(|&b| b == MARK) {
-        own.extend_from_slice(&rest[..at]);
-        let record = &rest[at + 1..];
-        let end = record
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(record.len(), |e| e + 1);
-        log.push_str(&String::from_utf8_lossy(&record[..end]));
-        rest = &record[end..];
-    }
-    own.extend_from_slice(rest);
-    (own, log)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,17 +196,5 @@ mod tests {
         let cut = format!("{line}{}", &line[..10]);
         assert_eq!(parse(&cut).unwrap(), vec![r]);
         assert!(parse("{}\nnot json\n").is_err());
-    }
-
-    #[test]
-    fn records_mixed_into_stderr_come_apart_from_the_program_text() {
-        let rec = Record::Signal { pid: 1, signal: 13 }.to_line();
-        let mut mixed = b"half a ".to_vec();
-        mixed.push(MARK);
-        mixed.extend_from_slice(rec.as_bytes());
-        mixed.extend_from_slice(b"line\n");
-        let (own, log) = split_stderr(&mixed);
-        assert_eq!(own, b"half a line\n");
-        assert_eq!(log, rec);
     }
 }

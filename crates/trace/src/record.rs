@@ -27,36 +27,26 @@
 //! binary), so the child between `fork` and `execve` may call anything; it
 //! still makes only raw system calls on data prepared before the fork.
 
-use crate::log::{Call, Fd, MARK, Object, Record};
+use crate::log::{Call, Fd, Object, Record};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, c_void};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-/// Where records go.
-pub enum Sink {
-    /// A file, one record per line.
-    File(std::fs::File),
-    /// Our standard error, each record framed by [`MARK`] (see [`crate::log`]).
-    Stderr,
+/// Where records go: a file, one record per line, unbuffered.
+pub struct Sink {
+    file: std::fs::File,
 }
 
 impl Sink {
-    /// Writes one record, in one write.
+    /// Records into `file`.
+    pub fn new(file: std::fs::File) -> Sink {
+        Sink { file }
+    }
+
+    /// Writes one record, in one write: a kill between records loses none.
     pub fn put(&mut self, record: &Record) {
-        let line = record.to_line();
-        match self {
-            // One write per record: a kill between records loses none.
-            Sink::File(f) => {
-                let _ = f.write_all(line.as_bytes());
-            }
-            Sink::Stderr => {
-                let mut framed = Vec::with_capacity(line.len() + 1);
-                framed.push(MARK);
-                framed.extend_from_slice(line.as_bytes());
-                let _ = io::stderr().lock().write_all(&framed);
-            }
-        }
+        let _ = self.file.write_all(record.to_line().as_bytes());
     }
 }
 

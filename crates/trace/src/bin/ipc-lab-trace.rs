@@ -2,29 +2,25 @@
 //! the sandbox, in place of the exercise.
 //!
 //! ```text
-//! ipc-lab-trace --log PATH|- [--exe-on-stdin BYTES] -- PROGRAM [ARGS...]
+//! ipc-lab-trace --log PATH -- PROGRAM [ARGS...]
 //! ```
 //!
-//! It runs PROGRAM under the recorder ([`trace::record`]) and exits with
-//! PROGRAM's status (128 + the signal that killed it), so whoever runs it
-//! sees the program's own ending and output. `--log -` mixes the records
-//! into standard error (see [`trace::log`]). With `--exe-on-stdin BYTES`
-//! the first BYTES of standard input are the program itself, written to
-//! PROGRAM in the working directory before it runs; the rest of the input
-//! is the program's. That lets a sandbox that drops to another user run an
-//! exercise whose build directory that user cannot read.
+//! It runs PROGRAM under the recorder ([`trace::record`]), writing the log
+//! to PATH one record per line as it goes (so a run killed at its timeout
+//! leaves every record up to the kill), and exits with PROGRAM's status
+//! (128 + the signal that killed it), so whoever runs it sees the
+//! program's own ending and output.
 //!
 //! Exit 2 with one line when ptrace is refused (a `refused` record says so
 //! to a reader of the log) or the arguments are wrong.
 
 use std::ffi::CString;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use trace::log::Record;
 use trace::record::{Ending, Failure, Sink};
 
-const USAGE: &str = "usage: ipc-lab-trace --log PATH|- [--exe-on-stdin BYTES] -- PROGRAM [ARGS...]";
+const USAGE: &str = "usage: ipc-lab-trace --log PATH -- PROGRAM [ARGS...]";
 
 fn main() -> ExitCode {
     match run() {
@@ -39,15 +35,10 @@ fn main() -> ExitCode {
 fn run() -> Result<ExitCode, String> {
     let mut args = std::env::args_os().skip(1);
     let mut log = None;
-    let mut exe_bytes: Option<u64> = None;
     let mut rest = Vec::new();
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--log") => log = args.next(),
-            Some("--exe-on-stdin") => {
-                let n = args.next().and_then(|n| n.to_str()?.parse().ok());
-                exe_bytes = Some(n.ok_or(USAGE)?);
-            }
             Some("--") => {
                 rest.extend(args.by_ref());
                 break;
@@ -57,20 +48,10 @@ fn run() -> Result<ExitCode, String> {
     }
     let log = log.ok_or(USAGE)?;
     let program = rest.first().ok_or(USAGE)?.clone();
-    let mut sink = if log == "-" {
-        Sink::Stderr
-    } else {
-        // std opens files with O_CLOEXEC: the log is never in the program's table.
-        Sink::File(
-            std::fs::File::create(&log)
-                .map_err(|e| format!("cannot create {}: {e}", log.to_string_lossy()))?,
-        )
-    };
-    let mut path = std::path::PathBuf::from(&program);
-    if let Some(bytes) = exe_bytes {
-        path = std::path::Path::new(".").join(path.file_name().ok_or(USAGE)?);
-        take_exe(&path, bytes)?;
-    }
+    // std opens files with O_CLOEXEC: the log is never in the program's table.
+    let file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.to_string_lossy()))?;
+    let mut sink = Sink::new(file);
+    let path = std::path::PathBuf::from(&program);
     let cstr = |s: &[u8]| CString::new(s).map_err(|_| "an argument holds a NUL byte".to_string());
     let program_c = cstr(path.as_os_str().as_bytes())?;
     let mut argv = Vec::new();
@@ -95,34 +76,4 @@ fn run() -> Result<ExitCode, String> {
         Err(Failure::Start(why)) => Err(format!("cannot run {}: {why}", program.to_string_lossy())),
         Err(Failure::Wait(e)) => Err(format!("waiting for the traced program failed: {e}")),
     }
-}
-
-/// Copies the first `bytes` of standard input to `path`, executable.
-fn take_exe(path: &std::path::Path, bytes: u64) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // Unbuffered: whatever follows the executable is the program's input
-    // and must stay in the pipe.
-    let mut stdin = std::mem::ManuallyDrop::new(unsafe_stdin());
-    let mut exe = Vec::new();
-    (&mut *stdin)
-        .take(bytes)
-        .read_to_end(&mut exe)
-        .map_err(|e| format!("cannot read the program from stdin: {e}"))?;
-    if exe.len() as u64 != bytes {
-        return Err("standard input ended before the program did".into());
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o700)
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut file, &exe).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn unsafe_stdin() -> std::fs::File {
-    use std::os::fd::FromRawFd;
-    // SAFETY: fd 0 is open for the life of the process; the File is kept in
-    // a ManuallyDrop, so it is never closed.
-    unsafe { std::fs::File::from_raw_fd(0) }
 }
