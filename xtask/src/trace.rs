@@ -16,11 +16,11 @@ use std::process::ExitCode;
 use trace::log::Record;
 
 /// What a traced run handed back.
-struct Run {
-    records: Vec<Record>,
+pub struct Run {
+    /// The tracer's log.
+    pub records: Vec<Record>,
     /// The sandbox's account: how it ended, output, notes (the diagnosis).
-    outcome: Option<sandbox::Outcome>,
-
+    pub outcome: Option<sandbox::Outcome>,
 }
 
 pub fn run(flags: &TraceFlags) -> crate::Result {
@@ -112,13 +112,28 @@ fn traced(e: &checks::Exercise, args: &[String]) -> crate::Result<Run> {
         ..BuildOptions::default()
     };
     let built = build(&root, &[e.name, "trace"], &options).map_err(|err| err.to_string())?;
-    let exe = built.binary(e.name)?;
-    let tracer = built.binary("ipc-lab-trace")?;
+    run_traced(
+        built.binary(e.name)?,
+        built.binary("ipc-lab-trace")?,
+        e.name,
+        args,
+    )
+}
+
+/// Runs `exe` (exercise `name`) with `args` under `tracer`, in the sandbox.
+pub fn run_traced(
+    exe: &std::path::Path,
+    tracer: &std::path::Path,
+    name: &str,
+    args: &[String],
+) -> crate::Result<Run> {
     let lent = Lent::new()?;
-    let copy = lent.dir.join(e.name);
-    std::fs::copy(exe, &copy).map_err(|err| format!("cannot copy {} to {}: {err}", exe.display(), copy.display()))?;
+    let copy = lent.dir.join(name);
+    std::fs::copy(exe, &copy)
+        .map_err(|err| format!("cannot copy {} to {}: {err}", exe.display(), copy.display()))?;
     let log = lent.dir.join("trace.log");
-    let mut argv: Vec<std::ffi::OsString> = vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
+    let mut argv: Vec<std::ffi::OsString> =
+        vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
     argv.extend(args.iter().map(Into::into));
     let spec = sandbox::Spec::new(tracer).args(argv).writable(&lent.dir);
     let outcome = sandbox::run(&spec).map_err(|err| format!("the sandbox failed: {err}"))?;

@@ -318,24 +318,36 @@ fn the_page_steps_are_the_timeline_steps() {
     let text = String::from_utf8(out).unwrap();
     let html = std::fs::read_to_string(&page).unwrap();
     let trace = trace::model::replay(&trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap());
-    // One section per step, in order, whose caption is the terminal's line.
-    let captions: Vec<&str> = html
+    // One frame per line of the terminal's timeline, in order, captioned
+    // with that line word for word.
+    let captions: Vec<String> = html
         .split("<span class=\"text\">")
         .skip(1)
-        .map(|s| s.split("</span>").next().unwrap())
+        .map(|s| {
+            let caption = s.split("</span>").next().unwrap();
+            caption
+                .replace("&gt;", ">")
+                .replace("&lt;", "<")
+                .replace("&amp;", "&")
+        })
         .collect();
-    assert_eq!(captions.len(), trace.steps.len());
-    for line in trace::timeline::lines(&trace)
-        .iter()
-        .filter(|l| l.first == l.last)
-    {
-        let shown = captions[line.first - 1]
-            .replace("&gt;", ">")
-            .replace("&lt;", "<")
-            .replace("&amp;", "&");
-        assert_eq!(shown, line.text, "step {}", line.first);
-        assert!(text.contains(&format!("{}. {}", line.first, line.text)), "{text}");
+    let lines = trace::timeline::lines(&trace);
+    assert_eq!(captions.len(), lines.len());
+    let mut printed = 0;
+    for (caption, line) in captions.iter().zip(&lines) {
+        assert_eq!(*caption, line.text, "steps {}–{}", line.first, line.last);
+        let single = format!("{}. {}\n", line.first, line.text);
+        let range = format!("{}–{}. {}\n", line.first, line.last, line.text);
+        let at = text[printed..]
+            .find(if line.first == line.last { &single } else { &range })
+            .unwrap_or_else(|| panic!("the terminal does not show `{}` in order:\n{text}", line.text));
+        printed += at;
     }
+    assert_eq!(
+        lines.last().unwrap().last,
+        trace.steps.len(),
+        "every step is on the page"
+    );
     assert!(
         !html.contains("<script src") && !html.contains("<link"),
         "the page loads nothing"
@@ -364,8 +376,14 @@ fn a_traced_hang_is_stopped_diagnosed_and_explained() {
         .find(|l| l.contains("read(3) blocks: pipe A is empty and its write end is still open in"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(blocked.contains("fd 4 (itself)"), "{blocked}");
-    assert!(text.contains("the run deadlocked") || text.contains("the run timed out"), "{text}");
-    assert!(text.contains("while its own fd 4 is a write end of pipe A"), "advice:\n{text}");
+    assert!(
+        text.contains("the run deadlocked") || text.contains("the run timed out"),
+        "{text}"
+    );
+    assert!(
+        text.contains("while its own fd 4 is a write end of pipe A"),
+        "advice:\n{text}"
+    );
 }
 
 #[test]

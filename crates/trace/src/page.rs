@@ -1,17 +1,18 @@
 //! The page: one self-contained HTML file (inline SVG, no network) that
 //! steps through a trace with previous/next, a slider and the arrow keys.
 //!
-//! Each step is drawn by the book's own `diagram` code: the tables, the
-//! pipes with their open-end counts and contents, an arrow per open end;
-//! the process that made the step's call stands out, and when a read
-//! blocks, the write ends that keep it waiting are framed in red. The
-//! caption of step N is the timeline's line for step N
-//! ([`crate::timeline::describe`]), word for word. `#N` in the address
-//! opens the page at step N.
+//! One frame per line of the terminal's timeline ([`crate::timeline::lines`]),
+//! captioned with that line word for word and drawn as things were after
+//! its last step, so a run of thousands of writes is one frame, as it is one
+//! line. Each frame is drawn by the book's own `diagram` code: the tables,
+//! the pipes with their open-end counts and contents, an arrow per open
+//! end; the process that made the call stands out, and when a read blocks,
+//! the write ends that keep it waiting are framed in red. `#N` in the
+//! address opens the page at frame N.
 
 use crate::advice::Advice;
 use crate::model::{Blocked, Life, Obj, Trace, pipe_name};
-use crate::timeline::{describe, signal_name};
+use crate::timeline::signal_name;
 use diagram::{Diagram, Process, Target};
 use std::fmt::Write as _;
 
@@ -107,29 +108,28 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
 
 /// The whole page for `trace` of `program`.
 pub fn render(trace: &Trace, advice: &[Advice], program: &str) -> String {
+    let lines = crate::timeline::lines(trace);
     let mut steps = String::new();
-    for k in 0..trace.steps.len() {
-        let svg = diagram::render(&diagram(trace, k));
-        let _ = writeln!(
-            steps,
-            r#"<section class="step" id="s{n}" data-step="{n}" hidden><p class="caption"><b>{n}.</b> <span class="text">{text}</span></p>{svg}</section>"#,
-            n = k + 1,
-            text = esc(&describe(trace, k)),
-        );
-    }
     let mut list = String::new();
-    for line in crate::timeline::lines(trace) {
+    for (i, line) in lines.iter().enumerate() {
         let num = if line.first == line.last {
             line.first.to_string()
         } else {
             format!("{}–{}", line.first, line.last)
         };
+        let mut picture = diagram(trace, line.last - 1);
+        picture.title = format!("Step {num} of {}", trace.steps.len());
+        let _ = writeln!(
+            steps,
+            r#"<section class="step" id="s{n}" hidden><p class="caption"><b>{num}.</b> <span class="text">{text}</span></p>{svg}</section>"#,
+            n = i + 1,
+            text = esc(&line.text),
+            svg = diagram::render(&picture),
+        );
         let _ = writeln!(
             list,
-            r##"<li data-first="{}" data-last="{}"><a href="#{}">{num}. {}</a></li>"##,
-            line.first,
-            line.last,
-            line.first,
+            r##"<li><a href="#{}">{num}. {}</a></li>"##,
+            i + 1,
             esc(&line.text)
         );
     }
@@ -142,7 +142,7 @@ pub fn render(trace: &Trace, advice: &[Advice], program: &str) -> String {
     } else {
         format!("<h2>Advice</h2><ul class=\"advice\">{tips}</ul>")
     };
-    let n = trace.steps.len();
+    let n = lines.len();
     format!(
         r##"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -168,9 +168,9 @@ ol li.now a {{ background: #fff3bf; font-weight: 600; }}
 <main>
 <h1>{title}: descriptor tables step by step</h1>
 <div class="controls">
-<button id="prev" title="previous step (←)">◀ previous</button>
-<input id="slider" type="range" min="1" max="{n}" value="1" aria-label="step">
-<button id="next" title="next step (→)">next ▶</button>
+<button id="prev" title="previous (←)">◀ previous</button>
+<input id="slider" type="range" min="1" max="{n}" value="1" aria-label="frame">
+<button id="next" title="next (→)">next ▶</button>
 <span id="count">1 / {n}</span>
 </div>
 {steps}</main>
@@ -191,11 +191,8 @@ ol li.now a {{ background: #fff3bf; font-weight: 600; }}
     n = Math.max(1, Math.min(steps.length, n | 0));
     now = n;
     for (var i = 0; i < steps.length; i++) steps[i].hidden = (i + 1 !== n);
-    for (var j = 0; j < items.length; j++) {{
-      var it = items[j];
-      var on = +it.dataset.first <= n && n <= +it.dataset.last;
-      it.className = on ? 'now' : '';
-    }}
+    for (var j = 0; j < items.length; j++) items[j].className = (j + 1 === n) ? 'now' : '';
+    if (items[n - 1] && items[n - 1].scrollIntoView) items[n - 1].scrollIntoView({{ block: 'nearest' }});
     slider.value = n;
     count.textContent = n + ' / ' + steps.length;
     if (location.hash !== '#' + n) history.replaceState(null, '', '#' + n);

@@ -373,7 +373,8 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
     let n = trace.steps.len();
     let mut k = 0;
     while k < n {
-        // A run of plain reads and writes on one pipe.
+        // A run of reads and writes on one pipe, with the waits between
+        // them (a full or empty pipe): the steady state of a busy pipe.
         let io_pipe = |j: usize| -> Option<usize> {
             let s = &trace.steps[j];
             let before = if j == 0 {
@@ -385,14 +386,17 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
                 Action::Read {
                     fd,
                     result: Io::Bytes(_),
-                    woke: false,
+                    ..
                 }
                 | Action::Write {
                     fd,
                     result: Io::Bytes(_),
-                    woke: false,
                     ..
                 } => pipe_of(before, s.pid, fd).map(|p| p.0),
+                Action::Blocks => match s.state.procs.get(&s.pid)?.blocked {
+                    Some(Blocked::Read { pipe, .. } | Blocked::Write { pipe, .. }) => Some(pipe),
+                    _ => None,
+                },
                 _ => None,
             }
         };
@@ -400,6 +404,15 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
             let mut end = k;
             while end + 1 < n && io_pipe(end + 1) == Some(p) {
                 end += 1;
+            }
+            // A run that ends in a block the run never leaves keeps that
+            // last step on its own line: it is the hang.
+            let unfinished = |j: usize| {
+                matches!(trace.steps[j].action, Action::Blocks)
+                    && !trace.steps[j + 1..].iter().any(|s| s.pid == trace.steps[j].pid)
+            };
+            while end > k && unfinished(end) {
+                end -= 1;
             }
             if end + 1 - k >= RUN {
                 out.push(Line {
@@ -438,14 +451,12 @@ pub fn lines(trace: &Trace) -> Vec<Line> {
                 .map(|(_, t)| format!(": {t}"))
                 .unwrap_or_default();
             let head = this.map(|(_, h)| h).unwrap_or_default();
+            let head = head.strip_prefix("pid _ ").unwrap_or(&head);
             let list = pids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
             out.push(Line {
                 first: k + 1,
                 last: end + 1,
-                text: format!(
-                    "{} (each of pids {list}){tail}",
-                    head.replacen("pid _", "pids", 1)
-                ),
+                text: format!("pids {list}, each: {head}{tail}"),
             });
         } else {
             out.push(Line {
@@ -466,8 +477,15 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
     let mut read = 0u64;
     let mut writers = std::collections::BTreeSet::new();
     let mut readers = std::collections::BTreeSet::new();
+    let mut full = 0;
+    let mut empty = 0;
     for s in &trace.steps[first..=last] {
         match s.action {
+            Action::Blocks => match s.state.procs.get(&s.pid).and_then(|p| p.blocked.as_ref()) {
+                Some(Blocked::Write { .. }) => full += 1,
+                Some(Blocked::Read { .. }) => empty += 1,
+                _ => {}
+            },
             Action::Write {
                 result: Io::Bytes(n), ..
             } => {
@@ -508,9 +526,27 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
             by(&readers)
         ));
     }
+    let mut waits = Vec::new();
+    if full > 0 {
+        waits.push(format!(
+            "writers waited {} for room",
+            plural(full, "time", "times")
+        ));
+    }
+    if empty > 0 {
+        waits.push(format!(
+            "readers waited {} for bytes",
+            plural(empty, "time", "times")
+        ));
+    }
+    let waits = if waits.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", waits.join(", "))
+    };
     let held = trace.steps[last].state.pipes[pipe].held();
     format!(
-        "{} on pipe {}: it holds {}",
+        "{} on pipe {}{waits}: it holds {}",
         parts.join(" and "),
         pipe_name(pipe),
         plural(held as usize, "byte", "bytes")

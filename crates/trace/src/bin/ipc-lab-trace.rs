@@ -49,7 +49,8 @@ fn run() -> Result<ExitCode, String> {
     let log = log.ok_or(USAGE)?;
     let program = rest.first().ok_or(USAGE)?.clone();
     // std opens files with O_CLOEXEC: the log is never in the program's table.
-    let file = std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.to_string_lossy()))?;
+    let file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.to_string_lossy()))?;
     let mut sink = Sink::new(file);
     let path = std::path::PathBuf::from(&program);
     let cstr = |s: &[u8]| CString::new(s).map_err(|_| "an argument holds a NUL byte".to_string());
