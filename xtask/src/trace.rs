@@ -93,13 +93,21 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Lines of the program's output shown before the timeline.
+const SHOWN_LINES: usize = 40;
+
 fn print_output(name: &str, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
     println!("the program's {name}:");
-    for line in String::from_utf8_lossy(bytes).lines() {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    for line in lines.iter().take(SHOWN_LINES) {
         println!("  | {line}");
+    }
+    if lines.len() > SHOWN_LINES {
+        println!("  | … and {} more lines", lines.len() - SHOWN_LINES);
     }
     println!();
 }
@@ -135,7 +143,9 @@ pub fn run_traced(
     let mut argv: Vec<std::ffi::OsString> =
         vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
     argv.extend(args.iter().map(Into::into));
-    let spec = sandbox::Spec::new(tracer).args(argv).writable(&lent.dir);
+    let mut spec = sandbox::Spec::new(tracer).args(argv).writable(&lent.dir);
+    // The log is a file the tracer writes: room for a long one.
+    spec.limits.file_size = spec.limits.file_size.max(256 << 20);
     let outcome = sandbox::run(&spec).map_err(|err| format!("the sandbox failed: {err}"))?;
     // A log the tracer never created: it could not start (its one line is
     // in stderr, shown by the caller).

@@ -386,7 +386,12 @@ impl Replay<'_> {
             } => self.spawn(*parent, *child, *call, *flags),
             Record::Exec { pid, argv, fds } => self.exec(*pid, argv, fds),
             Record::Enter { pid, call, args } => {
-                self.pending.insert(*pid, (*call, *args, false));
+                // A restarted call (after a signal) keeps its "blocks" step.
+                let shown = self
+                    .pending
+                    .get(pid)
+                    .is_some_and(|(c, a, shown)| c == call && a[0] == args[0] && *shown);
+                self.pending.insert(*pid, (*call, *args, shown));
             }
             Record::Exit {
                 pid,

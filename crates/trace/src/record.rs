@@ -33,20 +33,49 @@ use std::ffi::{CString, c_void};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-/// Where records go: a file, one record per line, unbuffered.
+/// Where records go: a file, one record per line.
+///
+/// Records are kept in memory while tracees keep the tracer busy, and
+/// written out whenever it is about to wait for them (and every 64 KiB).
+/// A run killed at its timeout is killed while it hangs, that is while the
+/// tracer waits: by then every record, the hang's included, is in the file.
+/// Writing once per stop instead would double the system calls of a
+/// program that makes many small writes.
 pub struct Sink {
     file: std::fs::File,
+    buffer: Vec<u8>,
 }
+
+/// How much the sink keeps before it writes anyway.
+const BUFFER: usize = 64 << 10;
 
 impl Sink {
     /// Records into `file`.
     pub fn new(file: std::fs::File) -> Sink {
-        Sink { file }
+        Sink {
+            file,
+            buffer: Vec::with_capacity(BUFFER),
+        }
     }
 
-    /// Writes one record, in one write: a kill between records loses none.
+    /// Adds one record.
     pub fn put(&mut self, record: &Record) {
-        let _ = self.file.write_all(record.to_line().as_bytes());
+        self.buffer.extend_from_slice(record.to_line().as_bytes());
+        if self.buffer.len() >= BUFFER {
+            self.flush();
+        }
+    }
+
+    /// Writes out what is kept.
+    pub fn flush(&mut self) {
+        let _ = self.file.write_all(&self.buffer);
+        self.buffer.clear();
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -174,8 +203,14 @@ impl Tracer<'_> {
         let mut deadline: Option<Instant> = None;
         loop {
             let mut status = 0;
-            let flags = if ending.is_some() { libc::WNOHANG } else { 0 };
-            let pid = match wait(-1, &mut status, flags) {
+            // Nothing to handle right now: write the records out before
+            // waiting (this is where a hanging run is when it is killed).
+            let mut got = wait(-1, &mut status, libc::WNOHANG);
+            if matches!(got, Ok(0)) && ending.is_none() {
+                self.sink.flush();
+                got = wait(-1, &mut status, 0);
+            }
+            let pid = match got {
                 Ok(pid) => pid,
                 Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,
                 Err(e) => return Err(Failure::Wait(e)),
@@ -297,6 +332,11 @@ impl Tracer<'_> {
     }
 
     fn returned(&mut self, pid: i32, call: Call, args: [u64; 6], ret: i64) {
+        // -ERESTARTSYS and its kin: a signal interrupted the call, which the
+        // kernel restarts (a new entry follows); not a result.
+        if (-516..=-512).contains(&ret) {
+            return;
+        }
         let fd_arg = args[0] as i32;
         let made: Vec<i32> = match call {
             Call::Pipe | Call::Pipe2 if ret == 0 => match peek(pid, args[0]) {
