@@ -4,6 +4,11 @@
 //! `docs/diagrams/*.txt` describe them (the format is in the `diagram`
 //! crate, which also draws them); `cargo xtask docs --svg` draws each into
 //! `docs/src/img/NAME.svg`, and `--check` says which are out of date.
+//!
+//! The step-through pages are made the same way from traces of the
+//! reference programs: `docs/traces/NAME.log` (recorded with `cargo xtask
+//! trace N --save-log docs/traces/NAME.log`) becomes
+//! `docs/src/trace/NAME.html`, the page `cargo xtask trace --html` writes.
 
 use diagram::{parse, render};
 use std::collections::BTreeMap;
@@ -16,6 +21,47 @@ pub struct Drawn {
     pub all: Vec<PathBuf>,
     /// Those whose file was missing or different (written, unless checking).
     pub changed: Vec<PathBuf>,
+}
+
+/// Renders every trace under `root/docs/traces` into a page in
+/// `root/docs/src/trace`; with `check`, writes nothing and only reports.
+pub fn generate_traces(root: &Path, check: bool) -> crate::Result<Drawn> {
+    let dir = root.join("docs").join("traces");
+    let out = root.join("docs").join("src").join("trace");
+    let mut logs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    logs.sort();
+    let mut drawn = Drawn::default();
+    for log in &logs {
+        let text = std::fs::read_to_string(log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
+        let records = trace::log::parse(&text).map_err(|e| format!("{}: {e}", log.display()))?;
+        let t = trace::model::replay(&records);
+        let program = records
+            .iter()
+            .find_map(|r| match r {
+                trace::log::Record::Start { argv, .. } => Some(argv.join(" ")),
+                _ => None,
+            })
+            .ok_or_else(|| format!("{}: no start record", log.display()))?;
+        let page = trace::page::render(&t, &trace::advice::advise(&t), &program);
+        let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let file = out.join(format!("{stem}.html"));
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(page.as_str()) {
+            if !check {
+                std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                checks::report::write_atomically(&file, page.as_bytes())
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            }
+            drawn.changed.push(file.clone());
+        }
+        drawn.all.push(file);
+    }
+    Ok(drawn)
 }
 
 /// Draws every diagram described under `root/docs/diagrams` into

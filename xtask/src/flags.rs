@@ -44,7 +44,7 @@ pub enum Command {
     Watch(WatchFlags),
     /// Restore one exercise to its released stub (asks first).
     Reset(ResetFlags),
-    /// Draw the diagrams (docs/diagrams → docs/src/img) and build the book with mdbook.
+    /// Draw the diagrams (docs/diagrams → docs/src/img) and step-throughs (docs/traces → docs/src/trace), and build the book with mdbook.
     Docs(DocsFlags),
     /// Write the student repository (solutions replaced by todo!, hidden checks removed).
     Release(ReleaseFlags),
