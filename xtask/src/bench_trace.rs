@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Runs of each kind per exercise; the median counts.
-const RUNS: usize = 7;
+const RUNS: usize = 15;
 
 const EXERCISES: [&str; 4] = ["childpipe", "closing-ends", "child-to-child", "mpsc"];
 

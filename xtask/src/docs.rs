@@ -29,7 +29,10 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
     drawn.changed.extend(pages.changed);
     if flags.check {
         if drawn.changed.is_empty() {
-            println!("{} diagrams and step-throughs match their sources.", drawn.all.len());
+            println!(
+                "{} diagrams and step-throughs match their sources.",
+                drawn.all.len()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         for f in &drawn.changed {

@@ -150,7 +150,10 @@ fn every_step_through_a_chapter_links_exists_and_every_one_is_linked() {
     for page in chapters() {
         let text = std::fs::read_to_string(&page).unwrap();
         let name = page.file_name().unwrap().to_string_lossy().into_owned();
-        for target in link_targets(&text).into_iter().filter(|t| t.starts_with("trace/")) {
+        for target in link_targets(&text)
+            .into_iter()
+            .filter(|t| t.starts_with("trace/"))
+        {
             assert!(
                 root().join("docs/src").join(target).is_file(),
                 "docs/src/{name} links {target}, which does not exist: record docs/traces/NAME.log with \
@@ -159,7 +162,11 @@ fn every_step_through_a_chapter_links_exists_and_every_one_is_linked() {
             linked.push(target.trim_start_matches("trace/").to_string());
         }
     }
-    for entry in std::fs::read_dir(root().join("docs/src/trace")).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(root().join("docs/src/trace"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let file = entry.file_name().to_string_lossy().into_owned();
         assert!(
             linked.contains(&file),

@@ -848,3 +848,152 @@ pub fn pipe_name(n: usize) -> String {
         format!("{}{}", letter(n / 26 - 1), letter(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{Fd, Object};
+
+    fn end(fd: i32, write: bool) -> Fd {
+        Fd {
+            fd,
+            object: Object::Pipe { inode: 5, write },
+            cloexec: true,
+        }
+    }
+
+    fn start_and_pipe() -> Vec<Record> {
+        vec![
+            Record::Start {
+                pid: 1,
+                argv: vec!["p".into()],
+                fds: vec![],
+            },
+            Record::Exit {
+                pid: 1,
+                call: Call::Pipe2,
+                args: [0; 4],
+                ret: 0,
+                fds: vec![end(3, false), end(4, true)],
+            },
+        ]
+    }
+
+    #[test]
+    fn a_shared_table_counts_its_ends_once_and_a_copy_counts_them_again() {
+        let mut log = start_and_pipe();
+        log.push(Record::Spawn {
+            parent: 1,
+            child: 2,
+            call: Call::Clone,
+            flags: (libc::CLONE_VM | libc::CLONE_FILES) as u64,
+        });
+        let t = replay(&log);
+        let s = &t.steps.last().unwrap().state;
+        assert_eq!(s.procs[&1].table, s.procs[&2].table);
+        assert_eq!((open_ends(s, 0, false), open_ends(s, 0, true)), (1, 1));
+        log.push(Record::Spawn {
+            parent: 1,
+            child: 3,
+            call: Call::Fork,
+            flags: 0,
+        });
+        let s = replay(&log).steps.last().unwrap().state.clone();
+        assert_eq!((open_ends(&s, 0, false), open_ends(&s, 0, true)), (2, 2));
+    }
+
+    #[test]
+    fn a_reader_woken_before_its_writer_is_reported_is_replayed_after_the_write() {
+        let mut log = start_and_pipe();
+        log.push(Record::Spawn {
+            parent: 1,
+            child: 2,
+            call: Call::Fork,
+            flags: 0,
+        });
+        log.push(Record::Enter {
+            pid: 1,
+            call: Call::Read,
+            args: [3, 0, 100, 0],
+        });
+        log.push(Record::Enter {
+            pid: 2,
+            call: Call::Write,
+            args: [4, 0, 5, 0],
+        });
+        log.push(Record::Exit {
+            pid: 1,
+            call: Call::Read,
+            args: [3, 0, 100, 0],
+            ret: 5,
+            fds: vec![],
+        });
+        log.push(Record::Exit {
+            pid: 2,
+            call: Call::Write,
+            args: [4, 0, 5, 0],
+            ret: 5,
+            fds: vec![],
+        });
+        let t = replay(&log);
+        let kinds: Vec<&Action> = t.steps.iter().map(|s| &s.action).collect();
+        let write = kinds
+            .iter()
+            .position(|a| matches!(a, Action::Write { .. }))
+            .unwrap();
+        let read = kinds
+            .iter()
+            .position(|a| matches!(a, Action::Read { .. }))
+            .unwrap();
+        assert!(write < read, "{kinds:?}");
+        assert_eq!(t.steps[write].state.pipes[0].held(), 5);
+        assert_eq!(t.steps[read].state.pipes[0].held(), 0);
+        assert_eq!(
+            kinds.iter().filter(|a| matches!(a, Action::Write { .. })).count(),
+            1
+        );
+        // It blocked first: the pipe was empty and both write ends open.
+        assert!(matches!(kinds[3], Action::Blocks), "{kinds:?}");
+    }
+
+    #[test]
+    fn exec_takes_its_table_from_proc_and_an_exit_closes_an_unshared_table() {
+        let mut log = start_and_pipe();
+        log.push(Record::Exec {
+            pid: 1,
+            argv: vec!["cat".into()],
+            fds: vec![Fd {
+                fd: 0,
+                object: Object::Pipe {
+                    inode: 5,
+                    write: false,
+                },
+                cloexec: false,
+            }],
+        });
+        log.push(Record::Gone {
+            pid: 1,
+            code: Some(0),
+            signal: None,
+        });
+        let t = replay(&log);
+        let exec = &t.steps[2];
+        assert_eq!(
+            exec.action,
+            Action::Exec {
+                argv: vec!["cat".into()],
+                closed: vec![3, 4]
+            }
+        );
+        assert_eq!(open_ends(&exec.state, 0, true), 0);
+        let gone = &t.steps[3];
+        assert_eq!(
+            gone.action,
+            Action::Gone {
+                life: Life::Exited(0),
+                closed: vec![0]
+            }
+        );
+        assert_eq!(t.ending, Some(Life::Exited(0)));
+    }
+}
