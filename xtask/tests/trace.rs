@@ -17,6 +17,9 @@ struct Traced {
     stdout: String,
     /// Everything `trace` printed.
     text: String,
+    /// The saved log (in a scratch folder kept as long as this).
+    log: std::path::PathBuf,
+    _scratch: Scratch,
 }
 
 /// `cargo xtask trace N [ARGS...]`, with its log read back.
@@ -44,6 +47,8 @@ fn traced(exercise: &str, args: &[&str]) -> Traced {
         trace: trace::model::replay(&records),
         stdout,
         text,
+        log,
+        _scratch: scratch,
     }
 }
 
@@ -70,11 +75,17 @@ fn untraced(package: &str, args: &[&str]) -> String {
     String::from_utf8(outcome.stdout).unwrap()
 }
 
-/// Numbers (pids) blanked, so two runs compare.
+/// Numbers (pids) blanked, so two runs compare: each run of digits is one `#`.
 fn shape(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_ascii_digit() { '#' } else { c })
-        .collect()
+    let mut out = String::new();
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
 }
 
 /// The number after `prefix` on each line that has it.
@@ -295,6 +306,31 @@ fn mpsc_many_writers_close_their_read_ends_and_the_reader_gets_every_byte() {
     }
     assert!(eof_read_by(&t.trace, t.trace.first));
     all_clean(&t.trace);
+    // `--at` the last step: the three writers are alike, printed once.
+    let at = Command::cargo_bin("xtask")
+        .unwrap()
+        .env("IPC_LAB_ROOT", root())
+        .args(["trace", "11", "--from-log"])
+        .arg(&t.log)
+        .args(["--at", &t.trace.steps.len().to_string()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let at = String::from_utf8(at).unwrap();
+    let list = kids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+    assert!(
+        at.contains(&format!(
+            "pids {list} (3 alike) mpsc, child of {}: exited 0",
+            t.trace.first
+        )),
+        "{at}"
+    );
+    assert!(
+        at.contains("pipe A: 0 read ends, 0 write ends; holds 0 bytes"),
+        "{at}"
+    );
 }
 
 #[test]

@@ -173,7 +173,14 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
     if let Some(last) = trace.steps.last() {
         for (&child, c) in &last.state.procs {
             let Some(parent) = c.parent else { continue };
-            if !c.thread && !c.reaped && c.life != Life::Running {
+            // Only a parent that ended without waiting: one still running
+            // (blocked when the run was stopped) may have waited later.
+            let parent_ended = last
+                .state
+                .procs
+                .get(&parent)
+                .is_some_and(|p| p.life != Life::Running);
+            if !c.thread && !c.reaped && c.life != Life::Running && parent_ended {
                 out.insert(Advice::NotWaitedFor { parent, child });
             }
         }
@@ -216,5 +223,47 @@ impl Advice {
                 pipe_name(pipe)
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{Call, Record};
+
+    fn family(parent_exits: bool) -> Vec<Record> {
+        let mut log = vec![
+            Record::Start {
+                pid: 1,
+                argv: vec!["p".into()],
+                fds: vec![],
+            },
+            Record::Spawn {
+                parent: 1,
+                child: 2,
+                call: Call::Fork,
+                flags: 0,
+            },
+            Record::Gone {
+                pid: 2,
+                code: Some(0),
+                signal: None,
+            },
+        ];
+        if parent_exits {
+            log.push(Record::Gone {
+                pid: 1,
+                code: Some(0),
+                signal: None,
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn a_parent_that_ends_without_waiting_is_told_one_still_running_is_not() {
+        let advice = advise(&crate::model::replay(&family(true)));
+        assert_eq!(advice, vec![Advice::NotWaitedFor { parent: 1, child: 2 }]);
+        assert!(advise(&crate::model::replay(&family(false))).is_empty());
     }
 }

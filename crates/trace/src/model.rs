@@ -805,9 +805,15 @@ impl Replay<'_> {
     fn finish(mut self) -> Trace {
         // Calls still pending when the log ends never returned: the run
         // ended (or was killed) with them waiting.
+        // A call shown blocked earlier is shown again if what keeps it
+        // waiting changed since (the other writers are gone: only its own
+        // end is left).
         let pids: Vec<i32> = self.pending.keys().copied().collect();
         for pid in pids {
-            if !self.pending[&pid].2 {
+            let (call, args, shown) = self.pending[&pid];
+            let now = self.would_block(pid, call, args);
+            let before = self.state.procs.get(&pid).and_then(|p| p.blocked.clone());
+            if !shown || (now.is_some() && now != before) {
                 self.announce(pid);
             }
         }

@@ -653,20 +653,20 @@ pub fn tables(trace: &Trace, k: usize) -> String {
     for p in 0..s.pipes.len() {
         let w = holders(s, p, true);
         let r = holders(s, p, false);
-        let list = |v: &[(i32, i32)]| {
-            v.iter()
-                .map(|(pid, fd)| format!("pid {pid} fd {fd}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let list = |v: &[(i32, i32)], one: &str, many: &str| {
+            let each: Vec<String> = v.iter().map(|(pid, fd)| format!("pid {pid} fd {fd}")).collect();
+            if each.is_empty() {
+                plural(0, one, many)
+            } else {
+                format!("{} ({})", plural(each.len(), one, many), each.join(", "))
+            }
         };
         let _ = writeln!(
             out,
-            "pipe {}: {} ({}), {} ({}); holds {}",
+            "pipe {}: {}, {}; holds {}",
             pipe_name(p),
-            plural(r.len(), "read end", "read ends"),
-            list(&r),
-            plural(w.len(), "write end", "write ends"),
-            list(&w),
+            list(&r, "read end", "read ends"),
+            list(&w, "write end", "write ends"),
             plural(s.pipes[p].held() as usize, "byte", "bytes")
         );
     }
