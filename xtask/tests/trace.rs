@@ -446,3 +446,73 @@ fn where_ptrace_is_refused_the_tracer_says_so_in_one_line_and_exits_2() {
     let records = trace::log::parse(&std::fs::read_to_string(&inner_log).unwrap()).unwrap();
     assert!(trace::model::replay(&records).refused);
 }
+
+/// Headless Chromium with `args`, on `page` at frame `frame`; its stdout.
+fn chromium(scratch: &Scratch, page: &std::path::Path, frame: usize, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--window-size=1200,900",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            scratch.dir.join("profile").display()
+        ))
+        .args(args)
+        .arg(format!("file://{}#{frame}", page.display()))
+        .output()
+        .expect("chromium runs (`apt-get install chromium`; .ci/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// CI runs it (`.ci/run` installs Chromium); locally: `cargo test -p xtask
+/// --test trace -- --ignored` with `chromium` on the PATH.
+#[test]
+#[ignore = "needs Chromium"]
+fn the_page_steps_through_in_a_browser_and_shows_the_blocking_step() {
+    let scratch = Scratch::new("trace-chromium");
+    let page = root().join("docs/src/trace/03-closing-ends-forgotten-close.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let frames = html.matches("<section class=\"step\"").count();
+    for frame in [1, frames] {
+        // After the page's script ran, exactly the frame asked for shows.
+        let dom = String::from_utf8(chromium(&scratch, &page, frame, &["--dump-dom"])).unwrap();
+        for k in 1..=frames {
+            let open = format!("<section class=\"step\" id=\"s{k}\"");
+            let at = dom.find(&open).unwrap_or_else(|| panic!("frame {k} missing"));
+            let tag = &dom[at..at + dom[at..].find('>').unwrap()];
+            assert_eq!(
+                tag.contains("hidden"),
+                k != frame,
+                "frame {k} when showing {frame}: {tag}"
+            );
+        }
+        assert!(dom.contains(&format!("<span id=\"count\">{frame} / {frames}</span>")));
+        let shot = scratch.dir.join(format!("frame-{frame}.png"));
+        chromium(
+            &scratch,
+            &page,
+            frame,
+            &[&format!("--screenshot={}", shot.display())],
+        );
+        let png = std::fs::read(&shot).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 20_000,
+            "{} bytes",
+            png.len()
+        );
+    }
+    // The last frame is the hang: the reader's own write end, framed in red.
+    let last = html.split("<section class=\"step\"").last().unwrap();
+    assert!(
+        last.contains("read(3) blocks") && last.contains("(itself)"),
+        "{last}"
+    );
+    assert!(last.contains("stroke=\"#e03131\""), "the culprit end is framed");
+}
