@@ -211,7 +211,8 @@ fn describe_step(step: &Step, before: &State) -> String {
                 None => String::new(),
             };
             let args = match call {
-                crate::log::Call::Dup | crate::log::Call::Fcntl => format!("{old}"),
+                crate::log::Call::Dup => format!("{old}"),
+                crate::log::Call::Fcntl => format!("{old}, F_DUPFD"),
                 _ => format!("{old}, {new}"),
             };
             pipes_changed(format!("{who} {}({args}): {what}{was}", call.name()))
@@ -264,7 +265,7 @@ fn describe_step(step: &Step, before: &State) -> String {
             let call = if *woke {
                 format!("write({fd}) wakes up and")
             } else {
-                format!("write({fd}, {asked} bytes)")
+                format!("write({fd}, {})", plural(*asked as usize, "byte", "bytes"))
             };
             let pipe = pipe_of(before, pid, *fd).or_else(|| pipe_of(s, pid, *fd));
             match (result, pipe) {
@@ -369,6 +370,72 @@ const RUN: usize = 4;
 /// The timeline: one line per step, runs of plain pipe I/O and alike steps
 /// of siblings folded.
 pub fn lines(trace: &Trace) -> Vec<Line> {
+    fold_repeats(step_lines(trace))
+}
+
+/// The shortest block of lines that [`fold_repeats`] looks for.
+const PERIOD: usize = 6;
+
+/// A block of lines that comes again and again, alike but for its numbers
+/// (15's fork, wait, exit, collect; a worker's read, work, write): the
+/// first time in full, the rest on one line.
+fn fold_repeats(lines: Vec<Line>) -> Vec<Line> {
+    let shape = |l: &Line| -> String {
+        let mut out = String::new();
+        for c in l.text.chars() {
+            if !c.is_ascii_digit() {
+                out.push(c);
+            } else if !out.ends_with('#') {
+                out.push('#');
+            }
+        }
+        out
+    };
+    let shapes: Vec<String> = lines.iter().map(shape).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let best = (1..=PERIOD)
+            .filter(|p| i + 3 * p <= lines.len())
+            .map(|p| {
+                let mut times = 1;
+                while i + (times + 1) * p <= lines.len()
+                    && (0..p).all(|j| shapes[i + times * p + j] == shapes[i + j])
+                {
+                    times += 1;
+                }
+                (p, times)
+            })
+            .filter(|&(_, times)| times >= 3)
+            .max_by_key(|&(p, times)| p * times);
+        let Some((p, times)) = best else {
+            out.push(lines[i].clone());
+            i += 1;
+            continue;
+        };
+        out.extend_from_slice(&lines[i..i + p]);
+        let rest = &lines[i + p..i + times * p];
+        let what = if p == 1 {
+            "the line above happens".to_string()
+        } else {
+            format!("the {p} lines above happen")
+        };
+        out.push(Line {
+            first: rest[0].first,
+            last: rest[rest.len() - 1].last,
+            text: format!(
+                "{what} {} more, alike but for their numbers; the last time: {}",
+                plural(times - 1, "time", "times"),
+                rest[rest.len() - 1].text
+            ),
+        });
+        i += times * p;
+    }
+    out
+}
+
+/// One line per step, but runs of I/O and alike siblings folded.
+fn step_lines(trace: &Trace) -> Vec<Line> {
     let mut out = Vec::new();
     let n = trace.steps.len();
     let mut k = 0;
