@@ -17,7 +17,7 @@
 //! `mdbook serve docs` in the reference workspace.
 
 use crate::flags::DocsFlags;
-use crate::release::stub;
+use course::stub;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 

@@ -156,7 +156,8 @@ pub struct AutograderFlags {
 
 #[derive(Debug, Args)]
 pub struct BenchFlags {
-    /// What to measure: `pipes` (exercises 14-16 and dd, the default), `grade` or `trace`.
+    /// What to measure: `pipes` (exercises 14-16 and dd, the default),
+    /// `grade`, `isolation` or `trace`.
     #[arg(default_value = "pipes")]
     pub what: String,
 }

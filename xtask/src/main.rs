@@ -7,6 +7,7 @@
 mod autograder;
 mod bench;
 mod bench_grade;
+mod bench_isolation;
 mod bench_trace;
 mod check;
 mod diagrams;

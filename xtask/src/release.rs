@@ -27,7 +27,6 @@
 //! the release rewrites would leak); files are written atomically, and only
 //! when their contents change, so rebuilding a release is incremental.
 
-pub mod stub;
 mod student;
 
 use crate::flags::ReleaseFlags;
@@ -37,7 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub use stub::{strip_hidden, stub_source};
+pub use course::stub::{self, strip_hidden, stub_source};
 
 pub fn run(flags: &ReleaseFlags) -> crate::Result {
     let root = crate::root();

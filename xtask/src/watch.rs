@@ -223,9 +223,10 @@ fn read_keys(interactive: bool, tx: Sender<Event>) {
         } else {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { return };
-                if let Some(key) = line.trim().chars().next()
-                    && tx.send(Event::Key(key)).is_err()
-                {
+                let Some(key) = line.trim().chars().next() else {
+                    continue;
+                };
+                if tx.send(Event::Key(key)).is_err() {
                     return;
                 }
             }
@@ -358,9 +359,7 @@ impl Watch {
             let e = &checks::catalogue()[i];
             self.note = Some(span(Style::Green, format!("✓ {} passes now.", e.label())));
             next = self.next_not_passing(i);
-            if let Some(n) = next
-                && !self.interactive
-            {
+            if let Some(n) = next.filter(|_| !self.interactive) {
                 let e = &checks::catalogue()[n];
                 self.print_lines(&[vec![span(
                     Style::Dim,
@@ -790,9 +789,8 @@ impl Watch {
     fn print_verdict(&self) {
         let mut lines = vec![vec![]];
         lines.extend(self.verdict_lines());
-        if let Some(Verdict::Checked { result, .. }) = &self.verdict
-            && !result.passed()
-        {
+        let failed = matches!(&self.verdict, Some(Verdict::Checked { result, .. }) if !result.passed());
+        if failed {
             lines.push(vec![]);
             lines.extend(self.hint_lines());
         }

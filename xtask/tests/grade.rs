@@ -18,9 +18,7 @@ mod common;
 
 use common::{Scratch, copy_tree, root};
 
-#[path = "../src/grade/zip.rs"]
-#[allow(dead_code)]
-mod zip;
+use grader::zip_writer as zip;
 
 /// The grading cache for the tests: in the target folder, kept between runs.
 fn cache() -> PathBuf {

@@ -484,6 +484,21 @@ pub struct Outcome {
     pub limits: Limits,
     /// The protections the run had, and why any was missing.
     pub isolation: Isolation,
+    /// What was still running when the program itself ended (all killed);
+    /// also in `notes`.
+    pub left_running: Vec<Process>,
+    /// Children that ended and were never waited for by their parent (the
+    /// sandbox reaped them as their subreaper); also in `notes`.
+    pub not_waited: Vec<Process>,
+}
+
+/// A process of a run, by pid and name (`comm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: i32,
+    /// Its name, at most 15 bytes.
+    pub name: String,
 }
 
 impl Outcome {

@@ -8,7 +8,7 @@ use crate::namespace::{self, Binds, Namespaces};
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
 use crate::{
-    Absence, Identity, Isolation, Limits, Memory, Outcome, Protection, Spec, Status, diagnose, names,
+    Absence, Identity, Isolation, Limits, Memory, Outcome, Process, Protection, Spec, Status, diagnose, names,
 };
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
@@ -40,6 +40,9 @@ const NPROC_ABOVE_CGROUP: u64 = 16;
 /// A run at its process limit in this many samples in a row (with forks
 /// refused in each, where a cgroup counts them) is a fork bomb.
 const BOMB_SAMPLES: u32 = 3;
+/// How often a run's `pids` cgroup is read for the fork-bomb watch (without
+/// one, the watch uses the samples, every [`TICK`]).
+const BOMB_EVERY: Duration = Duration::from_millis(20);
 
 /// How many "never waited for" notes are listed one by one.
 const MAX_ORPHAN_NOTES: usize = 8;
@@ -664,6 +667,8 @@ impl Stream {
 struct Bomb {
     streak: u32,
     refused: u64,
+    /// When the cgroup is read next (time since start).
+    next_at: Duration,
 }
 
 /// The deadlock watch: two samples a moment apart must agree.
@@ -735,7 +740,7 @@ struct Runner<'a> {
     /// Pids already named in a note (not to be named again as orphans).
     reported: HashSet<i32>,
     /// "child … exited but its parent never waited for it".
-    orphans: Vec<String>,
+    orphans: Vec<Process>,
     notes: Vec<String>,
     watch: Watch,
     /// When the tree's usage is sampled next (time since start).
@@ -775,7 +780,11 @@ impl Runner<'_> {
                     let to_deadline = self.timeout.saturating_sub(elapsed);
                     let to_watch = self.watch.next_at.unwrap_or(WATCH_START).saturating_sub(elapsed);
                     let to_sample = self.next_sample.saturating_sub(elapsed);
-                    TICK.min(to_deadline).min(to_watch).min(to_sample)
+                    let to_bomb = match self.pids {
+                        Some(_) => self.bomb.next_at.saturating_sub(elapsed),
+                        None => TICK,
+                    };
+                    TICK.min(to_deadline).min(to_watch).min(to_sample).min(to_bomb)
                 }
             };
             self.poll(wait, &mut chunk)?;
@@ -827,6 +836,13 @@ impl Runner<'_> {
             self.notes.extend(shorten(explanation));
             self.reported.extend(pids);
             self.conclude(Status::TimedOut, elapsed);
+        } else if self.pid.is_some() && self.pids.is_some() && elapsed >= self.bomb.next_at {
+            // With a cgroup, two small files tell a fork bomb: look often.
+            self.bomb.next_at = elapsed + BOMB_EVERY;
+            if let Some(note) = self.fork_bomb(elapsed) {
+                self.notes.push(note);
+                self.conclude(Status::ProcessLimit, elapsed);
+            }
         } else if self.pid.is_some()
             && elapsed >= self.next_sample.min(self.watch.next_at.unwrap_or(WATCH_START))
         {
@@ -834,10 +850,12 @@ impl Runner<'_> {
             if elapsed >= self.next_sample {
                 self.next_sample = elapsed + TICK;
                 self.sample(&tree);
-                if let Some(note) = self.fork_bomb(elapsed) {
-                    self.notes.push(note);
-                    self.conclude(Status::ProcessLimit, elapsed);
-                    return;
+                if self.pids.is_none() {
+                    if let Some(note) = self.fork_bomb(elapsed) {
+                        self.notes.push(note);
+                        self.conclude(Status::ProcessLimit, elapsed);
+                        return;
+                    }
                 }
             }
             if elapsed < self.watch.next_at.unwrap_or(WATCH_START) {
@@ -1055,9 +1073,10 @@ impl Runner<'_> {
                 if killed_by_us || self.reported.contains(&pid) {
                     return;
                 }
-                self.orphans.push(format!(
-                    "child {pid} ({name}) exited but its parent never waited for it"
-                ));
+                self.orphans.push(Process {
+                    pid,
+                    name: name.into_owned(),
+                });
             }
         }
     }
@@ -1108,7 +1127,12 @@ impl Runner<'_> {
         }
         notes.append(&mut self.notes);
         let extra = self.orphans.len().saturating_sub(MAX_ORPHAN_NOTES);
-        notes.extend(self.orphans.drain(..).take(MAX_ORPHAN_NOTES));
+        notes.extend(self.orphans.iter().take(MAX_ORPHAN_NOTES).map(|p| {
+            format!(
+                "child {} ({}) exited but its parent never waited for it",
+                p.pid, p.name
+            )
+        }));
         if extra > 0 {
             notes.push(format!("… and {extra} more children never waited for"));
         }
@@ -1144,6 +1168,15 @@ impl Runner<'_> {
             timeout: self.timeout,
             limits: self.limits.clone(),
             isolation: Isolation::default(),
+            left_running: self
+                .left_running
+                .iter()
+                .map(|p| Process {
+                    pid: p.pid,
+                    name: p.comm.clone(),
+                })
+                .collect(),
+            not_waited: self.orphans,
         })
     }
 

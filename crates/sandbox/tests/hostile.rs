@@ -232,6 +232,12 @@ fn a_child_never_waited_for_is_reported() {
     let child: i32 = stdout(&o).trim().parse().unwrap();
     let note = format!("child {child} (sleep) exited but its parent never waited for it");
     assert_eq!(o.notes, vec![note]);
+    let sleep = sandbox::Process {
+        pid: child,
+        name: "sleep".into(),
+    };
+    assert_eq!(o.not_waited, [sleep]);
+    assert!(o.left_running.is_empty());
 }
 
 #[test]
@@ -482,6 +488,9 @@ fn parallel_runs_keep_their_own_descendants() {
         assert_eq!(o.notes.len(), 1, "{:?}", o.notes);
         let note = &o.notes[0];
         assert!(note.starts_with("left 2 processes running"), "{note}");
+        let left: Vec<i32> = o.left_running.iter().map(|p| p.pid).collect();
+        assert_eq!(left.len(), 2);
+        assert!(left.iter().all(|pid| own.contains(pid)), "{left:?} {own:?}");
         for pid in &all_pids {
             let named = note.contains(&format!("pid {pid} "));
             assert_eq!(named, own.contains(pid), "run {i}: pid {pid} in {note:?}");

@@ -8,10 +8,13 @@
 //! write it, so the release stays rustfmt-clean. `cargo xtask grade` uses
 //! [`stub_source`] to recognise an exercise a student never touched.
 
-/// The marker lines, compared with each line trimmed.
+/// The line that opens a student region (lines are compared trimmed).
 pub const BEGIN_SOLUTION: &str = "// BEGIN SOLUTION";
+/// The line that closes a student region.
 pub const END_SOLUTION: &str = "// END SOLUTION";
+/// The line that opens checks only graders run.
 pub const BEGIN_HIDDEN: &str = "// BEGIN HIDDEN";
+/// The line that closes them.
 pub const END_HIDDEN: &str = "// END HIDDEN";
 
 /// rustfmt.toml's `max_width`: a `todo!("…");` longer than this is written
@@ -378,7 +381,8 @@ mod tests {
 
     #[test]
     fn max_width_is_rustfmt_toml_s() {
-        let toml = std::fs::read_to_string(crate::root().join("rustfmt.toml")).unwrap();
+        let toml =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../rustfmt.toml")).unwrap();
         let width = toml
             .lines()
             .find_map(|l| l.strip_prefix("max_width"))

@@ -1065,10 +1065,9 @@ fn clean_stale(work: &Path) {
             .strip_prefix('w')
             .and_then(|r| r.split('-').next())
             .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
+        let gone =
+            pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
