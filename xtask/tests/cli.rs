@@ -116,6 +116,10 @@ fn forgetting_to_close_the_write_end_fails_check_3_with_an_explanation() {
     assert!(out.contains("✗ 03 closing-ends"), "{out}");
     assert!(out.contains("hint:"), "the hint is shown:\n{out}");
     assert!(
+        out.contains("trace: `cargo xtask trace 3` shows its descriptor tables"),
+        "the way to watch it is shown:\n{out}"
+    );
+    assert!(
         out.contains("deadlock") || out.contains("timed out"),
         "the failure says the program hung:\n{out}"
     );
