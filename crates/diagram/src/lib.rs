@@ -58,6 +58,11 @@ pub struct Process {
     /// Descriptors to point at (the end that keeps a reader waiting): drawn
     /// with a red frame.
     pub marked: Vec<u32>,
+    /// Descriptors the picture's call used: drawn on yellow.
+    pub touched: Vec<u32>,
+    /// How many alike processes this box stands for (0 and 1: one); each
+    /// of their descriptors counts on the pipe's ends.
+    pub copies: usize,
 }
 
 /// What a descriptor refers to.
@@ -180,13 +185,19 @@ impl Diagram {
     fn open_count(&self, pipe: &str, write: bool) -> usize {
         self.processes
             .iter()
-            .flat_map(|p| &p.fds)
-            .filter(|(_, t)| match t {
-                Target::Write(n) => write && n == pipe,
-                Target::Read(n) => !write && n == pipe,
-                _ => false,
+            .map(|p| {
+                let here = p
+                    .fds
+                    .iter()
+                    .filter(|(_, t)| match t {
+                        Target::Write(n) => write && n == pipe,
+                        Target::Read(n) => !write && n == pipe,
+                        _ => false,
+                    })
+                    .count();
+                here * p.copies.max(1)
             })
-            .count()
+            .sum()
     }
 }
 
@@ -557,6 +568,16 @@ fn draw_process(
             r##"<path d="M{x},{ry} h{w} M{},{ry} v{ROW_H}" stroke="#dee2e6"/>"##,
             x + FD_COL
         );
+        if p.touched.contains(fd) && !p.marked.contains(fd) {
+            let _ = writeln!(
+                s,
+                r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#fff3bf"/>"##,
+                x + 1.0,
+                ry + 1.0,
+                w - 2.0,
+                ROW_H - 2.0
+            );
+        }
         if p.marked.contains(fd) {
             let _ = writeln!(
                 s,

@@ -11,7 +11,7 @@
 //! address opens the page at frame N.
 
 use crate::advice::Advice;
-use crate::model::{Blocked, Life, Obj, Trace, pipe_name};
+use crate::model::{Action, Blocked, Life, Obj, Trace, pipe_name};
 use crate::timeline::signal_name;
 use diagram::{Diagram, Process, Target};
 use std::fmt::Write as _;
@@ -36,18 +36,28 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
         })
         .flatten()
         .collect();
+    // The descriptors the step's call used, in the acting process.
+    let touched: Vec<u32> = match &step.action {
+        Action::Read { fd, .. } | Action::Write { fd, .. } => vec![*fd as u32],
+        Action::Dup { old, new, .. } => vec![*old as u32, *new as u32],
+        Action::Pipe {
+            read_fd, write_fd, ..
+        } => vec![*read_fd as u32, *write_fd as u32],
+        Action::Blocks => match s.procs.get(&step.pid).and_then(|p| p.blocked.as_ref()) {
+            Some(Blocked::Read { fd, .. } | Blocked::Write { fd, .. }) => vec![*fd as u32],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     // Reaped in an earlier step: gone from the picture.
     let gone_before = |pid: i32| k > 0 && trace.steps[k - 1].state.procs.get(&pid).is_some_and(|p| p.reaped);
     let mut processes = Vec::new();
+    let mut pids = Vec::new();
     for (&pid, p) in &s.procs {
         if gone_before(pid) {
             continue;
         }
-        let role = match (p.parent, p.thread) {
-            (None, _) => String::new(),
-            (Some(parent), false) => format!(", child of {parent}"),
-            (Some(_), true) => ", thread".to_string(),
-        };
+        let role = role(p.parent, p.thread);
         let fds = s.tables[p.table]
             .iter()
             .map(|(&fd, e)| {
@@ -84,8 +94,16 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
                 .filter(|(q, _)| *q == pid)
                 .map(|(_, fd)| *fd as u32)
                 .collect(),
+            touched: if pid == step.pid {
+                touched.clone()
+            } else {
+                Vec::new()
+            },
+            copies: 1,
         });
+        pids.push(pid);
     }
+    let processes = group_alike(processes, &pids);
     let holds = (0..s.pipes.len())
         .map(|p| {
             let held = s.pipes[p].held();
@@ -104,6 +122,57 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
         holds,
         notes: Vec::new(),
     }
+}
+
+fn role(parent: Option<i32>, thread: bool) -> String {
+    match (parent, thread) {
+        (None, _) => String::new(),
+        (Some(parent), false) => format!(", child of {parent}"),
+        (Some(_), true) => ", thread".to_string(),
+    }
+}
+
+/// Processes that are alike (the same table, the same state, nothing
+/// pointed at) drawn once, labelled with all their pids: 11's writers, 12's
+/// workers.
+fn group_alike(processes: Vec<Process>, pids: &[i32]) -> Vec<Process> {
+    let mut out: Vec<(Process, Vec<i32>)> = Vec::new();
+    for (p, &pid) in processes.into_iter().zip(pids) {
+        let plain = !p.active && p.marked.is_empty();
+        let tail = |label: &str| {
+            label
+                .split_once(' ')
+                .map(|(_, rest)| rest.split_once(' ').map_or("", |r| r.1).to_string())
+        };
+        let found = out.iter_mut().find(|(q, _)| {
+            plain
+                && !q.active
+                && q.marked.is_empty()
+                && q.fds == p.fds
+                && q.status == p.status
+                && q.exited == p.exited
+                && tail(&q.label) == tail(&p.label)
+        });
+        match found {
+            Some((_, group)) => group.push(pid),
+            None => out.push((p, vec![pid])),
+        }
+    }
+    out.into_iter()
+        .map(|(mut p, group)| {
+            if group.len() > 1 {
+                let rest = p
+                    .label
+                    .split_once(' ')
+                    .and_then(|(_, r)| r.split_once(' '))
+                    .map_or("", |r| r.1);
+                let list: Vec<String> = group.iter().map(i32::to_string).collect();
+                p.label = format!("pids {} {rest}", list.join(", "));
+                p.copies = group.len();
+            }
+            p
+        })
+        .collect()
 }
 
 /// The whole page for `trace` of `program`.
@@ -248,6 +317,38 @@ mod tests {
                 args: [3, 0, 10, 0],
             },
         ])
+    }
+
+    #[test]
+    fn alike_children_are_one_box_and_their_ends_still_count() {
+        let mut log = vec![
+            Record::Start {
+                pid: 10,
+                argv: vec!["p".into()],
+                fds: vec![],
+            },
+            Record::Exit {
+                pid: 10,
+                call: Call::Pipe2,
+                args: [0; 4],
+                ret: 0,
+                fds: vec![fd(3, 7, false), fd(4, 7, true)],
+            },
+        ];
+        for child in [11, 12] {
+            log.push(Record::Spawn {
+                parent: 10,
+                child,
+                call: Call::Fork,
+                flags: 0,
+            });
+        }
+        let trace = crate::model::replay(&log);
+        let d = diagram(&trace, trace.steps.len() - 1);
+        assert_eq!(d.processes.len(), 2);
+        assert_eq!(d.processes[1].label, "pids 11, 12 (p, child of 10)");
+        let svg = diagram::render(&d);
+        assert_eq!(svg.matches(">3 open<").count(), 2, "3 read ends and 3 write ends");
     }
 
     #[test]
