@@ -7,24 +7,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{Scratch, root, strip_solutions};
+use common::{Scratch, root, strip_solutions, xtask};
 use predicates::prelude::*;
-use std::path::Path;
 use std::time::Duration;
-
-/// `cargo xtask` against the workspace at `workspace`.
-fn xtask(workspace: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("xtask").expect("xtask binary is built");
-    cmd.env("IPC_LAB_ROOT", workspace).env("NO_COLOR", "1");
-    if workspace != root() {
-        cmd.env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"));
-    }
-    cmd
-        // A hang in the code under test must fail this test, not stall the run.
-        .timeout(Duration::from_secs(300));
-    cmd
-}
 
 /// Pids of live processes whose command name is `name`.
 fn running(name: &str) -> Vec<i32> {

@@ -5,9 +5,7 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::{Scratch, root};
-use std::time::Duration;
+use common::{Scratch, root, xtask};
 use trace::model::{Action, Io, Life, Obj, Trace, open_ends};
 
 /// What one traced run showed.
@@ -22,25 +20,21 @@ struct Traced {
     _scratch: Scratch,
 }
 
+/// What a successful command printed.
+fn stdout_of(cmd: &mut assert_cmd::Command) -> String {
+    String::from_utf8(cmd.assert().success().get_output().stdout.clone()).unwrap()
+}
+
 /// `cargo xtask trace N [ARGS...]`, with its log read back.
 fn traced(exercise: &str, args: &[&str]) -> Traced {
     let scratch = Scratch::new(&format!("trace-{exercise}-{}", args.len()));
     let log = scratch.dir.join("trace.log");
-    let mut cmd = Command::cargo_bin("xtask").expect("xtask binary is built");
-    cmd.env("IPC_LAB_ROOT", root())
-        .env("NO_COLOR", "1")
-        .args(["trace", exercise, "--save-log"])
-        .arg(&log);
+    let mut cmd = xtask(root());
+    cmd.args(["trace", exercise, "--save-log"]).arg(&log);
     if !args.is_empty() {
         cmd.arg("--").args(args);
     }
-    let out = cmd
-        .timeout(Duration::from_secs(300))
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&mut cmd);
     let records = trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap();
     let stdout = program_stdout(&text);
     Traced {
@@ -307,18 +301,12 @@ fn mpsc_many_writers_close_their_read_ends_and_the_reader_gets_every_byte() {
     assert!(eof_read_by(&t.trace, t.trace.first));
     all_clean(&t.trace);
     // `--at` the last step: the three writers are alike, printed once.
-    let at = Command::cargo_bin("xtask")
-        .unwrap()
-        .env("IPC_LAB_ROOT", root())
-        .args(["trace", "11", "--from-log"])
-        .arg(&t.log)
-        .args(["--at", &t.trace.steps.len().to_string()])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let at = String::from_utf8(at).unwrap();
+    let at = stdout_of(
+        xtask(root())
+            .args(["trace", "11", "--from-log"])
+            .arg(&t.log)
+            .args(["--at", &t.trace.steps.len().to_string()]),
+    );
     let list = kids.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
     assert!(
         at.contains(&format!(
@@ -338,20 +326,13 @@ fn the_page_steps_are_the_timeline_steps() {
     let scratch = Scratch::new("trace-page");
     let page = scratch.dir.join("t.html");
     let log = scratch.dir.join("t.log");
-    let out = Command::cargo_bin("xtask")
-        .unwrap()
-        .env("IPC_LAB_ROOT", root())
-        .args(["trace", "3", "--save-log"])
-        .arg(&log)
-        .arg("--html")
-        .arg(&page)
-        .timeout(Duration::from_secs(300))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(
+        xtask(root())
+            .args(["trace", "3", "--save-log"])
+            .arg(&log)
+            .arg("--html")
+            .arg(&page),
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     let trace = trace::model::replay(&trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap());
     // One frame per line of the terminal's timeline, in order, captioned
@@ -394,18 +375,7 @@ fn the_page_steps_are_the_timeline_steps() {
 fn a_traced_hang_is_stopped_diagnosed_and_explained() {
     let copy = Scratch::workspace("trace-hang-03");
     common::strip_solutions(&copy.dir.join("crates/03-closing-ends/src/main.rs"));
-    let out = Command::cargo_bin("xtask")
-        .unwrap()
-        .env("IPC_LAB_ROOT", &copy.dir)
-        .env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"))
-        .args(["trace", "3"])
-        .timeout(Duration::from_secs(300))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout_of(xtask(&copy.dir).args(["trace", "3"]));
     // The parent kept its write end: its read never returns.
     let blocked = text
         .lines()

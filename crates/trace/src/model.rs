@@ -351,6 +351,22 @@ impl Replay<'_> {
         }
     }
 
+    /// A table as `/proc` showed it.
+    fn table_from(&mut self, fds: &[Fd]) -> Table {
+        let mut table = Table::new();
+        for fd in fds {
+            let obj = self.obj(fd);
+            table.insert(
+                fd.fd,
+                Entry {
+                    obj,
+                    cloexec: fd.cloexec,
+                },
+            );
+        }
+        table
+    }
+
     fn table_of(&self, pid: i32) -> Option<&Table> {
         self.state.procs.get(&pid).map(|p| &self.state.tables[p.table])
     }
@@ -420,7 +436,6 @@ impl Replay<'_> {
     fn start(&mut self, pid: i32, argv: &[String], fds: &[Fd]) {
         self.trace.first = pid;
         let names = ["stdin", "stdout", "stderr"];
-        let mut table = Table::new();
         for fd in fds {
             if let (Object::Pipe { inode, .. }, Some(name)) = (&fd.object, names.get(fd.fd as usize)) {
                 // A pipe on fd 0–2 at the start is how the sandbox talks to
@@ -429,16 +444,7 @@ impl Replay<'_> {
                     .insert(*inode, format!("{name} (a pipe from outside)"));
             }
         }
-        for fd in fds {
-            let obj = self.obj(fd);
-            table.insert(
-                fd.fd,
-                Entry {
-                    obj,
-                    cloexec: fd.cloexec,
-                },
-            );
-        }
+        let table = self.table_from(fds);
         self.state.tables.push(table);
         self.state.procs.insert(
             pid,
@@ -499,17 +505,7 @@ impl Replay<'_> {
         let Some(old) = self.table_of(pid).cloned() else {
             return;
         };
-        let mut table = Table::new();
-        for fd in fds {
-            let obj = self.obj(fd);
-            table.insert(
-                fd.fd,
-                Entry {
-                    obj,
-                    cloexec: fd.cloexec,
-                },
-            );
-        }
+        let table = self.table_from(fds);
         let closed = old
             .iter()
             .filter(|(fd, e)| matches!(e.obj, Obj::Pipe { .. }) && !table.contains_key(fd))
@@ -838,6 +834,20 @@ pub fn holders(state: &State, pipe: usize, write: bool) -> Vec<(i32, i32)> {
         }
     }
     out
+}
+
+/// The write ends that keep a blocked reader waiting: every (pid, fd)
+/// holding the write end of a pipe some process is blocked reading.
+pub fn culprits(state: &State) -> Vec<(i32, i32)> {
+    state
+        .procs
+        .values()
+        .filter_map(|p| match &p.blocked {
+            Some(Blocked::Read { writers, .. }) => Some(writers.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// How many descriptors refer to this end of `pipe` (each table once).

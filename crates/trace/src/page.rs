@@ -27,15 +27,7 @@ fn esc(text: &str) -> String {
 pub fn diagram(trace: &Trace, k: usize) -> Diagram {
     let step = &trace.steps[k];
     let s = &step.state;
-    let culprits: Vec<(i32, i32)> = s
-        .procs
-        .values()
-        .filter_map(|p| match &p.blocked {
-            Some(Blocked::Read { writers, .. }) => Some(writers.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let culprits = crate::model::culprits(s);
     // The descriptors the step's call used, in the acting process.
     let touched: Vec<u32> = match &step.action {
         Action::Read { fd, .. } | Action::Write { fd, .. } => vec![*fd as u32],
@@ -296,9 +288,9 @@ mod tests {
         }
     }
 
-    /// A parent that keeps its write end and blocks reading.
-    fn blocked_reader() -> Trace {
-        crate::model::replay(&[
+    /// Pid 10 starts and makes a pipe: fd 3 reads, fd 4 writes.
+    fn with_a_pipe() -> Vec<Record> {
+        vec![
             Record::Start {
                 pid: 10,
                 argv: vec!["p".into()],
@@ -311,30 +303,23 @@ mod tests {
                 ret: 0,
                 fds: vec![fd(3, 7, false), fd(4, 7, true)],
             },
-            Record::Enter {
-                pid: 10,
-                call: Call::Read,
-                args: [3, 0, 10, 0],
-            },
-        ])
+        ]
+    }
+
+    /// A parent that keeps its write end and blocks reading.
+    fn blocked_reader() -> Trace {
+        let mut log = with_a_pipe();
+        log.push(Record::Enter {
+            pid: 10,
+            call: Call::Read,
+            args: [3, 0, 10, 0],
+        });
+        crate::model::replay(&log)
     }
 
     #[test]
     fn alike_children_are_one_box_and_their_ends_still_count() {
-        let mut log = vec![
-            Record::Start {
-                pid: 10,
-                argv: vec!["p".into()],
-                fds: vec![],
-            },
-            Record::Exit {
-                pid: 10,
-                call: Call::Pipe2,
-                args: [0; 4],
-                ret: 0,
-                fds: vec![fd(3, 7, false), fd(4, 7, true)],
-            },
-        ];
+        let mut log = with_a_pipe();
         for child in [11, 12] {
             log.push(Record::Spawn {
                 parent: 10,

@@ -646,15 +646,7 @@ pub fn tables(trace: &Trace, k: usize) -> String {
     let step = &trace.steps[k];
     let s = &step.state;
     let mut out = format!("after step {}: {}\n\n", k + 1, describe(trace, k));
-    let culprits: Vec<(i32, i32)> = s
-        .procs
-        .values()
-        .filter_map(|p| match &p.blocked {
-            Some(Blocked::Read { writers, .. }) => Some(writers.clone()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let culprits = crate::model::culprits(s);
     // Group processes whose description (but for the pid) is the same.
     let mut groups: Vec<(Vec<i32>, String)> = Vec::new();
     for (&pid, p) in &s.procs {
