@@ -69,6 +69,9 @@ pub struct Proc {
     pub program: String,
     /// A thread (`CLONE_THREAD`) of `parent`'s group, not a child process.
     pub thread: bool,
+    /// Its thread group: its own pid for a process, the pid of the process
+    /// it belongs to for a thread.
+    pub group: i32,
     /// Running or how it ended.
     pub life: Life,
     /// Its parent collected its ending with `waitpid`/`waitid`.
@@ -116,6 +119,18 @@ pub struct Pipe {
     pub written: u64,
     /// Bytes read out of it, in all.
     pub taken: u64,
+}
+
+impl Proc {
+    /// How it relates to the others, for its heading: ", child of 812",
+    /// ", thread of 812", or nothing for the program's first process.
+    pub fn role(&self) -> String {
+        match (self.parent, self.thread) {
+            _ if self.thread => format!(", thread of {}", self.group),
+            (Some(parent), _) => format!(", child of {parent}"),
+            (None, _) => String::new(),
+        }
+    }
 }
 
 impl Pipe {
@@ -453,6 +468,7 @@ impl Replay<'_> {
                 table: self.state.tables.len() - 1,
                 program: argv.first().cloned().unwrap_or_default(),
                 thread: false,
+                group: pid,
                 life: Life::Running,
                 reaped: false,
                 blocked: None,
@@ -483,6 +499,7 @@ impl Replay<'_> {
                 table,
                 program: p.program.clone(),
                 thread,
+                group: if thread { p.group } else { child },
                 life: Life::Running,
                 reaped: false,
                 blocked: None,

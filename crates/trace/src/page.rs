@@ -49,7 +49,7 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
         if gone_before(pid) {
             continue;
         }
-        let role = role(p.parent, p.thread);
+        let role = p.role();
         let fds = s.tables[p.table]
             .iter()
             .map(|(&fd, e)| {
@@ -113,14 +113,6 @@ pub fn diagram(trace: &Trace, k: usize) -> Diagram {
         processes,
         holds,
         notes: Vec::new(),
-    }
-}
-
-fn role(parent: Option<i32>, thread: bool) -> String {
-    match (parent, thread) {
-        (None, _) => String::new(),
-        (Some(parent), false) => format!(", child of {parent}"),
-        (Some(_), true) => ", thread".to_string(),
     }
 }
 

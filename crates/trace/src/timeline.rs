@@ -651,11 +651,7 @@ pub fn tables(trace: &Trace, k: usize) -> String {
     let mut groups: Vec<(Vec<i32>, String)> = Vec::new();
     for (&pid, p) in &s.procs {
         let mut text = String::new();
-        let role = match (p.parent, p.thread) {
-            (None, _) => String::new(),
-            (Some(parent), false) => format!(", child of {parent}"),
-            (Some(_), true) => ", a thread".to_string(),
-        };
+        let role = p.role();
         let life = match (p.life, &p.blocked) {
             (Life::Running, Some(Blocked::Read { fd, .. })) => format!("blocked in read({fd})"),
             (Life::Running, Some(Blocked::Write { fd, .. })) => format!("blocked in write({fd})"),
