@@ -375,13 +375,35 @@ fn the_page_steps_are_the_timeline_steps() {
 fn a_traced_hang_is_stopped_diagnosed_and_explained() {
     let copy = Scratch::workspace("trace-hang-03");
     common::strip_solutions(&copy.dir.join("crates/03-closing-ends/src/main.rs"));
-    let text = stdout_of(xtask(&copy.dir).args(["trace", "3"]));
+    let log = copy.dir.join("trace.log");
+    let text = stdout_of(xtask(&copy.dir).args(["trace", "3", "--save-log"]).arg(&log));
     // The parent kept its write end: its read never returns.
     let blocked = text
         .lines()
-        .find(|l| l.contains("read(3) blocks: pipe A is empty and its write end is still open in"))
+        .rfind(|l| l.contains("read(3) blocks: pipe A is empty and its write end is still open in"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(blocked.contains("fd 4 (itself)"), "{blocked}");
+    assert!(blocked.ends_with("fd 4 (itself)"), "{blocked}");
+    // The trace's last state is what the sandbox's diagnosis read in /proc:
+    // the reader blocked in read(3), its own fd 4 the only write end.
+    let trace = trace::model::replay(&trace::log::parse(&std::fs::read_to_string(&log).unwrap()).unwrap());
+    let reader = trace.first;
+    let last = &trace.steps.last().unwrap().state;
+    assert_eq!(
+        last.procs[&reader].blocked,
+        Some(trace::model::Blocked::Read {
+            fd: 3,
+            pipe: 0,
+            writers: vec![(reader, 4)]
+        })
+    );
+    let diagnosis = format!(
+        "pid {reader} (closing-ends) is blocked in read(fd 3) on pipe:[{}]; the write end is still open in pid {reader} fd 4",
+        last.pipes[0].inode
+    );
+    assert!(
+        text.contains(&diagnosis),
+        "the sandbox's diagnosis agrees:\n{text}"
+    );
     assert!(
         text.contains("the run deadlocked") || text.contains("the run timed out"),
         "{text}"
