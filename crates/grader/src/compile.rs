@@ -61,6 +61,7 @@
 
 use super::submission::Files;
 use checks::Exercise;
+use checks::build::Diagnostic;
 use sandbox::{Limits, Spec, Status};
 use std::collections::HashMap;
 use std::fs;
@@ -92,14 +93,24 @@ fi
 exec "$@"
 "#;
 
-/// What compiling one exercise gave.
+/// What compiling one exercise (or a merged group) gave. Every variant but
+/// `Binary` scores the exercise 0; they differ in what the grader does
+/// next, decided on the variant, never on its text.
 #[derive(Debug, Clone)]
 pub enum Built {
     /// The program, in the private cache.
     Binary(PathBuf),
-    /// Why there is none: the first compiler error, or what stopped the
-    /// compiler. Scores the exercise 0.
-    Error(String),
+    /// The sources do not compile: the first compiler error, which the same
+    /// sources give again (so it is kept in the cache).
+    CompileError(String),
+    /// A merged build failed, with errors in these members' folders
+    /// (`crates/<dir>`); none when no member can be told (a clash in the
+    /// merged root, a linker's): then every member compiles alone.
+    MergeFailed(Vec<String>),
+    /// The compiler, the linker or the grader failed, not the sources (a
+    /// timeout, the machine out of processes for a moment, a file that
+    /// could not be written): not kept, so the next grading tries again.
+    Failed(String),
 }
 
 /// How cargo compiles one exercise, with the paths that change per
@@ -395,7 +406,7 @@ impl Toolchain {
     /// Compiles one exercise of a submission (or finds it compiled).
     pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Built {
         let Some(inv) = self.invocations.get(e.name) else {
-            return Built::Error(format!("the grader has no build recipe for {}", e.name));
+            return Built::Failed(format!("the grader has no build recipe for {}", e.name));
         };
         let key = self.key(inv, files);
         let name = hash_name(&key);
@@ -500,16 +511,15 @@ impl Toolchain {
             });
             let program = match built {
                 Built::Binary(program) => program,
-                Built::Error(text) => {
-                    // "merged build failed", then the failing members' folders.
-                    let failing: Vec<&str> = text.lines().skip(1).collect();
+                Built::MergeFailed(failing) => {
                     let before = merging.len();
-                    merging.retain(|(i, ..)| !failing.contains(&members[*i].0.dir));
+                    merging.retain(|(i, ..)| !failing.iter().any(|dir| dir == members[*i].0.dir));
                     if merging.len() == before {
                         break;
                     }
                     continue;
                 }
+                Built::CompileError(_) | Built::Failed(_) => break,
             };
             // Each member gets the program under its own name, inside the
             // merged build's entry. Not as the exercise's own cache entry:
@@ -546,7 +556,7 @@ impl Toolchain {
         key: &[u8],
     ) -> Built {
         let Some(inv) = members.first().and_then(|(e, _)| self.invocations.get(e.name)) else {
-            return Built::Error("no members".into());
+            return Built::Failed("no members".into());
         };
         let short = &name[..18];
         let root = work.join(format!("{short}.rs"));
@@ -567,7 +577,7 @@ impl Toolchain {
             fs::set_permissions(&root, fs::Permissions::from_mode(0o644))
         })();
         if let Err(why) = laid {
-            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join("program");
         let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
@@ -592,14 +602,14 @@ impl Toolchain {
             // every error is in one.
             Ok(Status::Exited(1)) => {
                 let dirs: Vec<&str> = members.iter().map(|(e, _)| e.dir).collect();
-                let mut text = String::from("merged build failed");
-                for i in super::merge::failing_members(&stderr, &dirs).unwrap_or_default() {
-                    text.push('\n');
-                    text.push_str(dirs[i]);
-                }
-                self.store(name, key, &Built::Error(text), None, "")
+                let failing = super::merge::failing_members(&stderr, &dirs)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| dirs[i].to_string())
+                    .collect();
+                self.store(name, key, &Built::MergeFailed(failing), None, "")
             }
-            _ => Built::Error("merged build stopped".into()),
+            _ => Built::Failed("the merged build stopped".into()),
         };
         let _ = fs::remove_dir_all(&out);
         built
@@ -641,7 +651,11 @@ impl Toolchain {
         if binary.is_file() {
             return Some(Built::Binary(binary));
         }
-        fs::read_to_string(dir.join("error")).ok().map(Built::Error)
+        if let Ok(text) = fs::read_to_string(dir.join("error")) {
+            return Some(Built::CompileError(text));
+        }
+        let failing = fs::read_to_string(dir.join("merge-failed")).ok()?;
+        Some(Built::MergeFailed(failing.lines().map(str::to_string).collect()))
     }
 
     /// Keeps a result in the cache: written aside, then renamed into place.
@@ -661,7 +675,8 @@ impl Toolchain {
                     // program like that into each run instead of copying it.
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o555))?;
                 }
-                (Built::Error(text), _) => fs::write(tmp.join("error"), text)?,
+                (Built::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
+                (Built::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
                 _ => return Err(io::Error::other("nothing to store")),
             }
             fs::write(tmp.join("key"), key)?;
@@ -673,9 +688,9 @@ impl Toolchain {
         match (stored, built) {
             (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
             (Err(e), Built::Binary(_)) => {
-                Built::Error(format!("the grader could not keep the compiled program: {e}"))
+                Built::Failed(format!("the grader could not keep the compiled program: {e}"))
             }
-            (_, Built::Error(text)) => Built::Error(text.clone()),
+            (_, other) => other.clone(),
         }
     }
 
@@ -693,7 +708,7 @@ impl Toolchain {
         let crate_dir = work.join("crates").join(e.dir);
         let out = work.join(format!("out-{}", e.dir));
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
-            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join(&inv.bin);
         let source = crate_dir.join("src").join("main.rs");
@@ -702,7 +717,7 @@ impl Toolchain {
         let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
-            Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
+            Err(e) => return Built::Failed(format!("the grader could not run the compiler: {e}")),
         };
         // The output folder was the compile run's: take only a
         // regular file from it, never what a link there points to.
@@ -716,12 +731,19 @@ impl Toolchain {
                 &inv.bin,
             ),
             Status::Exited(1) => match first_error(&outcome.stderr) {
-                // A linker failure may be the machine's (out of processes or
-                // memory for a moment): not kept, so it is tried again.
-                Some(text) if text.contains("linking with") || text.contains("linker") => Built::Error(text),
-                // An ordinary compile error: the same sources give it again.
-                Some(text) => self.store(name, key, &Built::Error(text), None, &inv.bin),
-                None => Built::Error(format!(
+                // An error in the sources: the same sources give it again.
+                Some(d) if d.primary_files().next().is_some() => self.store(
+                    name,
+                    key,
+                    &Built::CompileError(d.text().to_string()),
+                    None,
+                    &inv.bin,
+                ),
+                // An error that points at no source (a linker's, which may
+                // be the machine's, out of processes or memory for a
+                // moment): not kept, so it is tried again.
+                Some(d) => Built::Failed(d.text().to_string()),
+                None => Built::Failed(format!(
                     "the compiler failed:\n{}",
                     tail(&String::from_utf8_lossy(&outcome.stderr), 20)
                 )),
@@ -730,11 +752,11 @@ impl Toolchain {
                 let mut text = format!("the compiler {}", outcome.summary());
                 let err = String::from_utf8_lossy(&outcome.stderr);
                 if let Some(first) = first_error(&outcome.stderr) {
-                    text.push_str(&format!("\n{first}"));
+                    text.push_str(&format!("\n{}", first.text()));
                 } else if !err.trim().is_empty() {
                     text.push_str(&format!("\n{}", tail(&err, 12)));
                 }
-                Built::Error(text)
+                Built::Failed(text)
             }
         };
         let _ = fs::remove_dir_all(&out);
@@ -968,15 +990,11 @@ impl Invocation {
 }
 
 /// The first error's text in rustc's JSON diagnostics.
-fn first_error(stderr: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(stderr).lines().find_map(|line| {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        if v.get("$message_type")?.as_str()? != "diagnostic" || v.get("level")?.as_str()? != "error" {
-            return None;
-        }
-        let text = v.get("rendered")?.as_str()?.trim_end().to_string();
-        Some(text)
-    })
+fn first_error(stderr: &[u8]) -> Option<Diagnostic> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(Diagnostic::from_rustc_json)
+        .find(Diagnostic::is_error)
 }
 
 /// Hard links to the toolchain's `bin/` and `lib/` where any user can
@@ -1087,7 +1105,10 @@ mod tests {
             r#"{"$message_type":"diagnostic","level":"error","rendered":"error: aborting\n"}"#,
             "\nnot json\n"
         );
-        assert_eq!(first_error(stderr.as_bytes()).unwrap(), "error: expected `;`");
+        assert_eq!(
+            first_error(stderr.as_bytes()).unwrap().text(),
+            "error: expected `;`"
+        );
         assert!(first_error(b"").is_none());
     }
 

@@ -440,6 +440,17 @@ impl Queue {
     }
 }
 
+/// Why an exercise has no program to check.
+enum Unbuilt {
+    /// The compiler gave this error (or stopped, or failed), so the
+    /// exercise scores 0 with it.
+    DidNotCompile(String),
+    /// The time budget ran out first.
+    OutOfTime,
+    /// The grader could not try (this text says why).
+    NotGraded(String),
+}
+
 struct Grader<'a> {
     catalogue: &'static [Exercise],
     checks: Vec<Vec<Check>>,
@@ -633,7 +644,7 @@ impl Grader<'_> {
                     (files, st.work.as_ref().map(|w| w.path.clone()))
                 };
                 let built = match (files, work_path) {
-                    _ if self.out_of_time(Duration::from_secs(1)) => Err(OUT_OF_TIME.to_string()),
+                    _ if self.out_of_time(Duration::from_secs(1)) => Err(Unbuilt::OutOfTime),
                     (Some(files), Some(path)) => {
                         let timeout = self.compile_timeout();
                         let started = Instant::now();
@@ -645,7 +656,9 @@ impl Grader<'_> {
                         drop(compile_millis);
                         self.judge_build(built)
                     }
-                    _ => Err("not graded: the grader could not make a work folder".to_string()),
+                    _ => Err(Unbuilt::NotGraded(
+                        "not graded: the grader could not make a work folder".to_string(),
+                    )),
                 };
                 let mut st = lock();
                 let next = self.settle(&mut st, s, e, built);
@@ -731,28 +744,37 @@ impl Grader<'_> {
     }
 
     /// A compile's result: the program, or why the exercise scores 0.
-    fn judge_build(&self, built: Built) -> Result<PathBuf, String> {
+    fn judge_build(&self, built: Built) -> Result<PathBuf, Unbuilt> {
         match built {
             Built::Binary(p) => Ok(p),
             // Stopped by the budget, not by the student's code.
-            Built::Error(_) if self.out_of_time(Duration::ZERO) => Err(OUT_OF_TIME.to_string()),
-            Built::Error(text) => Err(format!("it did not compile:\n{text}")),
+            _ if self.out_of_time(Duration::ZERO) => Err(Unbuilt::OutOfTime),
+            Built::CompileError(text) | Built::Failed(text) => Err(Unbuilt::DidNotCompile(text)),
+            // Settled before it gets here: its members compile alone.
+            Built::MergeFailed(_) => Err(Unbuilt::DidNotCompile("the merged build failed".into())),
         }
     }
 
     /// Records exercise `e`'s compile; returns its checks to run.
-    fn settle(&self, st: &mut State, s: usize, e: usize, built: Result<PathBuf, String>) -> Vec<Task> {
+    fn settle(&self, st: &mut State, s: usize, e: usize, built: Result<PathBuf, Unbuilt>) -> Vec<Task> {
         match built {
             Ok(binary) => {
                 st.binaries[e] = Some(binary);
                 let n = self.checks[e].len();
                 (0..n).map(|c| Task::Check(s, e, c)).collect()
             }
-            Err(why) => {
-                if why.starts_with("it did not compile") {
-                    st.notes
-                        .push((e, format!("{}: did not compile", self.catalogue[e].label())));
-                }
+            Err(Unbuilt::DidNotCompile(text)) => {
+                st.notes
+                    .push((e, format!("{}: did not compile", self.catalogue[e].label())));
+                let why = format!("it did not compile:\n{text}");
+                self.fail_exercise(st, e, |_| why.clone());
+                Vec::new()
+            }
+            Err(Unbuilt::OutOfTime) => {
+                self.fail_exercise(st, e, |_| OUT_OF_TIME.to_string());
+                Vec::new()
+            }
+            Err(Unbuilt::NotGraded(why)) => {
                 self.fail_exercise(st, e, |_| why.clone());
                 Vec::new()
             }

@@ -14,9 +14,11 @@
 //! up). A slot is held with `flock` on `/run/ipc-lab-sandbox/uid-N.lock`
 //! (or the same under the temporary directory when `/run` is missing), so
 //! runners in different processes — two graders, a test run beside a
-//! check — never lend the same uid twice. A slot whose uid still owns a
-//! process (a runner that died and whose tree could not be killed) is
-//! skipped, whatever its lock says.
+//! check — never lend the same uid twice. The lock file says `clean` when
+//! its last run ended with every process gone; otherwise (a runner that
+//! died mid-run, a tree that could not be killed) the next borrower looks
+//! through `/proc` first, and skips the slot while its uid still owns a
+//! process.
 //!
 //! **Exhausted**: more runs at once than slots. The run waits a little for
 //! a slot, then goes on as a shared overflow uid (the one after the range),
@@ -112,6 +114,15 @@ impl Slot {
         self.uid
     }
 
+    /// Gives the slot back, saying that every process of its run is gone,
+    /// so that the next borrower need not look. (Dropped without this, it
+    /// is given back all the same, and the next borrower looks.)
+    pub(crate) fn release_clean(self) {
+        if let Some(file) = &self._lock {
+            mark(file, CLEAN);
+        }
+    }
+
     /// Keeps the slot from ever being lent again by this process: processes
     /// of the run may still be alive (the supervisor was given up on).
     pub(crate) fn quarantine(self) {
@@ -139,12 +150,16 @@ fn try_acquire(dir: &Path, first: u32, count: u32) -> io::Result<Option<Slot>> {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             continue;
         }
-        // Locked: but a process may still run as this uid (its runner died
-        // and its tree survived); such a slot is not free.
-        let owners = busy.get_or_insert_with(process_owners);
-        if owners.contains(&uid) {
-            continue;
+        // Locked: but unless its last run ended cleanly, a process may still
+        // run as this uid (its runner died and its tree survived); such a
+        // slot is not free.
+        if !says_clean(&file) {
+            let owners = busy.get_or_insert_with(process_owners);
+            if owners.contains(&uid) {
+                continue;
+            }
         }
+        mark(&file, BUSY);
         return Ok(Some(Slot {
             uid,
             own: true,
@@ -152,6 +167,27 @@ fn try_acquire(dir: &Path, first: u32, count: u32) -> io::Result<Option<Slot>> {
         }));
     }
     Ok(None)
+}
+
+/// What a lock file holds: the last run of its uid ended with every
+/// process gone, or not (yet).
+const CLEAN: &[u8] = b"clean\n";
+const BUSY: &[u8] = b"busy\n";
+
+/// Whether the lock file says its last run ended cleanly.
+fn says_clean(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 8];
+    file.read_at(&mut buf, 0)
+        .is_ok_and(|n| buf.get(..n) == Some(CLEAN))
+}
+
+/// Writes `state` into the lock file (best effort: a lost mark only costs
+/// the next borrower a look through `/proc`).
+fn mark(file: &File, state: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let _ = file.set_len(0);
+    let _ = file.write_all_at(state, 0);
 }
 
 /// The owners (effective uids) of every process, from `/proc/PID`'s owner.
@@ -246,6 +282,43 @@ impl Drop for ReadAs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_whose_uid_still_runs_is_not_lent_unless_its_last_run_was_clean() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("not root: cannot start a process as another uid");
+            return;
+        }
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let uid = 61_999;
+        // A leftover of a run whose runner died: a process of that uid.
+        let mut stray = std::process::Command::new("sleep")
+            .arg("5")
+            .uid(uid)
+            .gid(uid)
+            .spawn()
+            .unwrap();
+        let first = try_acquire(dir.path(), uid, 1).unwrap();
+        assert!(first.is_none(), "lent a uid that still owns a process");
+        stray.kill().unwrap();
+        stray.wait().unwrap();
+        let slot = try_acquire(dir.path(), uid, 1)
+            .unwrap()
+            .expect("the uid is free now");
+        assert_eq!(slot.uid, uid);
+        // Held: another borrower cannot have it.
+        assert!(try_acquire(dir.path(), uid, 1).unwrap().is_none());
+        let lock = dir.path().join(format!("uid-{uid}.lock"));
+        assert_eq!(std::fs::read(&lock).unwrap(), BUSY);
+        slot.release_clean();
+        assert_eq!(std::fs::read(&lock).unwrap(), CLEAN);
+        let again = try_acquire(dir.path(), uid, 1).unwrap().expect("free again");
+        drop(again);
+        // Dropped without a clean release: the next borrower looks again.
+        assert_eq!(std::fs::read(&lock).unwrap(), BUSY);
+    }
 
     #[test]
     fn parses_a_range_of_uids() {

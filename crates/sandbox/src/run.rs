@@ -88,10 +88,13 @@ pub(crate) fn run(spec: &Spec) -> io::Result<Outcome> {
             .notes
             .push(format!("could not take back a writable folder: {e}"));
     }
-    if survivors {
-        // Processes of the run may still be alive: never lend its uid again.
-        if let Some(slot) = who.slot {
+    if let Some(slot) = who.slot {
+        if survivors {
+            // Processes of the run may still be alive: never lend its uid again.
             slot.quarantine();
+        } else {
+            // S has exited: every process of the run is gone.
+            slot.release_clean();
         }
     }
     Ok(outcome)
