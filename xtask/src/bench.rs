@@ -22,7 +22,8 @@
 //!
 //! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`,
 //! `cargo xtask bench isolation` (hostile submissions among full ones, and
-//! the sandbox's cost per run) in `bench_isolation.rs`.
+//! the sandbox's cost per run) in `bench_isolation.rs`, `cargo xtask bench
+//! trace` (what tracing costs) in `bench_trace.rs`.
 
 use crate::flags::BenchFlags;
 use crate::term::Progress;
@@ -36,9 +37,10 @@ pub fn run(flags: &BenchFlags) -> crate::Result {
     match flags.what.as_str() {
         "grade" => crate::bench_grade::run(),
         "isolation" => crate::bench_isolation::run(),
+        "trace" => crate::bench_trace::run(),
         "pipes" => pipes(),
         other => Err(format!(
-            "no benchmark '{other}': use `pipes` (the default), `grade` or `isolation`"
+            "no benchmark '{other}': use `pipes` (the default), `grade`, `isolation` or `trace`"
         )),
     }
 }

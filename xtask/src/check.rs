@@ -165,6 +165,12 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             }
         }
         println!("  {} {}", paint.bold("hint:"), r.exercise.hint);
+        if let Some(command) = trace_command(r) {
+            println!(
+                "  {} `{command}` shows its descriptor tables and pipes step by step",
+                paint.bold("trace:")
+            );
+        }
     }
     let passed = results.len() - failing.len();
     let score: u32 = results.iter().map(ExerciseResult::score).sum();
@@ -174,4 +180,28 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         "{passed}/{} exercises pass, {score}/{max} points, {seconds:.1} s",
         results.len()
     );
+}
+
+/// The exercises whose programs make pipes or processes: their failures are
+/// what `cargo xtask trace` shows (a pipe never at end of file, a child
+/// never waited for).
+const TRACEABLE: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13];
+
+/// `cargo xtask trace N -- ARGS` for the first failing check of `r` that
+/// ran (not a compile error), when the exercise makes pipes or processes.
+fn trace_command(r: &ExerciseResult) -> Option<String> {
+    if !TRACEABLE.contains(&r.exercise.number) {
+        return None;
+    }
+    let failed = r.checks.iter().find(|c| !c.passed && c.isolation.is_some())?;
+    let checks = (r.exercise.checks)();
+    let check = checks.iter().find(|k| k.name == failed.name)?;
+    let args = check.command_line("");
+    let args = args.trim_start();
+    let tail = if args.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {args}")
+    };
+    Some(format!("cargo xtask trace {}{tail}", r.exercise.number))
 }

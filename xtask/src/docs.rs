@@ -1,7 +1,8 @@
 //! `cargo xtask docs [--svg [--check]]`: the book.
 //!
-//! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`
-//! (see [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
+//! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`,
+//! and the step-throughs: `docs/traces/*.log` into `docs/src/trace/` (see
+//! [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
 //! mdbook when it is installed (`$MDBOOK`, else `mdbook` on the PATH), into
 //! `target/book`; without mdbook, a one-line way to install it: the
 //! [`MDBOOK_VERSION`] that the release's devcontainer preinstalls, which
@@ -28,10 +29,16 @@ pub const MDBOOK_VERSION: &str = "0.4.52";
 
 pub fn run(flags: &DocsFlags) -> crate::Result {
     let root = crate::root();
-    let drawn = crate::diagrams::generate(&root, flags.check)?;
+    let mut drawn = crate::diagrams::generate(&root, flags.check)?;
+    let pages = crate::diagrams::generate_traces(&root, flags.check)?;
+    drawn.all.extend(pages.all);
+    drawn.changed.extend(pages.changed);
     if flags.check {
         if drawn.changed.is_empty() {
-            println!("{} diagrams match their descriptions.", drawn.all.len());
+            println!(
+                "{} diagrams and step-throughs match their sources.",
+                drawn.all.len()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         for f in &drawn.changed {
@@ -42,7 +49,7 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
     }
     if crate::term::verbosity() != crate::term::Verbosity::Quiet {
         println!(
-            "drew {} diagrams into docs/src/img ({} changed)",
+            "drew {} diagrams and step-throughs into docs/src/img and docs/src/trace ({} changed)",
             drawn.all.len(),
             drawn.changed.len()
         );

@@ -8,6 +8,7 @@ mod autograder;
 mod bench;
 mod bench_grade;
 mod bench_isolation;
+mod bench_trace;
 mod check;
 mod diagrams;
 mod docs;
@@ -20,6 +21,7 @@ mod release;
 mod reset;
 mod run;
 mod term;
+mod trace;
 mod tty;
 mod verify;
 mod watch;
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         flags::Command::Grade(opts) => grade::run(&opts),
         flags::Command::Autograder(opts) => autograder::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
+        flags::Command::Trace(opts) => trace::run(&opts),
     };
     match result {
         Ok(code) => code,
