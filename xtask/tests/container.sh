@@ -25,9 +25,9 @@
 # from a copy of this workspace), check it (every exercise fails), paste the
 # reference solutions (full marks), remove 03's close (the deadlock named,
 # and how soon), `watch --poll` under tmux (a save turns 03 green), build the
-# book. Then, in a second container started from a fresh release, as a
-# student's first minutes: the seconds from "container started" to the
-# first green check of 01 after pasting its solution.
+# book, trace 03. Then, in a second container started from a fresh
+# release, as a student's first minutes: the seconds from "container
+# started" to the first green check of 01 after pasting its solution.
 set -euo pipefail
 
 mode=student
@@ -249,6 +249,13 @@ t=$(now)
 run_in "$c" "$user" "$home/ipc-lab" "cargo xtask docs 2>&1 | grep -v INFO"
 run_in "$c" "$user" "$home/ipc-lab" "test -s target/book/index.html && test -s target/book/01-selfpipe.html"
 result "book built in $(since "$t") s"
+
+say "the tracer (ptrace in a default Docker container)"
+t=$(now)
+out=$(run_in "$c" "$user" "$home/ipc-lab" "cargo xtask trace 3" 2>&1) && status=0 || status=$?
+head -4 <<<"$out"
+[ "$status" = 0 ] || { echo "$out" >&2; echo "cargo xtask trace 3 failed" >&2; exit 1; }
+result "trace 3: exit $status, $(wc -l <<<"$out") lines, $(since "$t") s"
 
 # ---- a student's first minutes, from a fresh release ----------------------
 say "a fresh release in a new container: from start to 01 green"
