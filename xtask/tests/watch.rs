@@ -188,6 +188,10 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
         fixed.contains("✓ 01 selfpipe"),
         "the save turns 01 green:\n{fixed}"
     );
+    assert!(
+        !fixed.contains("no file event came"),
+        "a plain write is announced by a file event:\n{fixed}"
+    );
     assert!(fixed.contains(" 1/"), "the progress bar counts it:\n{fixed}");
     let next = watch.verdict();
     assert!(next.contains("✗ 02 childpipe"), "then it moves on to 02:\n{next}");
@@ -242,6 +246,82 @@ fn with_poll_a_save_is_noticed_without_file_events() {
         done.contains("✓ All "),
         "with everything passing it says so:\n{done}"
     );
+}
+
+/// Writes one byte of `file` through a shared mapping: the contents change
+/// on disk, but inotify reports no event for it (inotify(7)), as on a
+/// folder shared from macOS or Windows.
+fn write_byte_unannounced(file: &Path, at: usize, byte: u8) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+        .unwrap();
+    let len = usize::try_from(f.metadata().unwrap().len()).unwrap();
+    assert!(at < len);
+    // SAFETY: a fresh shared mapping of `len` bytes of an open file; it is
+    // written within its bounds only, and unmapped before `f` closes.
+    unsafe {
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(map, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+        *map.cast::<u8>().add(at) = byte;
+        assert_eq!(libc::msync(map, len, libc::MS_SYNC), 0);
+        assert_eq!(libc::munmap(map, len), 0);
+    }
+}
+
+#[test]
+fn when_file_events_miss_a_save_watch_polls_faster_and_says_so() {
+    let _target = target_lock();
+    adopt_orphans();
+    let copy = Scratch::workspace("watch-unannounced");
+    // Everything passed already: watch waits for a save.
+    let entries: Vec<String> = checks::catalogue()
+        .iter()
+        .map(|e| {
+            format!(
+                "\"{}\": {{\"passed\": true, \"score\": 1, \"max_score\": 1}}",
+                e.name
+            )
+        })
+        .collect();
+    std::fs::create_dir_all(copy.dir.join(".ipc-lab")).unwrap();
+    std::fs::write(
+        copy.dir.join(".ipc-lab/progress.json"),
+        format!("{{{}}}", entries.join(", ")),
+    )
+    .unwrap();
+    let selfpipe = copy.exercise_source("01-selfpipe");
+    let text = std::fs::read_to_string(&selfpipe).unwrap();
+    // A byte of the first doc comment ("//! …"): still a comment after.
+    assert!(text.starts_with("//! "), "{}", &text[..20]);
+
+    let mut watch = Watch::start(&copy, &[]);
+    watch.wait_for("exercises pass their checks");
+    write_byte_unannounced(&selfpipe, 3, b'.');
+    let noticed = watch.wait_for("no file event came");
+    assert!(noticed.contains("polling every 0.3 s"), "{noticed}");
+    let verdict = watch.verdict();
+    assert!(
+        verdict.contains("✓ 01 selfpipe"),
+        "the save is checked all the same:\n{verdict}"
+    );
+    watch.key("q");
+    let deadline = Instant::now() + STEP;
+    while watch.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "q did not stop watch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = leftovers(&["selfpipe"]);
+    assert!(left.is_empty(), "programs left behind: {left:?}");
 }
 
 /// Every file of the copy but one, with its contents.
