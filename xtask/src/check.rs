@@ -130,7 +130,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             r.exercise.title
         );
         if verbosity == Verbosity::Verbose {
-            for c in r.checks.iter().filter(|c| c.passed) {
+            for c in r.checks.iter().filter(|c| c.passed()) {
                 let hidden = if c.hidden { " (hidden check)" } else { "" };
                 println!(
                     "    {} {}{hidden} {}",
@@ -144,7 +144,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failing {
         println!();
-        for c in r.checks.iter().filter(|c| !c.passed) {
+        for c in r.checks.iter().filter(|c| !c.passed()) {
             let hidden = if c.hidden { " (hidden check)" } else { "" };
             // How soon the verdict came (a hang stopped early, or at the timeout).
             let took = match verbosity {
@@ -193,7 +193,7 @@ fn trace_command(r: &ExerciseResult) -> Option<String> {
     if !TRACEABLE.contains(&r.exercise.number) {
         return None;
     }
-    let failed = r.checks.iter().find(|c| !c.passed && c.isolation.is_some())?;
+    let failed = r.checks.iter().find(|c| !c.passed() && c.isolation.is_some())?;
     let checks = (r.exercise.checks)();
     let check = checks.iter().find(|k| k.name == failed.name)?;
     let args = check.command_line("");

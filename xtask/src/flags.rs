@@ -46,6 +46,9 @@ pub enum Command {
     Reset(ResetFlags),
     /// Draw the diagrams (docs/diagrams → docs/src/img) and step-throughs (docs/traces → docs/src/trace), and build the book with mdbook.
     Docs(DocsFlags),
+    /// Run one exercise under a tracer: every process's descriptor table, step by step.
+    Trace(TraceFlags),
+    // BEGIN STAFF
     /// Write the student repository (solutions replaced by todo!, hidden checks removed).
     Release(ReleaseFlags),
     /// Prove the checks bite: references pass everything, released stubs fail.
@@ -56,8 +59,7 @@ pub enum Command {
     Autograder(AutograderFlags),
     /// Run the benchmarks and print their table.
     Bench(BenchFlags),
-    /// Run one exercise under a tracer: every process's descriptor table, step by step.
-    Trace(TraceFlags),
+    // END STAFF
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +110,25 @@ pub struct DocsFlags {
     pub check: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckFlags {
+    /// Exercises to check (numbers or names); all when none is given.
+    pub exercises: Vec<String>,
+    /// Print the results as one JSON document (Gradescope's results.json schema).
+    #[arg(long)]
+    pub json: bool,
+    /// How many checks to run at once (default: one per CPU).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+/// Parses the process's arguments; on a usage error clap prints it and
+/// exits with 2.
+pub fn parse() -> Flags {
+    Flags::parse()
+}
+
+// BEGIN STAFF
 #[derive(Debug, Args)]
 pub struct ReleaseFlags {
     /// Where to write the student repository.
@@ -161,21 +182,4 @@ pub struct BenchFlags {
     #[arg(default_value = "pipes")]
     pub what: String,
 }
-
-#[derive(Debug, Args)]
-pub struct CheckFlags {
-    /// Exercises to check (numbers or names); all when none is given.
-    pub exercises: Vec<String>,
-    /// Print the results as one JSON document (Gradescope's results.json schema).
-    #[arg(long)]
-    pub json: bool,
-    /// How many checks to run at once (default: one per CPU).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
-}
-
-/// Parses the process's arguments; on a usage error clap prints it and
-/// exits with 2.
-pub fn parse() -> Flags {
-    Flags::parse()
-}
+// END STAFF

@@ -693,12 +693,11 @@ impl Watch {
                 checks,
             }) => {
                 let total = result.checks.len();
-                let failed = result.checks.iter().filter(|c| !c.passed).count();
-                // The checks say so, under the first check (see checks::runner).
+                let failed = result.checks.iter().filter(|c| !c.passed()).count();
                 let compile_error = result
                     .checks
                     .first()
-                    .is_some_and(|c| c.output.starts_with("it did not compile"));
+                    .is_some_and(|c| c.failure == Some(checks::Failure::DidNotCompile));
                 let times = format!(
                     "  (build {:.2} s, checks {:.2} s)",
                     build.as_secs_f64(),
@@ -728,7 +727,7 @@ impl Watch {
                 let all_in_full = !self.interactive || verbosity() == Verbosity::Verbose;
                 let mut shown = 0;
                 for c in &result.checks {
-                    if c.passed {
+                    if c.passed() {
                         if verbosity() == Verbosity::Verbose {
                             lines.push(vec![span(Style::Green, "✓ "), span(Style::Plain, c.name)]);
                         }

@@ -310,8 +310,35 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         ".git",
         "xtask/tests",
         "crates/checks/tests",
+        // Course staff's code: the grader and xtask's staff commands.
+        "crates/grader",
+        "xtask/src/grade.rs",
+        "xtask/src/release.rs",
+        "xtask/src/verify.rs",
+        "xtask/src/autograder.rs",
+        "xtask/src/bench.rs",
+        "xtask/autograder",
+        "xtask/student",
     ] {
         assert!(!s.dir.join(staff).exists(), "the release holds {staff}");
+    }
+    // Nor any word of them in the files it keeps: no staff subcommand, no
+    // dependency on the grader, no package only the grader uses.
+    let main = std::fs::read_to_string(s.dir.join("xtask/src/main.rs")).unwrap();
+    for module in [
+        "mod grade;",
+        "mod release;",
+        "mod verify;",
+        "mod autograder;",
+        "mod bench;",
+    ] {
+        assert!(!main.contains(module), "the student's xtask has `{module}`");
+    }
+    for manifest in ["Cargo.toml", "xtask/Cargo.toml", "Cargo.lock"] {
+        let text = std::fs::read_to_string(s.dir.join(manifest)).unwrap();
+        for staff in ["grader", "name = \"zip\"", "name = \"tar\"", "flate2"] {
+            assert!(!text.contains(staff), "the release's {manifest} names {staff}");
+        }
     }
     let gitignore = std::fs::read_to_string(s.dir.join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == "/target") && gitignore.contains(".ipc-lab"));

@@ -266,3 +266,53 @@ fn exercises_depend_on_libc_and_syscalls_only() {
         }
     }
 }
+
+#[test]
+fn no_grade_is_decided_by_message_text() {
+    // Where grades and verdicts are decided, nothing may branch on the words
+    // of a message: rewording one would change a grade. Decide on the types
+    // instead (CheckResult::failure, grader::compile::Built, the facts on
+    // sandbox::Outcome such as not_waited and left_running).
+    let root = root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates/grader/src"), &mut files);
+    for f in ["runner.rs", "report.rs", "expect.rs", "lib.rs"] {
+        files.push(root.join("crates/checks/src").join(f));
+    }
+    for f in ["check.rs", "watch.rs", "grade.rs", "list.rs"] {
+        files.push(root.join("xtask/src").join(f));
+    }
+    let forbidden = [
+        ".output.starts_with(",
+        ".output.contains(",
+        ".output.ends_with(",
+        ".output ==",
+        ".notes.is_empty()",
+        ".notes.iter()",
+        "text.contains(\"link",
+    ];
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for f in forbidden {
+                if line.contains(f) {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        file.strip_prefix(root).unwrap().display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "decisions read message text; decide on a type instead (CheckResult::failure, Built, Outcome's facts):\n{}",
+        found.join("\n")
+    );
+}

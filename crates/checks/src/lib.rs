@@ -19,7 +19,7 @@ pub mod report;
 mod runner;
 
 pub use runner::{
-    CheckResult, ExerciseResult, default_jobs, isolation, run_check, run_exercise, run_exercises,
+    CheckResult, ExerciseResult, Failure, default_jobs, isolation, run_check, run_exercise, run_exercises,
 };
 
 use std::time::Duration;

@@ -103,7 +103,7 @@ impl Results {
                     number: Some(format!("{}.{}", r.exercise.number, k + 1)),
                     score: f64::from(c.score),
                     max_score: f64::from(c.max_score),
-                    status: if c.passed { "passed" } else { "failed" }.to_string(),
+                    status: if c.passed() { "passed" } else { "failed" }.to_string(),
                     output: c.output.clone(),
                     visibility: if c.hidden { "after_due_date" } else { "visible" }.to_string(),
                 });
@@ -181,7 +181,7 @@ mod tests {
             score: 1,
             max_score: 1,
             hidden: false,
-            passed: true,
+            failure: None,
             output: String::new(),
             duration: Duration::ZERO,
             isolation,

@@ -20,8 +20,9 @@ pub struct CheckResult {
     pub max_score: u32,
     /// Whether only graders see it.
     pub hidden: bool,
-    /// Whether it passed.
-    pub passed: bool,
+    /// Why it did not pass, as a type (`None`: it passed). What anything
+    /// decides on; `output` is the same for people.
+    pub failure: Option<Failure>,
     /// Why it failed (empty when it passed).
     pub output: String,
     /// How long the run took.
@@ -29,6 +30,32 @@ pub struct CheckResult {
     /// The protections the run had (`None` when nothing ran: a compile
     /// error, a sandbox failure).
     pub isolation: Option<Isolation>,
+}
+
+/// Why a check did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The exercise did not compile.
+    DidNotCompile,
+    /// The sandbox could not run the program: the machine's fault (out of
+    /// processes for a moment), not the program's, so worth running again.
+    Sandbox,
+    /// The program ran, and the judge found what it did wrong.
+    Judged,
+    /// Grading's time budget ran out before the check could run (or finish).
+    OutOfTime,
+    /// The exercise is exactly as released.
+    NotAttempted,
+    /// The grader could not take the exercise's files from the submission
+    /// (missing, unreadable) or lay them out.
+    NotGraded,
+}
+
+impl CheckResult {
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
 }
 
 /// The results of one exercise's checks.
@@ -43,7 +70,7 @@ pub struct ExerciseResult {
 impl ExerciseResult {
     /// Every check passed.
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.passed)
+        self.checks.iter().all(CheckResult::passed)
     }
 
     /// Points earned.
@@ -75,8 +102,14 @@ fn run_nth_check(
     let start = Instant::now();
     let mut isolation = None;
     let verdict = match binary {
-        Err(compile_error) if index == 0 => Err(format!("it did not compile:\n{compile_error}")),
-        Err(_) => Err("it did not compile (the error is shown under the first check)".to_string()),
+        Err(compile_error) if index == 0 => Err((
+            Failure::DidNotCompile,
+            format!("it did not compile:\n{compile_error}"),
+        )),
+        Err(_) => Err((
+            Failure::DidNotCompile,
+            "it did not compile (the error is shown under the first check)".to_string(),
+        )),
         Ok(binary) => {
             let spec = Spec::new(binary)
                 .args(check.args.iter())
@@ -85,21 +118,24 @@ fn run_nth_check(
             match sandbox::run(&spec) {
                 Ok(outcome) => {
                     isolation = Some(outcome.isolation.clone());
-                    (check.judge)(&outcome).map_err(|why| explain(&why, &outcome))
+                    (check.judge)(&outcome).map_err(|why| (Failure::Judged, explain(&why, &outcome)))
                 }
-                Err(e) => Err(format!("the sandbox could not run it: {e}")),
+                Err(e) => Err((Failure::Sandbox, format!("the sandbox could not run it: {e}"))),
             }
         }
     };
-    let passed = verdict.is_ok();
+    let (failure, output) = match verdict {
+        Ok(()) => (None, String::new()),
+        Err((failure, why)) => (Some(failure), why),
+    };
     CheckResult {
         name: check.name,
         command,
-        score: if passed { check.points } else { 0 },
+        score: if failure.is_none() { check.points } else { 0 },
         max_score: check.points,
         hidden: check.hidden,
-        passed,
-        output: verdict.err().unwrap_or_default(),
+        failure,
+        output,
         duration: start.elapsed(),
         isolation,
     }

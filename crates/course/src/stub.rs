@@ -16,6 +16,11 @@ pub const END_SOLUTION: &str = "// END SOLUTION";
 pub const BEGIN_HIDDEN: &str = "// BEGIN HIDDEN";
 /// The line that closes them.
 pub const END_HIDDEN: &str = "// END HIDDEN";
+/// The line that opens course staff's part of a file the release keeps (a
+/// subcommand, a dependency); `# BEGIN STAFF` in a TOML file.
+pub const BEGIN_STAFF: &str = "// BEGIN STAFF";
+/// The line that closes it; `# END STAFF` in a TOML file.
+pub const END_STAFF: &str = "// END STAFF";
 
 /// rustfmt.toml's `max_width`: a `todo!("…");` longer than this is written
 /// on three lines, as rustfmt would (a unit test keeps the two in step).
@@ -59,11 +64,24 @@ fn is_marker(line: &str, marker: &str) -> bool {
     line.trim() == marker
 }
 
-/// Whether a line is one of the four markers.
+/// Whether a line is one of the markers.
 pub fn is_any_marker(line: &str) -> bool {
-    [BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN]
-        .iter()
-        .any(|m| is_marker(line, m))
+    [
+        BEGIN_SOLUTION,
+        END_SOLUTION,
+        BEGIN_HIDDEN,
+        END_HIDDEN,
+        BEGIN_STAFF,
+        END_STAFF,
+    ]
+    .iter()
+    .any(|m| is_marker(line, m))
+        || [BEGIN_STAFF, END_STAFF].iter().any(|m| is_toml_marker(line, m))
+}
+
+/// Whether `line` is `marker` written as a TOML comment (`# BEGIN STAFF`).
+fn is_toml_marker(line: &str, marker: &str) -> bool {
+    line.trim().strip_prefix('#').map(str::trim) == marker.strip_prefix("//").map(str::trim)
 }
 
 /// The solution regions of `text`, in order, or the first malformed one
@@ -245,40 +263,61 @@ pub fn stub_page(text: &str) -> Result<String, String> {
 ///
 /// `Err` names a marker that does not pair up.
 pub fn strip_hidden(text: &str) -> Result<String, String> {
+    let Some(mut out) = strip_blocks(text, BEGIN_HIDDEN, END_HIDDEN, is_marker)? else {
+        return Ok(text.to_string());
+    };
+    insert_after_docs(&mut out, HIDDEN_ALLOW);
+    Ok(join(&out, text))
+}
+
+/// The student's version of a file the release keeps but course staff's
+/// commands live in too (xtask's `main.rs` and `flags.rs`, the manifests):
+/// the lines from `// BEGIN STAFF` (`# BEGIN STAFF` in TOML) to the
+/// matching end, markers included, removed.
+///
+/// `Err` names a marker that does not pair up.
+pub fn strip_staff(text: &str) -> Result<String, String> {
+    let either = |line: &str, marker: &str| is_marker(line, marker) || is_toml_marker(line, marker);
+    Ok(match strip_blocks(text, BEGIN_STAFF, END_STAFF, either)? {
+        Some(out) => join(&out, text),
+        None => text.to_string(),
+    })
+}
+
+/// `text` without its blocks from `begin` to `end` (markers included, as
+/// `is` recognises them), or `None` when it has none.
+fn strip_blocks(
+    text: &str,
+    begin: &str,
+    end: &str,
+    is: impl Fn(&str, &str) -> bool,
+) -> Result<Option<Vec<String>>, String> {
     let mut out: Vec<String> = Vec::new();
     let mut open: Option<usize> = None;
+    let mut any = false;
     for (i, line) in text.lines().enumerate() {
-        if is_marker(line, BEGIN_HIDDEN) {
+        if is(line, begin) {
             if let Some(b) = open {
                 return Err(format!(
-                    "line {}: `{BEGIN_HIDDEN}` inside the block opened at line {}",
+                    "line {}: `{begin}` inside the block opened at line {}",
                     i + 1,
                     b + 1
                 ));
             }
             open = Some(i);
-        } else if is_marker(line, END_HIDDEN) {
+            any = true;
+        } else if is(line, end) {
             if open.take().is_none() {
-                return Err(format!(
-                    "line {}: `{END_HIDDEN}` without a `{BEGIN_HIDDEN}`",
-                    i + 1
-                ));
+                return Err(format!("line {}: `{end}` without a `{begin}`", i + 1));
             }
         } else if open.is_none() {
             out.push(line.to_string());
         }
     }
     if let Some(b) = open {
-        return Err(format!(
-            "line {}: `{BEGIN_HIDDEN}` is never closed by `{END_HIDDEN}`",
-            b + 1
-        ));
+        return Err(format!("line {}: `{begin}` is never closed by `{end}`", b + 1));
     }
-    if out.len() == text.lines().count() {
-        return Ok(text.to_string());
-    }
-    insert_after_docs(&mut out, HIDDEN_ALLOW);
-    Ok(join(&out, text))
+    Ok(any.then_some(out))
 }
 
 #[cfg(test)]
@@ -417,6 +456,30 @@ mod tests {
         let text = "//! Docs.\nfn main() {}\n";
         assert_eq!(stub_source(text).unwrap(), text);
         assert_eq!(strip_hidden(text).unwrap(), text);
+    }
+
+    #[test]
+    fn staff_blocks_go_from_rust_and_toml() {
+        let staff = |text: &str| {
+            text.replace("@STAFF", BEGIN_STAFF)
+                .replace("@DONE", END_STAFF)
+                .replace("#STAFF", &BEGIN_STAFF.replace("//", "#"))
+                .replace("#DONE", &END_STAFF.replace("//", "#"))
+        };
+        let rust = staff("mod check;\n@STAFF\nmod grade;\n@DONE\nmod list;\n");
+        assert_eq!(strip_staff(&rust).unwrap(), "mod check;\nmod list;\n");
+        let toml = staff("[dependencies]\nchecks.workspace = true\n#STAFF\ngrader.workspace = true\n#DONE\n");
+        assert_eq!(
+            strip_staff(&toml).unwrap(),
+            "[dependencies]\nchecks.workspace = true\n"
+        );
+        assert!(is_any_marker(&staff("  #STAFF")), "a TOML marker is a marker");
+        assert_eq!(strip_staff("#[derive(Debug)]\n").unwrap(), "#[derive(Debug)]\n");
+        let open = strip_staff(&staff("a\n@STAFF\nb\n")).unwrap_err();
+        assert_eq!(
+            open,
+            format!("line 2: `{BEGIN_STAFF}` is never closed by `{END_STAFF}`")
+        );
     }
 
     #[test]

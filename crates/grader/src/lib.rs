@@ -50,7 +50,7 @@ pub mod zip_writer;
 pub use submission::Submission;
 
 use checks::report::{Results, write_atomically};
-use checks::{Check, CheckResult, Exercise, ExerciseResult};
+use checks::{Check, CheckResult, Exercise, ExerciseResult, Failure};
 pub use compile::cache_dir;
 use compile::{Built, Toolchain, WorkDir};
 use std::cmp::Reverse;
@@ -606,7 +606,7 @@ impl Grader<'_> {
                                     self.catalogue[e].label()
                                 ),
                             ));
-                            self.fail_exercise(&mut st, e, |_| {
+                            self.fail_exercise(&mut st, e, Failure::NotAttempted, |_| {
                                 "not attempted: this exercise is unchanged from the release".to_string()
                             });
                         }
@@ -619,7 +619,9 @@ impl Grader<'_> {
                         },
                         Err(why) => {
                             let why = why.clone();
-                            self.fail_exercise(&mut st, e, |_| format!("not graded: {why}"));
+                            self.fail_exercise(&mut st, e, Failure::NotGraded, |_| {
+                                format!("not graded: {why}")
+                            });
                         }
                     }
                 }
@@ -705,10 +707,15 @@ impl Grader<'_> {
                 let binary = lock().binaries[e].clone();
                 let result = match binary {
                     _ if self.out_of_time(Duration::from_millis(500)) => {
-                        failed(exercise, check, OUT_OF_TIME.to_string())
+                        failed(exercise, check, Failure::OutOfTime, OUT_OF_TIME.to_string())
                     }
                     Some(binary) => self.run_within_budget(exercise, check, &binary),
-                    None => failed(exercise, check, "not graded: no program".to_string()),
+                    None => failed(
+                        exercise,
+                        check,
+                        Failure::NotGraded,
+                        "not graded: no program".to_string(),
+                    ),
                 };
                 {
                     let mut millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
@@ -767,15 +774,15 @@ impl Grader<'_> {
                 st.notes
                     .push((e, format!("{}: did not compile", self.catalogue[e].label())));
                 let why = format!("it did not compile:\n{text}");
-                self.fail_exercise(st, e, |_| why.clone());
+                self.fail_exercise(st, e, Failure::DidNotCompile, |_| why.clone());
                 Vec::new()
             }
             Err(Unbuilt::OutOfTime) => {
-                self.fail_exercise(st, e, |_| OUT_OF_TIME.to_string());
+                self.fail_exercise(st, e, Failure::OutOfTime, |_| OUT_OF_TIME.to_string());
                 Vec::new()
             }
             Err(Unbuilt::NotGraded(why)) => {
-                self.fail_exercise(st, e, |_| why.clone());
+                self.fail_exercise(st, e, Failure::NotGraded, |_| why.clone());
                 Vec::new()
             }
         }
@@ -793,17 +800,17 @@ impl Grader<'_> {
         }
         let cut = check.clone().timeout(left);
         let result = run_check(exercise, &cut, binary);
-        if !result.passed && result.duration + Duration::from_millis(100) >= left {
-            return failed(exercise, check, OUT_OF_TIME.to_string());
+        if !result.passed() && result.duration + Duration::from_millis(100) >= left {
+            return failed(exercise, check, Failure::OutOfTime, OUT_OF_TIME.to_string());
         }
         result
     }
 
     /// Every check of exercise `e` fails with `why(check)`.
-    fn fail_exercise(&self, st: &mut State, e: usize, why: impl Fn(&Check) -> String) {
+    fn fail_exercise(&self, st: &mut State, e: usize, failure: Failure, why: impl Fn(&Check) -> String) {
         for (c, check) in self.checks[e].iter().enumerate() {
             if st.results[e][c].is_none() {
-                st.results[e][c] = Some(failed(&self.catalogue[e], check, why(check)));
+                st.results[e][c] = Some(failed(&self.catalogue[e], check, failure, why(check)));
                 st.left -= 1;
             }
         }
@@ -835,7 +842,11 @@ impl Grader<'_> {
             })
             .collect();
         let mut file = Results::from_results(&results, elapsed);
-        let out_of_time = file.tests.iter().filter(|t| t.output == OUT_OF_TIME).count();
+        let out_of_time = results
+            .iter()
+            .flat_map(|r| &r.checks)
+            .filter(|c| c.failure == Some(Failure::OutOfTime))
+            .count();
         let mut text = String::new();
         let passed = results.iter().filter(|r| r.passed()).count();
         let _ = write!(text, "{passed} of {} exercises pass every check.", results.len());
@@ -866,10 +877,9 @@ impl Grader<'_> {
 /// is run again, up to three times: a student must not lose points to the
 /// grader's machine.
 fn run_check(exercise: &Exercise, check: &Check, binary: &Path) -> CheckResult {
-    const SANDBOX_FAILED: &str = "the sandbox could not run it";
     let mut result = checks::run_check(exercise, check, Ok(binary));
     for attempt in 1..=3 {
-        if result.passed || !result.output.starts_with(SANDBOX_FAILED) {
+        if result.failure != Some(Failure::Sandbox) {
             break;
         }
         std::thread::sleep(Duration::from_millis(20 * attempt));
@@ -879,14 +889,14 @@ fn run_check(exercise: &Exercise, check: &Check, binary: &Path) -> CheckResult {
 }
 
 /// A check that failed without running.
-fn failed(exercise: &Exercise, check: &Check, why: String) -> CheckResult {
+fn failed(exercise: &Exercise, check: &Check, failure: Failure, why: String) -> CheckResult {
     CheckResult {
         name: check.name,
         command: check.command_line(exercise.name),
         score: 0,
         max_score: check.points,
         hidden: check.hidden,
-        passed: false,
+        failure: Some(failure),
         output: why,
         duration: Duration::ZERO,
         isolation: None,
