@@ -88,7 +88,8 @@ fi
 cd "$root"
 cargo build --quiet -p xtask
 host_release="$work/host-release"
-target/debug/xtask release "$host_release" --force >/dev/null
+rm -rf "$host_release"
+target/debug/xtask release "$host_release" >/dev/null
 devcontainer="$host_release/.devcontainer"
 arg() { sed -n "s/^ARG $1=//p" "$devcontainer/Dockerfile"; }
 rust=$(arg RUST_VERSION)
