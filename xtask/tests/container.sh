@@ -149,13 +149,13 @@ directory = "/opt/vendor"
 offline = true'
 
 # Starts a container of the image (as `$1`: the image's user or root) with
-# the vendored crates, no network, Docker's default capabilities; prints
-# its id.
+# the vendored crates, no network, Docker's default capabilities, into the
+# variable named `$2`; the cleanup at exit removes it.
 start_container() {
-  local who=$1 c
-  c=$("$docker" run -d --network none --user "$who" -v "$vendor:/opt/vendor:ro" "$image" sleep infinity)
-  containers+=("$c")
-  echo "$c"
+  local who=$1 id
+  id=$("$docker" run -d --network none --user "$who" -v "$vendor:/opt/vendor:ro" "$image" sleep infinity)
+  containers+=("$id")
+  printf -v "$2" '%s' "$id"
 }
 # Runs a shell command in container `$1` as `$2`, from `$3`.
 run_in() {
@@ -173,7 +173,7 @@ copy_workspace() {
 if [ "$mode" = root ]; then
   # ---- as root, Docker's default capabilities: 03 without its close ------------
   say "as root in the container: cargo xtask check 3, 03's close removed"
-  c=$(start_container root)
+  start_container root c
   run_in "$c" root /root "mkdir -p .cargo && cat > .cargo/config.toml" <<<"$cargo_config"
   copy_workspace "$c" /root/reference root
   run_in "$c" root /root/reference "cargo xtask release /root/ipc-lab >/dev/null"
@@ -186,7 +186,7 @@ if [ "$mode" = root ]; then
 fi
 
 # ---- the student's loop, as the image's user --------------------------------
-c=$(start_container "$user")
+start_container "$user" c
 run_in "$c" "$user" "$home" "mkdir -p .cargo && cat > .cargo/config.toml" <<<"$cargo_config"
 copy_workspace "$c" "$home/reference" "$user"
 run_in "$c" "$user" "$home" "id; rustc --version; cargo --version; mdbook --version; cargo clippy --version; rustfmt --version"
@@ -265,7 +265,7 @@ run_in "$c" "$user" "$home/reference" "rm -rf $home/fresh && cargo xtask release
 "$docker" cp "$c:$home/fresh" "$work/fresh"
 "$docker" cp "$c:$home/reference/crates/01-selfpipe/src/main.rs" "$work/01-solution.rs"
 t0=$(now)
-f=$(start_container "$user")
+start_container "$user" f
 run_in "$f" "$user" "$home" "mkdir -p .cargo && cat > .cargo/config.toml" <<<"$cargo_config"
 tar -C "$work/fresh" -c . | run_in "$f" "$user" "$home" "mkdir ipc-lab && tar -C ipc-lab -x"
 started=$(since "$t0")
