@@ -278,10 +278,22 @@ pub fn strip_hidden(text: &str) -> Result<String, String> {
 /// `Err` names a marker that does not pair up.
 pub fn strip_staff(text: &str) -> Result<String, String> {
     let either = |line: &str, marker: &str| is_marker(line, marker) || is_toml_marker(line, marker);
-    Ok(match strip_blocks(text, BEGIN_STAFF, END_STAFF, either)? {
-        Some(out) => join(&out, text),
-        None => text.to_string(),
-    })
+    let Some(lines) = strip_blocks(text, BEGIN_STAFF, END_STAFF, either)? else {
+        return Ok(text.to_string());
+    };
+    // A block cut between two blank lines, or at the end, leaves blank
+    // lines rustfmt would not: one at most, none at the end.
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.trim().is_empty() && out.last().is_some_and(|l: &String| l.trim().is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    Ok(join(&out, text))
 }
 
 /// `text` without its blocks from `begin` to `end` (markers included, as
@@ -468,6 +480,12 @@ mod tests {
         };
         let rust = staff("mod check;\n@STAFF\nmod grade;\n@DONE\nmod list;\n");
         assert_eq!(strip_staff(&rust).unwrap(), "mod check;\nmod list;\n");
+        let seams = staff("a\n\n@STAFF\nb\n@DONE\n\nc\n\n@STAFF\nd\n@DONE\n");
+        assert_eq!(
+            strip_staff(&seams).unwrap(),
+            "a\n\nc\n",
+            "no double or trailing blank line"
+        );
         let toml = staff("[dependencies]\nchecks.workspace = true\n#STAFF\ngrader.workspace = true\n#DONE\n");
         assert_eq!(
             strip_staff(&toml).unwrap(),

@@ -1000,16 +1000,32 @@ fn as_an_ordinary_user_too() {
     }
     let exe = shared.path().join("hostile-tests");
     fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-    let output = std::process::Command::new(&exe)
-        .args(["--skip", "as_an_ordinary_user_too", "--test-threads", "2"])
-        .env(FIXTURES_ENV, shared.path())
-        .env(AS_USER_ENV, "1")
-        .env("TMPDIR", "/tmp")
-        .current_dir("/tmp")
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    let run = || {
+        std::process::Command::new(&exe)
+            .args(["--skip", "as_an_ordinary_user_too", "--test-threads", "2"])
+            .env(FIXTURES_ENV, shared.path())
+            .env(AS_USER_ENV, "1")
+            .env("TMPDIR", "/tmp")
+            .current_dir("/tmp")
+            .uid(65534)
+            .gid(65534)
+            .output()
+    };
+    // A test beside this one may fork while the copy is still open for
+    // writing here; its child holds that descriptor until it execs, and
+    // executing the copy meanwhile fails with ETXTBSY. Try again a moment
+    // later (the child's exec is a matter of milliseconds).
+    let mut output = run();
+    for _ in 0..50 {
+        match &output {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20));
+                output = run();
+            }
+            _ => break,
+        }
+    }
+    let output = output.unwrap();
     drop(shared);
     let text = String::from_utf8_lossy(&output.stdout);
     eprintln!("{text}");
