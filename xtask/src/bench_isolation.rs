@@ -149,12 +149,19 @@ pub fn run() -> crate::Result {
             let cell = match hostile {
                 None => format!("{}/{total}", results.score),
                 Some(h) => {
-                    let lost: f64 = per_exercise(&results)
+                    let lost: Vec<(u8, f64)> = per_exercise(&results)
                         .iter()
                         .filter(|(n, _)| **n != h.exercise)
-                        .map(|(n, got)| full_marks[n] - got)
-                        .sum();
-                    format!("lost {lost} outside {:02}", h.exercise)
+                        .map(|(n, got)| (*n, full_marks[n] - got))
+                        .filter(|(_, lost)| *lost > 0.0)
+                        .collect();
+                    let total: f64 = lost.iter().map(|(_, l)| l).sum();
+                    let which: Vec<String> = lost.iter().map(|(n, l)| format!("{n:02}: {l}")).collect();
+                    if which.is_empty() {
+                        format!("lost 0 outside {:02}", h.exercise)
+                    } else {
+                        format!("lost {total} outside {:02} ({})", h.exercise, which.join(", "))
+                    }
                 }
             };
             if text.contains("Check::hidden") {
