@@ -67,9 +67,22 @@ fn say(precious: i32) {
     let _ = write_all(stdout, line.as_bytes());
 }
 
+/// How long the child waits before it does its work: 100 ms.
+const STALL_NS: libc::c_long = 100_000_000;
+
 /// Where the child starts, on its own stack; its return value is its exit
 /// status.
 extern "C" fn child_main(_arg: *mut c_void) -> i32 {
+    // A pause first, so that a parent that does not wait has always
+    // unmapped this stack (or exited) by the time the child goes on: the
+    // mistake shows on every run, not only when the scheduler is unlucky.
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: STALL_NS,
+    };
+    // SAFETY: nanosleep is a raw system call; `pause` is on this stack and
+    // lives across the call; a null remainder is allowed.
+    unsafe { libc::nanosleep(&pause, ptr::null_mut()) };
     // Double the shared global in one atomic step and print the value this
     // side produced. `fetch_update` returns the old value (the closure never
     // gives up, so `Err` cannot happen; both arms carry the old value).

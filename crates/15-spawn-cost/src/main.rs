@@ -258,6 +258,23 @@ impl Touched {
     }
 }
 
+impl Touched {
+    /// How many of its bytes are resident: backed by a page now, as
+    /// `mincore` says. The evidence that every page was touched (a page
+    /// that was never written is not there, and fork has nothing to copy).
+    fn resident(&self) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        let page = page_size();
+        let mut present = vec![0u8; self.len.div_ceil(page)];
+        // SAFETY: `addr..addr+len` is our mapping, page-aligned (mmap
+        // returned it); `present` has one byte per page of it.
+        cvt(unsafe { libc::mincore(self.addr, self.len, present.as_mut_ptr()) }).or_exit("mincore");
+        present.iter().filter(|&&p| p & 1 == 1).count() * page
+    }
+}
+
 impl Drop for Touched {
     fn drop(&mut self) {
         if self.len > 0 {
@@ -346,11 +363,15 @@ fn main() {
 
     if !config.tsv {
         println!("after the parent touched some memory (medians, µs):");
-        println!("touched         fork + waitpid  fork + exec /bin/true  posix_spawn /bin/true");
+        println!("touched   resident  fork + waitpid  fork + exec /bin/true  posix_spawn /bin/true");
     }
     let mut medians: Vec<(usize, Duration, Duration)> = Vec::new();
     for &mib in &config.sizes {
         let memory = Touched::new(mib << 20);
+        let resident = memory.resident();
+        if config.tsv {
+            println!("touched\t{mib}\t{resident}");
+        }
         let per_size: [(Way, &dyn Fn()); 3] = [
             (FORK, &fork_and_wait),
             (FORK_EXEC, &|| fork_exec_and_wait(&true_argv)),
@@ -371,8 +392,9 @@ fn main() {
         });
         if !config.tsv {
             println!(
-                "{:>5} MiB {:>20.1} {:>22.1} {:>22.1}",
+                "{:>5} MiB {:>6.1} MiB {:>15.1} {:>22.1} {:>22.1}",
                 mib,
+                resident as f64 / f64::from(1 << 20),
                 micros(stats[0].median),
                 micros(stats[1].median),
                 micros(stats[2].median)

@@ -69,13 +69,13 @@ fn two_threads(o: &Outcome) -> Verdict {
 fn checks() -> Vec<Check> {
     vec![
         Check::public("one pid, one shared global", 4, shared_values),
+        Check::public("--tids: the two lines come from two threads", 2, two_threads).args(["--tids"]),
         Check::public("--help explains and exits 0", 1, |o| {
             exited(o, 0)?;
             stdout_contains(o, "Usage: std-thread")
         })
         .args(["--help"]),
         // BEGIN HIDDEN
-        Check::hidden("the two lines come from two threads", 2, two_threads).args(["--tids"]),
         Check::hidden("rejects an unknown argument with exit 2", 1, |o| {
             exited(o, 2)?;
             stderr_contains(o, "Usage: std-thread")
