@@ -243,9 +243,59 @@ fn match_line(template: &str, line: &str, b: &mut Bindings) -> bool {
 /// How many lines of a diff a report shows.
 const DIFF_LINES: usize = 40;
 
+/// Control bytes made visible: `\0`, `\x1b`, `\r`… (newlines and tabs
+/// stay as they are). A run of more than three NUL bytes becomes
+/// `\0×N`, so 8180 of them take one line, not a screen of nothing.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' => {
+                let mut run = 1;
+                while chars.next_if_eq(&'\0').is_some() {
+                    run += 1;
+                }
+                if run > 3 {
+                    out.push_str(&format!("\\0×{run}"));
+                } else {
+                    out.push_str(&"\\0".repeat(run));
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What NUL bytes in a program's output most likely mean, in one sentence;
+/// `None` when there are none.
+pub fn nul_bytes(actual: &str) -> Option<String> {
+    let count = actual.chars().filter(|&c| c == '\0').count();
+    if count == 0 {
+        return None;
+    }
+    let trailing = actual.trim_end_matches(['\0', '\n']).chars().all(|c| c != '\0');
+    Some(if trailing {
+        format!(
+            "{count} NUL bytes after the message: the program printed the whole buffer, not the \
+             n bytes read (use &buf[..n])"
+        )
+    } else {
+        format!("{count} NUL bytes in the output: only the bytes read() returned are data")
+    })
+}
+
 /// A line-by-line diff of expected and actual text, from `predicates`,
-/// cut to [`DIFF_LINES`] lines.
+/// cut to [`DIFF_LINES`] lines. Control bytes are shown escaped (see
+/// [`escape`]), and NUL bytes are explained.
 pub fn diff(expected: &str, actual: &str) -> String {
+    let note = nul_bytes(actual);
+    let (expected, actual) = (escape(expected), escape(actual));
+    let (expected, actual) = (expected.as_str(), actual.as_str());
     let pred = predicates::str::diff(expected.to_string());
     let Some(case) = pred.find_case(false, actual) else {
         return format!("expected:\n{}\ngot:\n{}", indent(expected), indent(actual));
@@ -272,6 +322,9 @@ pub fn diff(expected: &str, actual: &str) -> String {
     if actual.is_empty() {
         out.push_str("(the program printed nothing)\n");
     }
+    if let Some(note) = note {
+        out.insert_str(0, &format!("{note}\n"));
+    }
     out
 }
 
@@ -284,6 +337,7 @@ pub fn indent(text: &str) -> String {
     if text.is_empty() {
         return "    (nothing)".to_string();
     }
+    let text = escape(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut out: Vec<String> = lines
         .iter()
@@ -351,6 +405,21 @@ mod tests {
         assert!(d.lines().count() <= DIFF_LINES + 3, "{d}");
         assert!(d.contains("more lines of diff"), "{d}");
         assert!(indent(&many).ends_with("… (960 more lines)"));
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_and_nul_runs_counted() {
+        assert_eq!(escape("a\0b\x1b[31m\r\n\t"), "a\\0b\\x1b[31m\\r\n\t");
+        let whole_buffer = format!("Read Hello\n{}", "\0".repeat(8180));
+        let d = diff("Read Hello\n", &whole_buffer);
+        assert!(d.contains("\\0×8180"), "{d}");
+        assert!(!d.contains('\0'), "{d}");
+        assert!(
+            d.starts_with("8180 NUL bytes after the message: the program printed the whole buffer"),
+            "{d}"
+        );
+        assert_eq!(nul_bytes("plain\n"), None);
+        assert!(nul_bytes("a\0b").unwrap().contains("in the output"));
     }
 
     #[test]

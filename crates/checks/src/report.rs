@@ -58,7 +58,7 @@ impl Results {
                     score: f64::from(c.score),
                     max_score: f64::from(c.max_score),
                     status: if c.passed { "passed" } else { "failed" }.to_string(),
-                    output: c.output.clone(),
+                    output: output(c, r.exercise.hint),
                     visibility: if c.hidden { "after_due_date" } else { "visible" }.to_string(),
                 });
             }
@@ -78,6 +78,16 @@ impl Results {
         s.push('\n');
         s
     }
+}
+
+/// A check's text on Gradescope: why it failed, then the exercise's hint
+/// (a student there has no `cargo xtask hint` at hand); nothing when it
+/// passed.
+fn output(c: &crate::CheckResult, hint: &str) -> String {
+    if c.passed {
+        return c.output.clone();
+    }
+    format!("{}\n\nHint: {hint}", c.output.trim_end())
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same
@@ -120,6 +130,28 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_check_carries_the_hint_and_a_passed_one_nothing() {
+        let exercise = &crate::catalogue()[0];
+        let check = |passed: bool| crate::CheckResult {
+            name: "x",
+            command: "selfpipe".into(),
+            score: u32::from(passed),
+            max_score: 1,
+            hidden: false,
+            passed,
+            output: if passed { String::new() } else { "wrong\n".into() },
+            duration: Duration::ZERO,
+        };
+        let result = ExerciseResult {
+            exercise,
+            checks: vec![check(false), check(true)],
+        };
+        let r = Results::from_results(&[result], Duration::ZERO);
+        assert_eq!(r.tests[0].output, format!("wrong\n\nHint: {}", exercise.hint));
+        assert_eq!(r.tests[1].output, "");
     }
 
     #[test]
