@@ -234,3 +234,75 @@ fn exercises_depend_on_libc_and_syscalls_only() {
         }
     }
 }
+
+/// The line ranges of each `// ANCHOR: name` … `// ANCHOR_END: name` in
+/// `code`, 1-based and inclusive.
+fn anchors(code: &str) -> Vec<(String, usize, usize)> {
+    let mut open: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for (i, line) in code.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("// ANCHOR: ") {
+            open.push((name.trim().to_string(), i + 1));
+        } else if let Some(name) = line.strip_prefix("// ANCHOR_END: ") {
+            if let Some(at) = open.iter().position(|(n, _)| n == name.trim()) {
+                let (name, start) = open.remove(at);
+                out.push((name, start, i + 1));
+            }
+        }
+    }
+    out
+}
+
+/// The book shows every line a student writes: each solution region of an
+/// exercise lies inside an anchor that its chapter includes, so a reader
+/// sees the `todo!()` in the book, where the text talks about it.
+#[test]
+fn every_student_region_is_in_an_anchor_the_chapter_includes() {
+    let mut hidden = Vec::new();
+    for e in checks::catalogue() {
+        let rel = format!("crates/{}/src/main.rs", e.dir);
+        let code = std::fs::read_to_string(root().join(&rel)).unwrap();
+        let chapter = std::fs::read_to_string(root().join("docs/src").join(format!("{}.md", e.dir))).unwrap();
+        let prefix = format!("{{{{#include ../../{rel}:");
+        let included: Vec<&str> = chapter
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(prefix.as_str()))
+            .map(|rest| rest.trim_end_matches("}}"))
+            .collect();
+        let ranges = anchors(&code);
+        for (i, line) in code.lines().enumerate() {
+            if line.trim() != "// BEGIN SOLUTION" {
+                continue;
+            }
+            let n = i + 1;
+            let shown = ranges
+                .iter()
+                .any(|(name, start, end)| included.contains(&name.as_str()) && *start < n && n < *end);
+            if !shown {
+                let around: Vec<&str> = ranges
+                    .iter()
+                    .filter(|(_, start, end)| *start < n && n < *end)
+                    .map(|(name, _, _)| name.as_str())
+                    .collect();
+                hidden.push(format!(
+                    "{rel}:{n}: the solution region is {}; the chapter docs/src/{}.md includes {:?}",
+                    if around.is_empty() {
+                        "in no anchor".to_string()
+                    } else {
+                        format!("in anchor(s) {around:?}")
+                    },
+                    e.dir,
+                    included
+                ));
+            }
+        }
+    }
+    assert!(
+        hidden.is_empty(),
+        "the book must show every line a student writes: put each region inside \
+         `// ANCHOR: name` … `// ANCHOR_END: name` and include that anchor in the chapter \
+         ({{{{#include ../../crates/NN-name/src/main.rs:name}}}}):\n{}",
+        hidden.join("\n")
+    );
+}

@@ -187,6 +187,7 @@ fn run_threads(workers: u64, steps: u64) -> Vec<Share> {
     })
 }
 
+// ANCHOR: processes
 /// Runs the workers as child processes; each sends its [`Share`] back
 /// through a pipe of its own, then the parent waits for it.
 fn run_processes(workers: u64, steps: u64) -> Vec<Share> {
@@ -231,6 +232,7 @@ fn run_processes(workers: u64, steps: u64) -> Vec<Share> {
         .collect()
     // END SOLUTION
 }
+// ANCHOR_END: processes
 
 /// Reads the bytes of one worker's [`Share`] from its pipe.
 fn read_share(read_end: &OwnedFd) -> Share {
@@ -274,6 +276,7 @@ struct Run {
     result: u64,
 }
 
+// ANCHOR: measure
 /// Runs the workers as `kind`, with this thread (and so every worker it
 /// starts) confined to `cpus`; afterwards this thread may again use `all`.
 fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
@@ -307,6 +310,7 @@ fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
         result: shares.iter().fold(0u64, |r, s| r ^ s.result),
     }
 }
+// ANCHOR_END: measure
 
 /// Pinned wall time over free wall time, from the microseconds printed.
 fn speedup(pinned: &Run, free: &Run) -> f64 {

@@ -155,6 +155,7 @@ fn measure(config: &Config, mut once: impl FnMut()) -> Stats {
     }
 }
 
+// ANCHOR: start
 /// Forks a child that exits at once, and waits for it.
 fn fork_and_wait() {
     // TODO: fork; the child leaves at once with _exit(0), the parent waits
@@ -190,6 +191,7 @@ fn spawn_and_wait(argv: &Argv) {
     expect_success(pid);
     // END SOLUTION
 }
+// ANCHOR_END: start
 
 /// Starts a thread that does nothing, and joins it.
 fn thread_and_join() {
@@ -209,6 +211,7 @@ fn expect_success(pid: syscalls::pid_t) {
     }
 }
 
+// ANCHOR: touch
 /// Anonymous memory whose every page has been written, so it is really
 /// there: backed by a page and mapped by a page-table entry.
 struct Touched {
@@ -257,6 +260,7 @@ impl Touched {
         memory
     }
 }
+// ANCHOR_END: touch
 
 impl Touched {
     /// How many of its bytes are resident: backed by a page now, as

@@ -306,6 +306,7 @@ fn send_write(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
     write_all(write_end, chunk)
 }
 
+// ANCHOR: send
 /// `vmsplice`: the pipe gets references to the chunk's pages, no copy.
 fn send_vmsplice(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
     // TODO: vmsplice the chunk into the pipe. A call may take only part of
@@ -322,6 +323,7 @@ fn send_vmsplice(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
     Ok(())
     // END SOLUTION
 }
+// ANCHOR_END: send
 
 /// How the reading process takes the bytes out of the pipe.
 #[derive(Clone, Copy, PartialEq)]
@@ -356,6 +358,7 @@ fn receive_read(read_end: &OwnedFd, chunk: usize) -> (usize, Checksum) {
     }
 }
 
+// ANCHOR: receive
 /// Moves everything to `/dev/null` with `splice` until end of file, and
 /// counts it. No byte is copied or looked at.
 fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
@@ -376,7 +379,9 @@ fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
     }
     // END SOLUTION
 }
+// ANCHOR_END: receive
 
+// ANCHOR: between
 /// A writer child sends the stream through a pipe; this process receives
 /// it. `capacity` enlarges the pipe first.
 fn between_processes(
@@ -431,6 +436,7 @@ fn between_processes(
         checksum,
     }
 }
+// ANCHOR_END: between
 
 /// A writer thread copies each chunk into a buffer and sends the buffer
 /// over a channel; this thread checks it and hands the buffer back.
