@@ -310,9 +310,15 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         ".git",
         "xtask/tests",
         "crates/checks/tests",
+        "docs/src/staff.md",
     ] {
         assert!(!s.dir.join(staff).exists(), "the release holds {staff}");
     }
+    let summary = std::fs::read_to_string(s.dir.join("docs/src/SUMMARY.md")).unwrap();
+    assert!(
+        !summary.contains("staff.md") && !summary.contains("course staff"),
+        "the student book lists the staff chapter:\n{summary}"
+    );
     let gitignore = std::fs::read_to_string(s.dir.join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == "/target") && gitignore.contains(".ipc-lab"));
     let readme = std::fs::read_to_string(s.dir.join("README.md")).unwrap();
