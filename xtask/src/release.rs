@@ -318,10 +318,19 @@ pub fn student_summary(text: &str) -> String {
         let line = lines[i];
         if line.starts_with("# ") && i > 0 {
             // A part: keep it only if some entry of it stays.
-            let end = (i + 1..lines.len()).find(|&k| lines[k].starts_with("# ")).unwrap_or(lines.len());
+            let end = (i + 1..lines.len())
+                .find(|&k| lines[k].starts_with("# "))
+                .unwrap_or(lines.len());
             let part = &lines[i..end];
-            let kept: Vec<&str> = part.iter().copied().filter(|l| !l.contains("(staff.md)")).collect();
-            if kept.iter().any(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with('[')) {
+            let kept: Vec<&str> = part
+                .iter()
+                .copied()
+                .filter(|l| !l.contains("(staff.md)"))
+                .collect();
+            if kept
+                .iter()
+                .any(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with('['))
+            {
                 out.extend(kept);
             }
             i = end;

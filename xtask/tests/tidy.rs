@@ -306,3 +306,54 @@ fn every_student_region_is_in_an_anchor_the_chapter_includes() {
         hidden.join("\n")
     );
 }
+
+/// The widest TODO comment line the book's code column shows whole.
+const TODO_WIDTH: usize = 80;
+
+/// A TODO is read in the book as much as in the editor: its lines fit the
+/// book's code column, so none is cut off at the edge.
+#[test]
+fn todo_comments_fit_the_code_column() {
+    let mut long = Vec::new();
+    for e in checks::catalogue() {
+        let rel = format!("crates/{}/src/main.rs", e.dir);
+        let code = std::fs::read_to_string(root().join(&rel)).unwrap();
+        let mut in_todo = false;
+        for (i, line) in code.lines().enumerate() {
+            let t = line.trim_start();
+            in_todo =
+                t.starts_with("// TODO:") || (in_todo && t.starts_with("//") && t != "// BEGIN SOLUTION");
+            if in_todo && line.chars().count() > TODO_WIDTH {
+                long.push(format!("{rel}:{}: {} characters", i + 1, line.chars().count()));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "wrap these TODO lines at {TODO_WIDTH} characters (a TODO may take several `//` lines):\n{}",
+        long.join("\n")
+    );
+}
+
+/// Chapters speak to students: the words of the book's machinery (the
+/// anchors that include code) stay out of their text.
+#[test]
+fn student_chapters_use_no_authoring_jargon() {
+    let mut found = Vec::new();
+    for page in chapters() {
+        if page.file_name().is_some_and(|n| n == "staff.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.to_lowercase().contains("anchor") && !line.contains("{{#include") {
+                found.push(format!("{}:{}: {line}", page.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "say \"the code above\" or name the function instead of \"the anchor\":\n{}",
+        found.join("\n")
+    );
+}

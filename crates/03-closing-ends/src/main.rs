@@ -122,7 +122,8 @@ fn main() {
                 // The bug, on purpose: this copy of the write end stays open.
                 kept_write_end = Some(write_end);
             } else {
-                // TODO: close the write end in the parent, or read() never sees EOF.
+                // TODO: close the write end in the parent, or read() never sees
+                // EOF.
                 // BEGIN SOLUTION
                 drop(write_end);
                 // END SOLUTION

@@ -137,8 +137,8 @@ impl Stack {
 /// Starts `child_main` as a new process that shares this one's memory,
 /// working directory and descriptor table, running on `stack`.
 fn clone_child(stack: &Stack) -> pid_t {
-    // TODO: call clone() with CLONE_VM | CLONE_FS | CLONE_FILES, and SIGCHLD
-    // so that waitpid() can wait for it, starting child_main on stack.top().
+    // TODO: call clone() with CLONE_VM | CLONE_FS | CLONE_FILES, and SIGCHLD so
+    // that waitpid() can wait for it, starting child_main on stack.top().
     // BEGIN SOLUTION
     let flags = libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::SIGCHLD;
     // SAFETY: the stack is a live mapping that only the child uses, and it is
@@ -161,8 +161,8 @@ fn main() {
     let precious = PRECIOUS.fetch_add(1, Ordering::SeqCst) + 1;
     say(precious);
 
-    // TODO: wait for the child before its stack is unmapped below; it may
-    // still be running on it.
+    // TODO: wait for the child before its stack is unmapped below; it may still
+    // be running on it.
     // BEGIN SOLUTION
     let (_, status) = waitpid(child, 0).or_exit("waitpid");
     if status != WaitStatus::Exited(0) {

@@ -307,9 +307,9 @@ fn fds_processes() -> Cell {
     let before = offset(&file);
     let [wrote, closed_in_child] = in_child(|| {
         let experiment = || -> u64 {
-            // TODO: in the child, write "hello" to the file, then close fd
-            // (the child's copy of the descriptor); return the number of
-            // bytes written.
+            // TODO: in the child, write "hello" to the file, then close fd (the
+            // child's copy of the descriptor); return the number of bytes
+            // written.
             // BEGIN SOLUTION
             let hello = b"hello";
             write_all(&file, hello).or_exit("write");

@@ -18,8 +18,8 @@
 //! Run it: `cargo run -p incr` and `cargo run -p incr -- --atomic`
 //! (or `cargo xtask run 10 -- --atomic`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use syscalls::OrExit;
 use syscalls::cli::Program;
@@ -88,8 +88,8 @@ fn increment_racy(counter: &AtomicU64, count: u64) {
 /// Adds 1 to `counter`, `count` times, each as one indivisible step.
 fn increment_atomic(counter: &AtomicU64, count: u64) {
     for _ in 0..count {
-        // TODO: add 1 in one atomic read-modify-write, so that no other
-        // thread can come between the read and the write.
+        // TODO: add 1 in one atomic read-modify-write, so that no other thread
+        // can come between the read and the write.
         // BEGIN SOLUTION
         counter.fetch_add(1, Ordering::Relaxed);
         // END SOLUTION

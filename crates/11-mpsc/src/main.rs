@@ -116,7 +116,8 @@ fn main() {
     drop(gate_rx);
     drop(gate_tx); // open the gate
 
-    // TODO: close the parent's write end: end of file comes only when every write end is closed.
+    // TODO: close the parent's write end: end of file comes only when every
+    // write end is closed.
     // BEGIN SOLUTION
     drop(write_end);
     // END SOLUTION
@@ -153,8 +154,9 @@ fn writer_child(writer: u32, write_end: &OwnedFd, config: &Config) -> ! {
     let mut record = vec![0u8; config.size];
     for seq in 0..config.messages {
         encode(&mut record, writer, seq);
-        // TODO: send the whole record with ONE write (write_all): a write of at most PIPE_BUF bytes
-        // is never interleaved with another writer's; two writes can be.
+        // TODO: send the whole record with ONE write (write_all): a write of at
+        // most PIPE_BUF bytes is never interleaved with another writer's; two
+        // writes can be.
         // BEGIN SOLUTION
         write_all(write_end, &record).or_exit("write");
         // END SOLUTION

@@ -280,9 +280,9 @@ struct Run {
 /// Runs the workers as `kind`, with this thread (and so every worker it
 /// starts) confined to `cpus`; afterwards this thread may again use `all`.
 fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
-    // TODO: confine this thread to `cpus` with sched_setaffinity. The
-    // workers inherit the set: threads from the thread that creates them,
-    // processes from the parent that forks them.
+    // TODO: confine this thread to `cpus` with sched_setaffinity. The workers
+    // inherit the set: threads from the thread that creates them, processes
+    // from the parent that forks them.
     // BEGIN SOLUTION
     sched_setaffinity(cpus).or_exit("sched_setaffinity");
     // END SOLUTION
@@ -303,7 +303,11 @@ fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
         kind,
         // The most any worker was allowed: a worker that could run on more
         // CPUs than `cpus` shows that the confining did not happen.
-        cpus: shares.iter().map(|s| s.cpus_allowed as usize).max().unwrap_or(cpus.len()),
+        cpus: shares
+            .iter()
+            .map(|s| s.cpus_allowed as usize)
+            .max()
+            .unwrap_or(cpus.len()),
         wall,
         cpu,
         seen: shares.iter().fold(0u64, |m, s| m | s.cpus_seen).count_ones(),

@@ -158,8 +158,8 @@ fn measure(config: &Config, mut once: impl FnMut()) -> Stats {
 // ANCHOR: start
 /// Forks a child that exits at once, and waits for it.
 fn fork_and_wait() {
-    // TODO: fork; the child leaves at once with _exit(0), the parent waits
-    // for it with waitpid. (Flushing stdout first is main's job.)
+    // TODO: fork; the child leaves at once with _exit(0), the parent waits for
+    // it with waitpid. (Flushing stdout first is main's job.)
     // BEGIN SOLUTION
     // SAFETY: the child calls only _exit, which is async-signal-safe.
     match unsafe { fork() }.or_exit("fork") {
@@ -184,8 +184,8 @@ fn fork_exec_and_wait(argv: &Argv) {
 
 /// Starts `argv` with posix_spawn, and waits for it.
 fn spawn_and_wait(argv: &Argv) {
-    // TODO: start the program with posix_spawn(argv) (no copy of this
-    // process is made), then wait for it.
+    // TODO: start the program with posix_spawn(argv) (no copy of this process
+    // is made), then wait for it.
     // BEGIN SOLUTION
     let pid = posix_spawn(argv).or_exit("posix_spawn");
     expect_success(pid);
@@ -250,8 +250,8 @@ impl Touched {
         // SAFETY: the mapping is `len` bytes, readable and writable, and
         // nothing else refers to it.
         let bytes = unsafe { std::slice::from_raw_parts_mut(addr.cast::<u8>(), len) };
-        // TODO: write one byte in every page (page_size() bytes apart): a
-        // page nobody touched is not there yet, and fork has nothing to copy.
+        // TODO: write one byte in every page (page_size() bytes apart): a page
+        // nobody touched is not there yet, and fork has nothing to copy.
         // BEGIN SOLUTION
         for byte in bytes.iter_mut().step_by(page_size()) {
             *byte = 1;

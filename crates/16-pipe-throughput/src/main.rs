@@ -309,9 +309,9 @@ fn send_write(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
 // ANCHOR: send
 /// `vmsplice`: the pipe gets references to the chunk's pages, no copy.
 fn send_vmsplice(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
-    // TODO: vmsplice the chunk into the pipe. A call may take only part of
-    // it (as much as the pipe has room for): call again with the rest until
-    // none is left; a call that takes 0 bytes is an error (WriteZero).
+    // TODO: vmsplice the chunk into the pipe. A call may take only part of it
+    // (as much as the pipe has room for): call again with the rest until none
+    // is left; a call that takes 0 bytes is an error (WriteZero).
     // BEGIN SOLUTION
     let mut rest = chunk;
     while !rest.is_empty() {
@@ -367,8 +367,8 @@ fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
         .open("/dev/null")
         .or_exit("open /dev/null");
     // TODO: splice at most `chunk` bytes at a time from the pipe to `null`
-    // (flag libc::SPLICE_F_MOVE) until it returns 0, end of file, and
-    // return how many bytes moved in all.
+    // (flag libc::SPLICE_F_MOVE) until it returns 0, end of file, and return
+    // how many bytes moved in all.
     // BEGIN SOLUTION
     let mut bytes = 0;
     loop {
@@ -393,8 +393,8 @@ fn between_processes(
 ) -> Run {
     let (read_end, write_end) = pipe().or_exit("pipe");
     if let Some(capacity) = capacity {
-        // TODO: ask the kernel for a pipe of `capacity` bytes
-        // (set_pipe_size): a writer then fills it, and sleeps, less often.
+        // TODO: ask the kernel for a pipe of `capacity` bytes (set_pipe_size):
+        // a writer then fills it, and sleeps, less often.
         // BEGIN SOLUTION
         set_pipe_size(&write_end, capacity).or_exit("fcntl(F_SETPIPE_SZ)");
         // END SOLUTION

@@ -437,9 +437,10 @@ impl Diagnosis {
                     }
                     _ => None,
                 };
-                let known = key
-                    .as_ref()
-                    .and_then(|k| same.iter_mut().find(|(key, comm, _)| key == k && *comm == process.comm));
+                let known = key.as_ref().and_then(|k| {
+                    same.iter_mut()
+                        .find(|(key, comm, _)| key == k && *comm == process.comm)
+                });
                 match known {
                     Some((_, _, pids)) => pids.push(process.pid),
                     None => {
@@ -638,11 +639,17 @@ impl Diagnosis {
         }
         let mut groups = alike.into_iter();
         for part in parts.iter_mut().filter(|p| p.is_empty()) {
-            let Some((comm, fds, what, pids)) = groups.next() else { break };
+            let Some((comm, fds, what, pids)) = groups.next() else {
+                break;
+            };
             *part = if pids.len() == 1 {
                 format!("pid {} ({comm}) {fds}, which {what}", pids[0])
             } else {
-                format!("{} ({comm}) {fds} each, which {}", pid_list(&pids), plural_verb(&what, "all "))
+                format!(
+                    "{} ({comm}) {fds} each, which {}",
+                    pid_list(&pids),
+                    plural_verb(&what, "all ")
+                )
             };
         }
         let verb = if end == End::Write {

@@ -90,7 +90,10 @@ pub fn parse(text: &str) -> Result<(Kind, String, Vec<Edit>), String> {
             }
             "+++ replace" => {
                 if into != Into::Find {
-                    return Err(format!("line {}: '+++ replace' without a '--- find' before it", n + 1));
+                    return Err(format!(
+                        "line {}: '+++ replace' without a '--- find' before it",
+                        n + 1
+                    ));
                 }
                 into = Into::Replace;
                 continue;
@@ -105,10 +108,15 @@ pub fn parse(text: &str) -> Result<(Kind, String, Vec<Edit>), String> {
                     kind = Some(match k.trim() {
                         "wrong" => Kind::Wrong,
                         "ok" => Kind::Ok,
-                        other => return Err(format!("line {}: kind is 'wrong' or 'ok', not {other:?}", n + 1)),
+                        other => {
+                            return Err(format!("line {}: kind is 'wrong' or 'ok', not {other:?}", n + 1));
+                        }
                     });
                 } else if !line.trim().is_empty() {
-                    return Err(format!("line {}: expected '#', 'kind:' or '--- find', got {line:?}", n + 1));
+                    return Err(format!(
+                        "line {}: expected '#', 'kind:' or '--- find', got {line:?}",
+                        n + 1
+                    ));
                 }
             }
             Into::Find | Into::Replace => {
@@ -139,7 +147,11 @@ pub fn apply(source: &str, edits: &[Edit]) -> Result<String, String> {
     for (i, edit) in edits.iter().enumerate() {
         let found = out.matches(edit.find.as_str()).count();
         if found != 1 {
-            let first = edit.find.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let first = edit
+                .find
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
             return Err(format!(
                 "edit {}: its find text (starting {:?}) occurs {found} times, not once",
                 i + 1,
@@ -166,9 +178,14 @@ pub fn load(root: &Path) -> crate::Result<Vec<Mutant>> {
             .collect();
         files.sort();
         for file in files {
-            let stem = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let stem = file
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let id = format!("{}/{stem}", exercise.dir);
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let (kind, about, edits) = parse(&text).map_err(|e| format!("mutants/{id}.mutant: {e}"))?;
             mutants.push(Mutant {
                 id,
@@ -308,7 +325,8 @@ fn prepare_workspace(root: &Path, ws: &Path) -> crate::Result<()> {
     let copy = |rel: &str| -> crate::Result<()> {
         let (from, to) = (root.join(rel), ws.join(rel));
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
         let text = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
         // Unchanged files keep their time stamp, so cargo rebuilds only
@@ -320,8 +338,12 @@ fn prepare_workspace(root: &Path, ws: &Path) -> crate::Result<()> {
     };
     // The workspace without xtask and the staff crates: only what the
     // exercises need, so that cargo resolves and builds little.
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
-    let manifest = manifest.replace(r#"members = ["crates/*", "xtask"]"#, r#"members = ["crates/syscalls", "crates/[0-9]*"]"#);
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let manifest = manifest.replace(
+        r#"members = ["crates/*", "xtask"]"#,
+        r#"members = ["crates/syscalls", "crates/[0-9]*"]"#,
+    );
     std::fs::create_dir_all(ws).map_err(|e| format!("cannot create {}: {e}", ws.display()))?;
     let target = ws.join("Cargo.toml");
     if std::fs::read_to_string(&target).ok().as_deref() != Some(manifest.as_str()) {
@@ -332,7 +354,11 @@ fn prepare_workspace(root: &Path, ws: &Path) -> crate::Result<()> {
     dirs.push("syscalls".to_string());
     for dir in dirs {
         for file in walk(&root.join("crates").join(&dir))? {
-            let rel = file.strip_prefix(root).unwrap_or(&file).to_string_lossy().into_owned();
+            let rel = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .into_owned();
             copy(&rel)?;
         }
     }
@@ -345,7 +371,9 @@ fn walk(dir: &Path) -> crate::Result<Vec<PathBuf>> {
     let mut stack = vec![dir.join("src")];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(|e| format!("cannot read {}: {e}", d.display()))? {
-            let path = entry.map_err(|e| format!("cannot read {}: {e}", d.display()))?.path();
+            let path = entry
+                .map_err(|e| format!("cannot read {}: {e}", d.display()))?
+                .path();
             if path.is_dir() {
                 stack.push(path);
             } else {
@@ -358,13 +386,25 @@ fn walk(dir: &Path) -> crate::Result<Vec<PathBuf>> {
 
 /// Writes the mutant into the scratch workspace, builds it and keeps its
 /// binary under `bins`.
-fn build_one(root: &Path, ws: &Path, bins: &Path, m: &Mutant, options: &BuildOptions) -> crate::Result<PathBuf> {
-    let rel = Path::new("crates").join(m.exercise.dir).join("src").join("main.rs");
-    let source = std::fs::read_to_string(root.join(&rel)).map_err(|e| format!("cannot read {}: {e}", rel.display()))?;
+fn build_one(
+    root: &Path,
+    ws: &Path,
+    bins: &Path,
+    m: &Mutant,
+    options: &BuildOptions,
+) -> crate::Result<PathBuf> {
+    let rel = Path::new("crates")
+        .join(m.exercise.dir)
+        .join("src")
+        .join("main.rs");
+    let source = std::fs::read_to_string(root.join(&rel))
+        .map_err(|e| format!("cannot read {}: {e}", rel.display()))?;
     let mutated = apply(&source, &m.edits)?;
     std::fs::write(ws.join(&rel), mutated).map_err(|e| format!("cannot write the mutant: {e}"))?;
     let built = build(ws, &[m.exercise.name], options).map_err(|e| e.to_string())?;
-    let binary = built.binary(m.exercise.name).map_err(|e| format!("does not build:\n{e}"))?;
+    let binary = built
+        .binary(m.exercise.name)
+        .map_err(|e| format!("does not build:\n{e}"))?;
     let kept = bins.join(m.id.replace('/', "--"));
     std::fs::copy(binary, &kept).map_err(|e| format!("cannot copy {}: {e}", binary.display()))?;
     Ok(kept)
@@ -402,7 +442,11 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
             varied += 1;
             format!("{min}–{max}/{} (varied)", t.max)
         };
-        let mark = if good { paint.green("✓") } else { paint.red("✗") };
+        let mark = if good {
+            paint.green("✓")
+        } else {
+            paint.red("✗")
+        };
         println!("{:<44} {kind:<6} {mark} {verdict:<16} {scores}", t.mutant.id);
         if let Some(why) = &t.broken {
             problems.push(format!("{}: {why}", t.mutant.id));
@@ -415,7 +459,10 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
             }
             problems.push(text);
         } else if t.varied() {
-            problems.push(format!("{}: its score varied between runs ({scores})", t.mutant.id));
+            problems.push(format!(
+                "{}: its score varied between runs ({scores})",
+                t.mutant.id
+            ));
         }
     }
     let (wrong_good, wrong_all) = by_kind.get("wrong").copied().unwrap_or_default();
@@ -427,7 +474,10 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
     for p in &problems {
         println!("{} {p}", paint.red("✗"));
     }
-    println!("verify --mutants: {} mutants × {runs} run(s), {seconds:.1} s", tallies.len());
+    println!(
+        "verify --mutants: {} mutants × {runs} run(s), {seconds:.1} s",
+        tallies.len()
+    );
     if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -449,7 +499,10 @@ mod tests {
         assert_eq!(edits[0].find, "    a();\n    b();\n");
         assert_eq!(edits[0].replace, "    b();\n");
         assert_eq!(edits[1].replace, "");
-        assert_eq!(apply("x\n    a();\n    b();\nc\n", &edits).unwrap(), "x\n    b();\n");
+        assert_eq!(
+            apply("x\n    a();\n    b();\nc\n", &edits).unwrap(),
+            "x\n    b();\n"
+        );
     }
 
     #[test]
@@ -462,7 +515,11 @@ mod tests {
             find: "a\n".to_string(),
             replace: String::new(),
         };
-        assert!(apply("a\na\n", std::slice::from_ref(&edit)).unwrap_err().contains("2 times"));
+        assert!(
+            apply("a\na\n", std::slice::from_ref(&edit))
+                .unwrap_err()
+                .contains("2 times")
+        );
         assert!(apply("b\n", &[edit]).unwrap_err().contains("0 times"));
     }
 
@@ -473,13 +530,20 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let mutants = load(root).unwrap();
         for m in &mutants {
-            let source = std::fs::read_to_string(root.join("crates").join(m.exercise.dir).join("src/main.rs")).unwrap();
+            let source =
+                std::fs::read_to_string(root.join("crates").join(m.exercise.dir).join("src/main.rs"))
+                    .unwrap();
             if let Err(e) = apply(&source, &m.edits) {
                 panic!("mutants/{}.mutant no longer applies: {e}", m.id);
             }
         }
         for e in checks::catalogue() {
-            let count = |kind| mutants.iter().filter(|m| m.exercise.number == e.number && m.kind == kind).count();
+            let count = |kind| {
+                mutants
+                    .iter()
+                    .filter(|m| m.exercise.number == e.number && m.kind == kind)
+                    .count()
+            };
             let needed = if e.number <= 12 { 2 } else { 1 };
             assert!(
                 count(Kind::Wrong) >= needed,

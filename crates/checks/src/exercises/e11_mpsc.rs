@@ -69,13 +69,16 @@ fn one_writer_whole(o: &Outcome, messages: u64, size: u64) -> Verdict {
     exited(o, 0)?;
     let out = stdout(o);
     let lines: Vec<&str> = out.lines().collect();
-    let totals = format!("1 writer × {messages} records of {size} bytes: {{N}} whole, {{N}} torn, {{N}} missing");
+    let totals =
+        format!("1 writer × {messages} records of {size} bytes: {{N}} whole, {{N}} torn, {{N}} missing");
     if let Some(found) = lines.get(1).and_then(|l| numbers(&totals, l, o.pid)) {
         pieces_not_records(found[0], found[1], messages as i64)?;
     }
     let whole = format!("writer 1: {messages} of {messages} records whole");
-    let totals = format!("1 writer × {messages} records of {size} bytes: {messages} whole, 0 torn, 0 missing");
-    let none = format!("none torn this time: writes above PIPE_BUF ({PIPE_BUF} bytes) may interleave, but need not");
+    let totals =
+        format!("1 writer × {messages} records of {size} bytes: {messages} whole, 0 torn, 0 missing");
+    let none =
+        format!("none torn this time: writes above PIPE_BUF ({PIPE_BUF} bytes) may interleave, but need not");
     stdout_lines(o, &[whole.as_str(), totals.as_str(), none.as_str()])?;
     waited_for(o, "every writer")
 }

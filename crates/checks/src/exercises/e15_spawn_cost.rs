@@ -205,7 +205,10 @@ fn tsv(o: &Outcome, sizes: &[u64], runs: u64) -> Verdict {
             _ => None,
         };
         let Some(bytes) = bytes else {
-            return Err(format!("expected touched\t{mib}\tRESIDENT_BYTES, got {:?}", fields.join("\t")));
+            return Err(format!(
+                "expected touched\t{mib}\tRESIDENT_BYTES, got {:?}",
+                fields.join("\t")
+            ));
         };
         check_resident(mib, bytes as f64 / f64::from(1 << 20))?;
     }
