@@ -357,3 +357,61 @@ fn student_chapters_use_no_authoring_jargon() {
         found.join("\n")
     );
 }
+
+/// The sample outputs in the students' chapter on checking show the points a
+/// student sees (public checks only: the release has no hidden ones), so
+/// they cannot drift from the catalogue when checks are added or moved.
+#[test]
+fn checking_samples_show_the_students_point_totals() {
+    let text = std::fs::read_to_string(root().join("docs/src/checking.md")).unwrap();
+    let (mut rows, mut passed, mut earned, mut possible) = (0, 0, 0, 0);
+    let mut problems = Vec::new();
+    for line in text.lines() {
+        let mark = if line.starts_with("✓ ") {
+            true
+        } else if line.starts_with("✗ ") {
+            false
+        } else {
+            continue;
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(number), Some(score)) = (words.get(1), words.last()) else {
+            continue;
+        };
+        let Some((got, max)) = score.split_once('/') else {
+            continue;
+        };
+        let (Ok(got), Ok(max), Some(e)) = (got.parse::<u32>(), max.parse::<u32>(), checks::find(number)) else {
+            continue;
+        };
+        let public = e.max_points(false);
+        if max != public || (mark && got != max) || (!mark && got >= max) {
+            problems.push(format!(
+                "{line:?}: a student has {public} points possible for {} (public checks only)",
+                e.label()
+            ));
+        }
+        rows += 1;
+        passed += u32::from(mark);
+        earned += got;
+        possible += max;
+    }
+    assert!(rows > 0, "checking.md shows no table of results");
+    let summary = format!("{passed}/{rows} exercises pass, {earned}/{possible} points");
+    if !text.contains(&summary) {
+        problems.push(format!("the summary under the table should read {summary:?}"));
+    }
+    for line in text.lines().filter(|l| l.contains(" checks fail")) {
+        // "✗ 03 closing-ends: 3 of 5 checks fail  (…)"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let e = words.get(1).and_then(|n| checks::find(n));
+        let total = words.iter().position(|w| *w == "of").and_then(|i| words.get(i + 1));
+        if let (Some(e), Some(total)) = (e, total) {
+            let public = (e.checks)().iter().filter(|c| !c.hidden).count();
+            if total.parse::<usize>() != Ok(public) {
+                problems.push(format!("{line:?}: {} has {public} public checks", e.label()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "docs/src/checking.md:\n{}", problems.join("\n"));
+}
