@@ -34,10 +34,25 @@ pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Verdict {
 pub fn exited(o: &Outcome, code: i32) -> Verdict {
     match o.status {
         Status::Exited(c) if c == code => Ok(()),
+        Status::Exited(_) => Err(format!(
+            "expected the program to exit with status {code}, but it {}{}",
+            o.summary(),
+            said(o)
+        )),
         _ => Err(format!(
             "expected the program to exit with status {code}, but it {}",
             o.summary()
         )),
+    }
+}
+
+/// A program that fails usually says why on its last line of stderr:
+/// `": <that line>"`, or nothing when it said nothing.
+fn said(o: &Outcome) -> String {
+    let err = stderr(o);
+    match err.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => format!(", saying: {}", escape(line.trim())),
+        None => String::new(),
     }
 }
 
@@ -92,7 +107,18 @@ pub fn stdout_lines(o: &Outcome, templates: &[&str]) -> Verdict {
             "the last line of output has no newline at its end".to_string()
         });
     }
-    Err(diff(&bindings.render(templates), &actual))
+    Err(diff(&bindings.render(templates), &actual) + &left_behind(o))
+}
+
+/// When lines are missing and the run left processes behind, the likely
+/// reason: output of a process nobody waited for is lost with it.
+fn left_behind(o: &Outcome) -> String {
+    if o.notes.is_empty() {
+        return String::new();
+    }
+    "the run left a process behind (see below): a child or thread that is not waited for \
+     may not have printed yet when the program ended, so its lines are missing\n"
+        .to_string()
 }
 
 /// Standard output is these lines in some order: for programs whose
@@ -108,9 +134,10 @@ pub fn stdout_lines_any_order(o: &Outcome, templates: &[&str]) -> Verdict {
     }
     let expected = Bindings::new(o.pid).render(templates);
     Err(format!(
-        "expected these lines in any order:\n{}\ngot:\n{}",
+        "expected these lines in any order:\n{}\ngot:\n{}\n{}",
         indent(&expected),
-        indent(&actual)
+        indent(&actual),
+        left_behind(o)
     ))
 }
 
@@ -278,8 +305,10 @@ pub fn nul_bytes(actual: &str) -> Option<String> {
     if count == 0 {
         return None;
     }
-    let trailing = actual.trim_end_matches(['\0', '\n']).chars().all(|c| c != '\0');
-    Some(if trailing {
+    // One run of NULs: a buffer printed whole, its unused end included.
+    let first = actual.find('\0').unwrap_or(0);
+    let one_run = actual[first..].chars().take(count).all(|c| c == '\0');
+    Some(if one_run {
         format!(
             "{count} NUL bytes after the message: the program printed the whole buffer, not the \
              n bytes read (use &buf[..n])"
@@ -419,7 +448,9 @@ mod tests {
             "{d}"
         );
         assert_eq!(nul_bytes("plain\n"), None);
-        assert!(nul_bytes("a\0b").unwrap().contains("in the output"));
+        assert!(nul_bytes("a\0b\0c").unwrap().contains("in the output"));
+        let quoted = format!("It was “Hello{}”\n", "\0".repeat(8180));
+        assert!(nul_bytes(&quoted).unwrap().starts_with("8180 NUL bytes after the message"));
     }
 
     #[test]

@@ -246,7 +246,9 @@ impl Tally<'_> {
             self.passed += 1;
         }
         if self.example.is_none() {
-            if let Some(c) = result.checks.iter().find(|c| !c.passed) {
+            // A public failure first: that is what the student gets to see.
+            let public = result.checks.iter().find(|c| !c.passed && !c.hidden);
+            if let Some(c) = public.or_else(|| result.checks.iter().find(|c| !c.passed)) {
                 let hidden = if c.hidden { " (hidden)" } else { "" };
                 let first = c.output.lines().next().unwrap_or_default();
                 self.example = Some(format!("fails “{}”{hidden}: {first}", c.name));
@@ -448,6 +450,12 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
             paint.red("✗")
         };
         println!("{:<44} {kind:<6} {mark} {verdict:<16} {scores}", t.mutant.id);
+        if crate::term::verbosity() == crate::term::Verbosity::Verbose {
+            // What the student reads first, to judge whether it names the mistake.
+            if let Some(example) = &t.example {
+                println!("    {example}");
+            }
+        }
         if let Some(why) = &t.broken {
             problems.push(format!("{}: {why}", t.mutant.id));
         } else if !good {

@@ -22,6 +22,14 @@ const LINE: &str = "Hello from pid {P}, precious={N}";
 /// 43 and 86 (main added first) or 84 and 85 (the thread doubled first).
 fn shared_values(o: &Outcome) -> Verdict {
     exited(o, 0)?;
+    let out = stdout(o);
+    crate::expect::ensure(out.lines().count() != 1, || {
+        format!(
+            "one line where two were expected:\n{}\nwhen main returns the process ends, threads \
+             and all: join the thread before main returns",
+            crate::expect::indent(&out)
+        )
+    })?;
     stdout_lines(o, &[LINE, LINE])?;
     let mut values: Vec<i64> = stdout(o)
         .lines()
