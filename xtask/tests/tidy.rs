@@ -415,3 +415,52 @@ fn checking_samples_show_the_students_point_totals() {
     }
     assert!(problems.is_empty(), "docs/src/checking.md:\n{}", problems.join("\n"));
 }
+
+/// The id mdBook gives a heading: lower case, spaces as `-`, only letters,
+/// digits, `-` and `_` kept.
+fn heading_id(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every chapter asks the reader to predict before running, and hides the
+/// answers; every link into the glossary names one of its entries.
+#[test]
+fn chapters_have_hidden_answers_and_glossary_links_resolve() {
+    let glossary = std::fs::read_to_string(root().join("docs/src/glossary.md")).unwrap();
+    let ids: Vec<String> = glossary
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(heading_id)
+        .collect();
+    let mut problems = Vec::new();
+    for e in checks::catalogue() {
+        let text = std::fs::read_to_string(root().join("docs/src").join(format!("{}.md", e.dir))).unwrap();
+        let open = text.matches("<details>").count();
+        if !text.contains("## Predict, then run") || open == 0 || open != text.matches("</details>").count() {
+            problems.push(format!(
+                "docs/src/{}.md: a `## Predict, then run` section with answers in <details>…</details>",
+                e.dir
+            ));
+        }
+    }
+    for page in chapters() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in link_targets(&text) {
+            if let Some(id) = target.strip_prefix("glossary.md#") {
+                if !ids.iter().any(|i| i == id) {
+                    problems.push(format!("{}: no glossary entry #{id} (entries: {ids:?})", page.display()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
