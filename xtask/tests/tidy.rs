@@ -381,7 +381,8 @@ fn checking_samples_show_the_students_point_totals() {
         let Some((got, max)) = score.split_once('/') else {
             continue;
         };
-        let (Ok(got), Ok(max), Some(e)) = (got.parse::<u32>(), max.parse::<u32>(), checks::find(number)) else {
+        let (Ok(got), Ok(max), Some(e)) = (got.parse::<u32>(), max.parse::<u32>(), checks::find(number))
+        else {
             continue;
         };
         let public = e.max_points(false);
@@ -405,7 +406,10 @@ fn checking_samples_show_the_students_point_totals() {
         // "✗ 03 closing-ends: 3 of 5 checks fail  (…)"
         let words: Vec<&str> = line.split_whitespace().collect();
         let e = words.get(1).and_then(|n| checks::find(n));
-        let total = words.iter().position(|w| *w == "of").and_then(|i| words.get(i + 1));
+        let total = words
+            .iter()
+            .position(|w| *w == "of")
+            .and_then(|i| words.get(i + 1));
         if let (Some(e), Some(total)) = (e, total) {
             let public = (e.checks)().iter().filter(|c| !c.hidden).count();
             if total.parse::<usize>() != Ok(public) {
@@ -413,7 +417,11 @@ fn checking_samples_show_the_students_point_totals() {
             }
         }
     }
-    assert!(problems.is_empty(), "docs/src/checking.md:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "docs/src/checking.md:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// The id mdBook gives a heading: lower case, spaces as `-`, only letters,
@@ -457,7 +465,10 @@ fn chapters_have_hidden_answers_and_glossary_links_resolve() {
         for target in link_targets(&text) {
             if let Some(id) = target.strip_prefix("glossary.md#") {
                 if !ids.iter().any(|i| i == id) {
-                    problems.push(format!("{}: no glossary entry #{id} (entries: {ids:?})", page.display()));
+                    problems.push(format!(
+                        "{}: no glossary entry #{id} (entries: {ids:?})",
+                        page.display()
+                    ));
                 }
             }
         }

@@ -450,7 +450,11 @@ mod tests {
         assert_eq!(nul_bytes("plain\n"), None);
         assert!(nul_bytes("a\0b\0c").unwrap().contains("in the output"));
         let quoted = format!("It was “Hello{}”\n", "\0".repeat(8180));
-        assert!(nul_bytes(&quoted).unwrap().starts_with("8180 NUL bytes after the message"));
+        assert!(
+            nul_bytes(&quoted)
+                .unwrap()
+                .starts_with("8180 NUL bytes after the message")
+        );
     }
 
     #[test]
