@@ -311,6 +311,7 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         "xtask/tests",
         "crates/checks/tests",
         "docs/src/staff.md",
+        "mutants",
     ] {
         assert!(!s.dir.join(staff).exists(), "the release holds {staff}");
     }

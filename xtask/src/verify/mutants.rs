@@ -536,6 +536,10 @@ mod tests {
     #[test]
     fn every_mutant_applies_to_its_reference() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        if !root.join("mutants").is_dir() {
+            // A student repository: the suite is course staff's.
+            return;
+        }
         let mutants = load(root).unwrap();
         for m in &mutants {
             let source =
