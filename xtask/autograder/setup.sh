@@ -31,7 +31,8 @@ cd "$WORKSPACE"
 cargo build --release --locked -p xtask
 
 # The reference holds the solutions and the hidden checks: root's only.
-# Submissions compile and run as nobody, who must not read them.
+# Submissions compile and run as users of their own (the sandbox's uid
+# pool), who must not read them.
 chmod 700 "$SOURCE"
 
 # Self-test of this image: the reference must score full marks. Grading it

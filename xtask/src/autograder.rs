@@ -21,7 +21,7 @@
 //! The zip is written here (stored, no compression): no `zip` program needed.
 
 use crate::flags::AutograderFlags;
-use crate::grade::zip::ZipWriter;
+use grader::zip_writer::ZipWriter;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

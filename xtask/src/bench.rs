@@ -20,7 +20,10 @@
 //! compete with each other; other load on the machine still shows, which is
 //! why the table prints the load average before and after.
 //!
-//! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`.
+//! `cargo xtask bench grade` (the TA's loop) lives in `bench_grade.rs`,
+//! `cargo xtask bench isolation` (hostile submissions among full ones, and
+//! the sandbox's cost per run) in `bench_isolation.rs`, `cargo xtask bench
+//! trace` (what tracing costs) in `bench_trace.rs`.
 
 use crate::flags::BenchFlags;
 use crate::term::Progress;
@@ -33,9 +36,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub fn run(flags: &BenchFlags) -> crate::Result {
     match flags.what.as_str() {
         "grade" => crate::bench_grade::run(),
+        "isolation" => crate::bench_isolation::run(),
+        "trace" => crate::bench_trace::run(),
         "pipes" => pipes(),
         other => Err(format!(
-            "no benchmark '{other}': use `pipes` (the default) or `grade`"
+            "no benchmark '{other}': use `pipes` (the default), `grade`, `isolation` or `trace`"
         )),
     }
 }

@@ -22,8 +22,8 @@
 //! Per-submission seconds of both, then the ratio. The machine is shared
 //! and noisy: only the ratio, measured side by side, means much.
 
-use crate::grade::zip::ZipWriter;
 use checks::Exercise;
+use grader::zip_writer::ZipWriter;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -43,7 +43,7 @@ fn main() {
 
 /// What goes wrong in a submission, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Solved,
     Bare,
     /// The first `n` exercises solved, the rest as released.
@@ -152,31 +152,30 @@ pub fn run() -> crate::Result {
     // Ours: cold (nothing cached), then as a TA's next submissions find it
     // (dependencies built, but every submission's programs compiled anew),
     // then regrading (everything cached).
-    let subs: Vec<crate::grade::Submission> = paths
+    let subs: Vec<grader::Submission> = paths
         .iter()
-        .map(|p| crate::grade::Submission::from_path(p))
+        .map(|p| grader::Submission::from_path(p))
         .collect::<Result<_, _>>()?;
     let cache = scratch.path.join("cache");
     let out = scratch.path.join("grades");
-    let mut options = crate::grade::Options {
+    let options = grader::Options {
         out: out.clone(),
         jobs: checks::default_jobs(),
         force: true,
         budget: None,
-        report: true,
         cache: cache.clone(),
     };
+    let shown = crate::grade::Terminal::new();
     println!("\n== ours: cargo xtask grade, cold (nothing cached)");
-    let cold = crate::grade::grade(&root, &subs, &options)?;
+    let cold = grader::grade(&root, &subs, &options, &shown)?;
     if !cold.errors.is_empty() {
         return Err(cold.errors.join("; "));
     }
     println!("\n== ours again: dependencies built, every program compiled anew");
     let _ = std::fs::remove_dir_all(cache.join("private").join("bins"));
-    let steady = crate::grade::grade(&root, &subs, &options)?;
+    let steady = grader::grade(&root, &subs, &options, &shown)?;
     println!("\n== ours again: everything cached (regrading)");
-    options.report = false;
-    let warm = crate::grade::grade(&root, &subs, &options)?;
+    let warm = grader::grade(&root, &subs, &options, &grader::Quiet)?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
 
     // The plain way, on a few.
@@ -242,7 +241,7 @@ pub fn run() -> crate::Result {
     }
 
     let n = CLASS.len() as f64;
-    let secs = |s: &crate::grade::Summary| s.elapsed.as_secs_f64();
+    let secs = |s: &grader::Summary| s.elapsed.as_secs_f64();
     let plain_each = plain.iter().sum::<f64>() / plain.len().max(1) as f64;
     let mut table = String::new();
     let _ = writeln!(
@@ -312,7 +311,7 @@ pub fn run() -> crate::Result {
 }
 
 /// Writes a submission's exercise sources (only `crates/NN-x/src/`).
-fn write_sources(
+pub(crate) fn write_sources(
     root: &Path,
     catalogue: &[Exercise],
     student: usize,
@@ -326,14 +325,13 @@ fn write_sources(
             _ => true,
         };
         let mut files: Vec<(String, Vec<u8>)> = if solved {
-            crate::grade::reference_sources(root, e)
+            grader::reference_sources(root, e)
                 .map_err(|err| format!("cannot read the sources of {}: {err}", e.name))?
                 .into_iter()
                 .map(|(p, t)| (p, t.into_bytes()))
                 .collect()
         } else {
-            crate::grade::released_stub(root, e)
-                .ok_or_else(|| format!("cannot make the stub of {}", e.name))?
+            grader::released_stub(root, e).ok_or_else(|| format!("cannot make the stub of {}", e.name))?
         };
         let mut main = files.iter_mut().find(|(p, _)| p == "main.rs");
         // Students' solutions differ (in their comments at least): each
@@ -361,12 +359,12 @@ fn write_sources(
 }
 
 /// A temporary folder, removed at the end.
-struct Scratch {
-    path: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) path: PathBuf,
 }
 
 impl Scratch {
-    fn new() -> crate::Result<Scratch> {
+    pub(crate) fn new() -> crate::Result<Scratch> {
         let path = std::env::temp_dir().join(format!("ipc-lab-bench-grade-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         mkdir(&path)?;

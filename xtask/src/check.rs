@@ -93,6 +93,16 @@ pub fn check(
 fn print_report(results: &[ExerciseResult], seconds: f64) {
     let paint = Paint::stdout();
     let verbosity = verbosity();
+    // What the sandbox could promise: always with --verbose; otherwise only
+    // when, as root, a protection was missing (an ordinary user has none of
+    // them, and a student's laptop need not hear so on every check).
+    if let Some(isolation) = checks::isolation(results) {
+        let root =
+            std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+        if verbosity == Verbosity::Verbose || (root && !isolation.missing.is_empty()) {
+            println!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
+        }
+    }
     // Columns as wide as their longest entry, in characters.
     let label_w = results
         .iter()
@@ -120,7 +130,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             r.exercise.title
         );
         if verbosity == Verbosity::Verbose {
-            for c in r.checks.iter().filter(|c| c.passed) {
+            for c in r.checks.iter().filter(|c| c.passed()) {
                 let hidden = if c.hidden { " (hidden check)" } else { "" };
                 println!(
                     "    {} {}{hidden} {}",
@@ -134,7 +144,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failing {
         println!();
-        for c in r.checks.iter().filter(|c| !c.passed) {
+        for c in r.checks.iter().filter(|c| !c.passed()) {
             let hidden = if c.hidden { " (hidden check)" } else { "" };
             println!(
                 "{} {}: {}{hidden}",
@@ -148,6 +158,12 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             }
         }
         println!("  {} {}", paint.bold("hint:"), r.exercise.hint);
+        if let Some(command) = trace_command(r) {
+            println!(
+                "  {} `{command}` shows its descriptor tables and pipes step by step",
+                paint.bold("trace:")
+            );
+        }
     }
     let passed = results.len() - failing.len();
     let score: u32 = results.iter().map(ExerciseResult::score).sum();
@@ -157,4 +173,28 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         "{passed}/{} exercises pass, {score}/{max} points, {seconds:.1} s",
         results.len()
     );
+}
+
+/// The exercises whose programs make pipes or processes: their failures are
+/// what `cargo xtask trace` shows (a pipe never at end of file, a child
+/// never waited for).
+const TRACEABLE: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13];
+
+/// `cargo xtask trace N -- ARGS` for the first failing check of `r` that
+/// ran (not a compile error), when the exercise makes pipes or processes.
+fn trace_command(r: &ExerciseResult) -> Option<String> {
+    if !TRACEABLE.contains(&r.exercise.number) {
+        return None;
+    }
+    let failed = r.checks.iter().find(|c| !c.passed() && c.isolation.is_some())?;
+    let checks = (r.exercise.checks)();
+    let check = checks.iter().find(|k| k.name == failed.name)?;
+    let args = check.command_line("");
+    let args = args.trim_start();
+    let tail = if args.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {args}")
+    };
+    Some(format!("cargo xtask trace {}{tail}", r.exercise.number))
 }

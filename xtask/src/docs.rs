@@ -1,7 +1,8 @@
 //! `cargo xtask docs [--svg [--check]]`: the book.
 //!
-//! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`
-//! (see [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
+//! First the diagrams: `docs/diagrams/*.txt` drawn into `docs/src/img/`,
+//! and the step-throughs: `docs/traces/*.log` into `docs/src/trace/` (see
+//! [`crate::diagrams`]). Then, unless `--svg`, the book itself, with
 //! mdbook when it is installed (`$MDBOOK`, else `mdbook` on the PATH), into
 //! `target/book`; without mdbook, a one-line way to install it.
 //!
@@ -17,16 +18,22 @@
 //! `mdbook serve docs` in the reference workspace.
 
 use crate::flags::DocsFlags;
-use crate::release::stub;
+use course::stub;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 pub fn run(flags: &DocsFlags) -> crate::Result {
     let root = crate::root();
-    let drawn = crate::diagrams::generate(&root, flags.check)?;
+    let mut drawn = crate::diagrams::generate(&root, flags.check)?;
+    let pages = crate::diagrams::generate_traces(&root, flags.check)?;
+    drawn.all.extend(pages.all);
+    drawn.changed.extend(pages.changed);
     if flags.check {
         if drawn.changed.is_empty() {
-            println!("{} diagrams match their descriptions.", drawn.all.len());
+            println!(
+                "{} diagrams and step-throughs match their sources.",
+                drawn.all.len()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         for f in &drawn.changed {
@@ -37,7 +44,7 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
     }
     if crate::term::verbosity() != crate::term::Verbosity::Quiet {
         println!(
-            "drew {} diagrams into docs/src/img ({} changed)",
+            "drew {} diagrams and step-throughs into docs/src/img and docs/src/trace ({} changed)",
             drawn.all.len(),
             drawn.changed.len()
         );
@@ -106,10 +113,10 @@ impl Stage {
         })?;
         // The students' book has no staff chapter (staff read it with
         // `mdbook serve docs` in the reference workspace).
-        let _ = std::fs::remove_file(self.dir.join(crate::release::STAFF_CHAPTER));
+        let _ = std::fs::remove_file(self.dir.join(stub::STAFF_CHAPTER));
         let summary = self.dir.join("docs/src/SUMMARY.md");
         if let Ok(text) = std::fs::read_to_string(&summary) {
-            std::fs::write(&summary, crate::release::student_summary(&text))
+            std::fs::write(&summary, stub::student_summary(&text))
                 .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
         }
         let crates =

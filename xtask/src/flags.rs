@@ -44,8 +44,11 @@ pub enum Command {
     Watch(WatchFlags),
     /// Restore one exercise to its released stub (asks first).
     Reset(ResetFlags),
-    /// Draw the diagrams (docs/diagrams → docs/src/img) and build the book with mdbook.
+    /// Draw the diagrams (docs/diagrams → docs/src/img) and step-throughs (docs/traces → docs/src/trace), and build the book with mdbook.
     Docs(DocsFlags),
+    /// Run one exercise under a tracer: every process's descriptor table, step by step.
+    Trace(TraceFlags),
+    // BEGIN STAFF
     /// Write the student repository (solutions replaced by todo!, hidden checks removed).
     Release(ReleaseFlags),
     /// Prove the checks bite: references pass everything, released stubs fail.
@@ -56,6 +59,28 @@ pub enum Command {
     Autograder(AutograderFlags),
     /// Run the benchmarks and print their table.
     Bench(BenchFlags),
+    // END STAFF
+}
+
+#[derive(Debug, Args)]
+pub struct TraceFlags {
+    /// Exercise number or name (3, 03, closing-ends).
+    pub exercise: String,
+    /// Print every process's table as it was after this step.
+    #[arg(long, value_name = "STEP")]
+    pub at: Option<usize>,
+    /// Also write the steps as one self-contained HTML page (previous/next, a slider).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// Keep the tracer's raw log (one JSON record per line) in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_log: Option<std::path::PathBuf>,
+    /// Show a saved log instead of running the program (`--save-log` made it).
+    #[arg(long, value_name = "FILE", conflicts_with = "save_log")]
+    pub from_log: Option<std::path::PathBuf>,
+    /// Arguments for the program, after `--`.
+    #[arg(last = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +110,25 @@ pub struct DocsFlags {
     pub check: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckFlags {
+    /// Exercises to check (numbers or names); all when none is given.
+    pub exercises: Vec<String>,
+    /// Print the results as one JSON document (Gradescope's results.json schema).
+    #[arg(long)]
+    pub json: bool,
+    /// How many checks to run at once (default: one per CPU).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+/// Parses the process's arguments; on a usage error clap prints it and
+/// exits with 2.
+pub fn parse() -> Flags {
+    Flags::parse()
+}
+
+// BEGIN STAFF
 #[derive(Debug, Args)]
 pub struct ReleaseFlags {
     /// Where to write the student repository.
@@ -145,25 +189,9 @@ pub struct AutograderFlags {
 
 #[derive(Debug, Args)]
 pub struct BenchFlags {
-    /// What to measure: `pipes` (exercises 14-16 and dd, the default) or `grade`.
+    /// What to measure: `pipes` (exercises 14-16 and dd, the default),
+    /// `grade`, `isolation` or `trace`.
     #[arg(default_value = "pipes")]
     pub what: String,
 }
-
-#[derive(Debug, Args)]
-pub struct CheckFlags {
-    /// Exercises to check (numbers or names); all when none is given.
-    pub exercises: Vec<String>,
-    /// Print the results as one JSON document (Gradescope's results.json schema).
-    #[arg(long)]
-    pub json: bool,
-    /// How many checks to run at once (default: one per CPU).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
-}
-
-/// Parses the process's arguments; on a usage error clap prints it and
-/// exits with 2.
-pub fn parse() -> Flags {
-    Flags::parse()
-}
+// END STAFF

@@ -1,62 +1,19 @@
 //! `cargo xtask grade SUB... [--out DIR] [--jobs N] [--force] [--budget S]`:
-//! grades submissions into `DIR/NAME/results.json` and `DIR/grades.csv`.
+//! the command line of the grader (`crates/grader`), which grades
+//! submissions into `DIR/NAME/results.json` and `DIR/grades.csv`.
 //!
-//! A submission is a student repository folder or a `.zip` / `.tar.gz` of
-//! one. From it grading takes only the exercise sources (`submission.rs`),
-//! compiles each exercise with the reference's flags, as `nobody`, in the
-//! sandbox (`compile.rs`), and runs every check, hidden ones included, in
-//! the sandbox. The results file is Gradescope's `results.json`.
-//!
-//! **Work queue.** Reading a submission, compiling one exercise (or a
-//! group of them as one crate, `merge.rs`; an exercise whose group build
-//! fails is then queued to compile alone) and running one check are tasks
-//! on one queue. `--jobs N` (one per CPU by default)
-//! runs up to N compiles, which use a CPU throughout, and 4N tasks in all:
-//! checks mostly wait on their programs (a pipe, a child, a timeout). The
-//! earliest submission's tasks go first, its longest checks first, so
-//! submissions finish in order and the cores stay busy while one
-//! submission's last checks run. A check's outcome does not depend on what
-//! runs beside it: each run has its own process budget, and the checks ask
-//! for no speed.
-//!
-//! **Resuming.** A submission with a `results.json` is skipped unless
-//! `--force`. Results and the CSV are written atomically (a temporary file
-//! renamed into place), so a grader killed at any moment leaves either the
-//! whole file or none; the sandbox kills every process of a run when its
-//! runner disappears.
-//!
-//! **Failures stay local.** A submission that cannot be read, an exercise
-//! with a missing file or a compile error, a program that forks without
-//! end or never finishes: each scores 0 where it happens, with the reason,
-//! and grading goes on. The exit status is 0 when every submission got a
-//! results file, 1 when one could not be written, 2 for a usage error.
-
-mod compile;
-mod merge;
-mod submission;
-mod tar;
-pub mod zip;
-
-pub use submission::Submission;
+//! Exit status: 0 when every submission got a results file, 1 when one
+//! could not be written, 2 for a usage error. Progress goes to a terminal's
+//! stderr; one line per submission and a summary to stdout (none with
+//! `--quiet`).
 
 use crate::flags::GradeFlags;
 use crate::term::{Progress, Verbosity, verbosity};
-use checks::report::{Results, write_atomically};
-use checks::{Check, CheckResult, Exercise, ExerciseResult};
-use compile::{Built, Toolchain, WorkDir};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
-use submission::{Files, Sources};
-
-/// The text of a result that was never produced because time ran out.
-pub const OUT_OF_TIME: &str = "not graded: time budget exceeded";
-/// Time kept in hand when a budget is set: results must still be written.
-const BUDGET_MARGIN: Duration = Duration::from_secs(3);
+use grader::{Observer, Options, Submission, Summary};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
 
 pub fn run(flags: &GradeFlags) -> crate::Result {
     let mut subs = Vec::new();
@@ -74,28 +31,25 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
             ));
         }
     }
-    if subs.iter().any(|s| s.kind == submission::Kind::Zip) && !have("unzip") {
-        return Err("reading .zip submissions needs `unzip` (apt-get install unzip)".into());
-    }
-    if subs.iter().any(|s| s.kind == submission::Kind::TarGz) && !have("gzip") {
-        return Err("reading .tar.gz submissions needs `gzip`".into());
-    }
     let budget = match flags.budget {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => return Err(format!("--budget {s}: give a positive number of seconds")),
         None => None,
     };
     let options = Options {
-        out: flags.out.clone(),
         jobs: flags.jobs.unwrap_or_else(checks::default_jobs).max(1),
         force: flags.force,
         budget,
-        report: verbosity() != Verbosity::Quiet,
-        cache: compile::cache_dir(),
+        ..Options::new(flags.out.clone())
     };
-    let summary = grade(&crate::root(), &subs, &options)?;
-    if options.report {
-        summary.print(&options.out);
+    let report = verbosity() != Verbosity::Quiet;
+    let summary = if report {
+        grader::grade(&crate::root(), &subs, &options, &Terminal::new())?
+    } else {
+        grader::grade(&crate::root(), &subs, &options, &grader::Quiet)?
+    };
+    if report {
+        print_summary(&summary, &options.out);
     }
     for e in &summary.errors {
         eprintln!("error: {e}");
@@ -107,843 +61,77 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
     })
 }
 
-/// Whether a program is on `PATH`.
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-/// How to grade.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `DIR`: results go to `DIR/NAME/results.json` and `DIR/grades.csv`.
-    pub out: PathBuf,
-    /// Tasks at once.
-    pub jobs: usize,
-    /// Grade again what already has results.
-    pub force: bool,
-    /// Time for the whole run, preparation included.
-    pub budget: Option<Duration>,
-    /// Print one line per submission and a summary (and a progress line on a terminal).
-    pub report: bool,
-    /// The grading cache (see `compile.rs`).
-    pub cache: PathBuf,
-}
-
-/// What a grading run did.
-#[derive(Debug, Default)]
-pub struct Summary {
-    /// Submissions graded now, with (score, max score).
-    pub graded: Vec<(String, f64, f64)>,
-    /// Submissions skipped because they already had results.
-    pub skipped: usize,
-    /// Time to get the toolchain and dependencies ready.
-    pub prepare: Duration,
-    /// Time for everything.
-    pub elapsed: Duration,
-    /// Results that could not be written.
-    pub errors: Vec<String>,
-}
-
-impl Summary {
-    fn print(&self, out: &Path) {
-        let n = self.graded.len();
-        let each = if n > 0 {
-            format!(" ({:.2} s per submission)", self.elapsed.as_secs_f64() / n as f64)
-        } else {
-            String::new()
-        };
-        println!(
-            "graded {n} submission{} in {:.1} s{each}; results in {}, grades in {}",
-            if n == 1 { "" } else { "s" },
-            self.elapsed.as_secs_f64(),
-            out.display(),
-            out.join("grades.csv").display()
-        );
-        if self.prepare > Duration::from_secs(5) {
-            println!(
-                "(of which {:.1} s getting the toolchain and dependencies ready: once per machine)",
-                self.prepare.as_secs_f64()
-            );
-        }
-        if self.skipped > 0 {
-            println!(
-                "skipped {} already graded (--force grades them again)",
-                self.skipped
-            );
-        }
-    }
-}
-
-/// Grades `subs` with the reference workspace at `root`.
-///
-/// `Err` only when grading cannot start (the output folder or the
-/// toolchain); everything that goes wrong with a submission ends up in its
-/// results.
-pub fn grade(root: &Path, subs: &[Submission], options: &Options) -> Result<Summary, String> {
-    let start = Instant::now();
-    let deadline = options.budget.map(|b| start + b.saturating_sub(BUDGET_MARGIN));
-    std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
-    remove_stale_temporaries(&options.out);
-    let mut summary = Summary::default();
-    let todo: Vec<&Submission> = subs
-        .iter()
-        .filter(|s| options.force || !results_path(&options.out, &s.name).is_file())
-        .collect();
-    summary.skipped = subs.len() - todo.len();
-    let catalogue = checks::catalogue();
-    if !todo.is_empty() {
-        let progress = Progress::new();
-        let on_step = |step: &str| {
-            if options.report {
-                progress.update(&format!("preparing the grader: {step}…"));
-            }
-        };
-        let toolchain = Toolchain::prepare(root, &options.cache, catalogue, &on_step)?;
-        progress.finish();
-        summary.prepare = start.elapsed();
-        let stubs = released_stubs(root, catalogue);
-        // Before any is timed, optimised builds are the long ones.
-        let compile_millis = catalogue
-            .iter()
-            .map(|e| if toolchain.optimized(e) { 1000 } else { 100 })
-            .collect();
-        let grader = Grader {
-            catalogue,
-            checks: catalogue.iter().map(|e| (e.checks)()).collect(),
-            stubs,
-            toolchain,
-            options,
-            deadline,
-            subs: todo,
-            progress,
-            started: Instant::now(),
-            millis: Mutex::new(catalogue.iter().map(|e| vec![0; (e.checks)().len()]).collect()),
-            compile_millis: Mutex::new(compile_millis),
-        };
-        let (graded, errors) = grader.run();
-        if timing() {
-            eprintln!("{}", cpu_time());
-        }
-        summary.graded = graded;
-        summary.errors = errors;
-    }
-    if let Err(e) = write_csv(&options.out, catalogue) {
-        summary.errors.push(e);
-    }
-    summary.elapsed = start.elapsed();
-    Ok(summary)
-}
-
-/// Whether course staff asked where the time goes (`IPC_LAB_GRADE_TIMING=1`).
-fn timing() -> bool {
-    std::env::var_os("IPC_LAB_GRADE_TIMING").is_some_and(|v| v == "1")
-}
-
-/// The CPU time spent so far by the grader itself (its threads) and by
-/// what it waited for (the sandbox's supervisors, compilers, programs).
-fn cpu_time() -> String {
-    let seconds = |who| {
-        // SAFETY: a zeroed rusage is valid storage; getrusage only writes it.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `usage` is valid for writes.
-        unsafe { libc::getrusage(who, &mut usage) };
-        let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-        (t(usage.ru_utime), t(usage.ru_stime))
-    };
-    let (su, ss) = seconds(libc::RUSAGE_SELF);
-    let (cu, cs) = seconds(libc::RUSAGE_CHILDREN);
-    format!(
-        "CPU time: the grader {:.1} s ({su:.1} user, {ss:.1} system); what it ran {:.1} s \
-         ({cu:.1} user, {cs:.1} system)",
-        su + ss,
-        cu + cs
-    )
-}
-
-/// `DIR/NAME/results.json`.
-pub fn results_path(out: &Path, name: &str) -> PathBuf {
-    out.join(name).join("results.json")
-}
-
-/// Temporary files of an earlier run that was killed between writing and
-/// renaming: `write_atomically` names them `.NAME.tmp.PID`.
-fn remove_stale_temporaries(out: &Path) {
-    let is_stale = |p: &Path| {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(".tmp.") else {
-            return false;
-        };
-        name.starts_with('.')
-            && pid
-                .parse::<u32>()
-                .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
-    };
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            for inner in std::fs::read_dir(&path)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-            {
-                if is_stale(&inner.path()) {
-                    let _ = std::fs::remove_file(inner.path());
-                }
-            }
-        } else if is_stale(&path) {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-}
-
-/// Each exercise's released stub (its reference sources with the
-/// solutions replaced by `todo!()`), to recognise an untouched exercise.
-fn released_stubs(root: &Path, catalogue: &[Exercise]) -> Vec<Option<Files>> {
-    catalogue.iter().map(|e| released_stub(root, e)).collect()
-}
-
-/// One exercise's released stub: its files, as the student release has them.
-pub fn released_stub(root: &Path, e: &Exercise) -> Option<Files> {
-    reference_sources(root, e)
-        .ok()?
-        .into_iter()
-        .map(|(path, text)| Some((path, crate::release::stub_source(&text).ok()?.into_bytes())))
-        .collect()
-}
-
-/// One exercise's reference sources: paths below its `src/`, sorted, with
-/// their text.
-pub fn reference_sources(root: &Path, e: &Exercise) -> std::io::Result<Vec<(String, String)>> {
-    let mut files = Vec::new();
-    collect_rs(&root.join("crates").join(e.dir).join("src"), "", &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.file_type()?.is_dir() {
-            collect_rs(&entry.path(), &rel, out)?;
-        } else if name.ends_with(".rs") {
-            out.push((rel, std::fs::read_to_string(entry.path())?));
-        }
-    }
-    Ok(())
-}
-
-/// One task of the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Task {
-    Read(usize),
-    Compile(usize, usize),
-    /// Compiling a submission's group of exercises as one crate (see
-    /// [`Toolchain::compile_group`]); the group's index in its `State`.
-    Group(usize, usize),
-    Check(usize, usize, usize),
-}
-
-/// A task's place in the queue, smallest first: the earliest submission,
-/// and within it reading, then compiles, then checks, each the longest
-/// known first (so a long one does not start last and hold the submission up).
-type Key = (usize, u8, Reverse<u64>, usize, usize);
-
-impl Task {
-    fn key(self, millis: u64) -> Key {
-        match self {
-            Task::Read(s) => (s, 0, Reverse(0), 0, 0),
-            // A group first: it holds most of the submission's compiling.
-            Task::Group(s, g) => (s, 1, Reverse(u64::MAX), g, 0),
-            Task::Compile(s, e) => (s, 1, Reverse(millis), e, 0),
-            Task::Check(s, e, c) => (s, 2, Reverse(millis), e, c),
-        }
-    }
-
-    fn submission(self) -> usize {
-        match self {
-            Task::Read(s) | Task::Compile(s, _) | Task::Group(s, _) | Task::Check(s, ..) => s,
-        }
-    }
-}
-
-/// A submission's (score, max score), or why its results file could not be written.
-type Outcome = Result<(f64, f64), String>;
-
-/// One submission being graded.
-#[derive(Default)]
-struct State {
-    started: Option<Instant>,
-    work: Option<WorkDir>,
-    sources: Option<Vec<Result<Files, String>>>,
-    binaries: Vec<Option<PathBuf>>,
-    /// The exercises of each `Task::Group`.
-    groups: Vec<Vec<usize>>,
-    results: Vec<Vec<Option<CheckResult>>>,
-    /// Remarks for the results' text, sorted by exercise at the end.
-    notes: Vec<(usize, String)>,
-    left: usize,
-}
-
-/// The tasks waiting. Compiles use CPU throughout and get `jobs` slots;
-/// reading and checks (which mostly wait on the programs) get the other
-/// threads.
-///
-/// Reading and compiling run ahead of checking, first for the `lookahead`
-/// submissions from the oldest unfinished one, and beyond those only to
-/// keep an idle compile slot busy: a submission's checks can then start as
-/// soon as a thread is free, and one that takes long (a program that hangs
-/// until its timeout) overlaps with the checks of the submissions before
-/// it instead of holding up the end of the run. The bound keeps results
-/// coming roughly in order, so a run stopped half-way has finished most of
-/// what it started first.
-struct Queue {
-    reads: BinaryHeap<Reverse<(Key, Task)>>,
-    compiles: BinaryHeap<Reverse<(Key, Task)>>,
-    checks: BinaryHeap<Reverse<(Key, Task)>>,
-    /// Compiles running.
-    compiling: usize,
-    /// Tasks queued or running.
-    outstanding: usize,
-    /// Which submissions are complete; the oldest that is not.
-    complete: Vec<bool>,
-    oldest: usize,
-    lookahead: usize,
-    done: usize,
-    current: String,
-}
-
-impl Queue {
-    fn new(submissions: usize, lookahead: usize) -> Queue {
-        Queue {
-            reads: BinaryHeap::new(),
-            compiles: BinaryHeap::new(),
-            checks: BinaryHeap::new(),
-            compiling: 0,
-            outstanding: 0,
-            complete: vec![false; submissions],
-            oldest: 0,
-            lookahead,
-            done: 0,
-            current: String::new(),
-        }
-    }
-
-    fn push(&mut self, task: Task, key: Key) {
-        let heap = match task {
-            Task::Read(_) => &mut self.reads,
-            Task::Compile(..) | Task::Group(..) => &mut self.compiles,
-            Task::Check(..) => &mut self.checks,
-        };
-        heap.push(Reverse((key, task)));
-    }
-
-    /// Submission `s` is complete.
-    fn finished(&mut self, s: usize) {
-        if let Some(c) = self.complete.get_mut(s) {
-            *c = true;
-        }
-        while self.complete.get(self.oldest) == Some(&true) {
-            self.oldest += 1;
-        }
-    }
-
-    /// The most urgent task that may start now: a compile or a read within
-    /// the lookahead, else a check, else (rather than leave a CPU idle) a
-    /// compile beyond it, or the read that leads to one.
-    fn pop(&mut self, compile_slots: usize) -> Option<Task> {
-        let limit = self.oldest + self.lookahead;
-        let slot = self.compiling < compile_slots;
-        let first = |heap: &BinaryHeap<Reverse<(Key, Task)>>| heap.peek().map(|Reverse((_, t))| *t);
-        let within = |t: Option<Task>| t.filter(|t| t.submission() < limit).is_some();
-        let heap = if slot && within(first(&self.compiles)) {
-            &mut self.compiles
-        } else if within(first(&self.reads)) {
-            &mut self.reads
-        } else if !self.checks.is_empty() {
-            &mut self.checks
-        } else if slot && !self.compiles.is_empty() {
-            &mut self.compiles
-        } else if slot {
-            // A compile slot free and nothing to compile: read what will be.
-            &mut self.reads
-        } else {
-            return None;
-        };
-        let Reverse((_, task)) = heap.pop()?;
-        if let Task::Compile(..) | Task::Group(..) = task {
-            self.compiling += 1;
-        }
-        Some(task)
-    }
-}
-
-struct Grader<'a> {
-    catalogue: &'static [Exercise],
-    checks: Vec<Vec<Check>>,
-    stubs: Vec<Option<Files>>,
-    toolchain: Toolchain,
-    options: &'a Options,
-    deadline: Option<Instant>,
-    subs: Vec<&'a Submission>,
+/// The grader's progress on a terminal: a progress line, and one line per
+/// submission above it.
+pub struct Terminal {
     progress: Progress,
-    started: Instant,
-    /// The longest each check has taken so far, in ms, to start long ones first.
-    millis: Mutex<Vec<Vec<u64>>>,
-    /// The same for each exercise's compile.
-    compile_millis: Mutex<Vec<u64>>,
 }
 
-impl Grader<'_> {
-    fn run(&self) -> (Vec<(String, f64, f64)>, Vec<String>) {
-        let states: Vec<Mutex<State>> = self.subs.iter().map(|_| Mutex::new(State::default())).collect();
-        let jobs = self.options.jobs;
-        let mut queue = Queue::new(self.subs.len(), 2 * jobs);
-        queue.outstanding = self.subs.len();
-        for s in 0..self.subs.len() {
-            queue.push(Task::Read(s), Task::Read(s).key(0));
+impl Terminal {
+    pub fn new() -> Terminal {
+        Terminal {
+            progress: Progress::new(),
         }
-        let queue = Mutex::new(queue);
-        let wake = Condvar::new();
-        let finished: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            // Four threads per compile slot: checks mostly wait on their
-            // programs (a pipe, a child, a timeout), so it takes several
-            // per CPU to keep it busy.
-            for _ in 0..4 * jobs {
-                scope.spawn(|| {
-                    loop {
-                        let task = {
-                            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-                            loop {
-                                if let Some(t) = q.pop(jobs) {
-                                    if let Task::Read(s) = t {
-                                        q.current = self.subs[s].name.clone();
-                                    }
-                                    break Some(t);
-                                }
-                                if q.outstanding == 0 {
-                                    break None;
-                                }
-                                q = wake.wait(q).unwrap_or_else(|p| p.into_inner());
-                            }
-                        };
-                        let Some(task) = task else { break };
-                        let sub = task.submission();
-                        let (next, complete) = self.perform(task, &states[sub]);
-                        if complete {
-                            let result = self.finish(sub, &states[sub]);
-                            self.report(sub, &result);
-                            finished
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .push((sub, result));
-                        }
-                        let keys: Vec<Key> = {
-                            let millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
-                            let compile_millis =
-                                self.compile_millis.lock().unwrap_or_else(|p| p.into_inner());
-                            next.iter()
-                                .map(|t| match *t {
-                                    Task::Check(_, e, c) => t.key(millis[e][c]),
-                                    Task::Compile(_, e) => t.key(compile_millis[e]),
-                                    _ => t.key(0),
-                                })
-                                .collect()
-                        };
-                        let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Task::Compile(..) | Task::Group(..) = task {
-                            q.compiling -= 1;
-                        }
-                        q.outstanding += next.len();
-                        q.outstanding -= 1;
-                        for (t, k) in next.into_iter().zip(keys) {
-                            q.push(t, k);
-                        }
-                        if complete {
-                            q.done += 1;
-                            q.finished(sub);
-                        }
-                        self.show(&q);
-                        drop(q);
-                        wake.notify_all();
-                    }
-                });
-            }
+    }
+}
+
+impl Observer for Terminal {
+    fn preparing(&self, step: &str) {
+        self.progress.update(&format!("preparing the grader: {step}…"));
+    }
+
+    fn progress(&self, done: usize, total: usize, current: &str, left: Option<Duration>) {
+        let left = left.map_or(String::new(), |l| {
+            format!(" · about {:.0} s left", l.as_secs_f64())
         });
-        self.progress.finish();
-        let mut finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
-        finished.sort_by_key(|(s, _)| *s);
-        let mut graded = Vec::new();
-        let mut errors = Vec::new();
-        for (s, result) in finished {
-            match result {
-                Ok((score, max)) => graded.push((self.subs[s].name.clone(), score, max)),
-                Err(e) => errors.push(e),
-            }
-        }
-        (graded, errors)
-    }
-
-    /// The progress line: done/total, the submission being started, time left.
-    fn show(&self, q: &Queue) {
-        if !self.options.report {
-            return;
-        }
-        let total = self.subs.len();
-        let left = if q.done > 0 {
-            let each = self.started.elapsed().as_secs_f64() / q.done as f64;
-            format!(" · about {:.0} s left", each * (total - q.done) as f64)
-        } else {
-            String::new()
-        };
         self.progress
-            .update(&format!("grading {}/{total} · {}{left}", q.done, q.current));
+            .update(&format!("grading {done}/{total} · {current}{left}"));
     }
 
-    /// Prints the submission's line (above the progress line).
-    fn report(&self, sub: usize, result: &Outcome) {
-        if !self.options.report {
-            return;
-        }
+    fn graded(&self, name: &str, outcome: &Result<(f64, f64), String>) {
         self.progress.update("");
-        match result {
-            Ok((score, max)) => println!(
-                "{:<32} {:>6}/{}",
-                self.subs[sub].name,
-                points(*score),
-                points(*max)
-            ),
-            Err(e) => println!("{:<32} error: {e}", self.subs[sub].name),
+        match outcome {
+            Ok((score, max)) => println!("{name:<32} {:>6}/{}", points(*score), points(*max)),
+            Err(e) => println!("{name:<32} error: {e}"),
         }
-    }
-
-    fn out_of_time(&self, needed: Duration) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() + needed > d)
-    }
-
-    /// Runs one task; returns the tasks it makes possible, and whether the
-    /// submission is now complete.
-    fn perform(&self, task: Task, state: &Mutex<State>) -> (Vec<Task>, bool) {
-        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
-        match task {
-            Task::Read(s) => {
-                let (sources, work) = self.read(self.subs[s]);
-                let mut st = lock();
-                st.started = Some(Instant::now());
-                st.work = work;
-                st.binaries = vec![None; self.catalogue.len()];
-                st.results = self.checks.iter().map(|c| vec![None; c.len()]).collect();
-                st.left = self.checks.iter().map(Vec::len).sum();
-                let mut next = Vec::new();
-                // Exercises to compile, by the merged build they may join.
-                let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-                for (e, files) in sources.iter().enumerate() {
-                    match files {
-                        // An exercise left exactly as released scores 0
-                        // without being built or run: its stub would still
-                        // pass checks like `--help` that it did not write.
-                        Ok(files) if self.stubs[e].as_ref() == Some(files) => {
-                            st.notes.push((
-                                e,
-                                format!(
-                                    "{}: unchanged from the release (not attempted)",
-                                    self.catalogue[e].label()
-                                ),
-                            ));
-                            self.fail_exercise(&mut st, e, |_| {
-                                "not attempted: this exercise is unchanged from the release".to_string()
-                            });
-                        }
-                        Ok(_) => match self.toolchain.merge_group(&self.catalogue[e]) {
-                            Some(g) => match groups.iter_mut().find(|(k, _)| *k == g) {
-                                Some((_, members)) => members.push(e),
-                                None => groups.push((g, vec![e])),
-                            },
-                            None => next.push(Task::Compile(s, e)),
-                        },
-                        Err(why) => {
-                            let why = why.clone();
-                            self.fail_exercise(&mut st, e, |_| format!("not graded: {why}"));
-                        }
-                    }
-                }
-                for (_, members) in groups {
-                    match members.as_slice() {
-                        [e] => next.push(Task::Compile(s, *e)),
-                        _ => {
-                            next.push(Task::Group(s, st.groups.len()));
-                            st.groups.push(members);
-                        }
-                    }
-                }
-                st.sources = Some(sources);
-                let complete = st.left == 0;
-                (next, complete)
-            }
-            Task::Compile(s, e) => {
-                let exercise = &self.catalogue[e];
-                let (files, work_path) = {
-                    let st = lock();
-                    let files = st.sources.as_ref().and_then(|v| v[e].as_ref().ok()).cloned();
-                    (files, st.work.as_ref().map(|w| w.path.clone()))
-                };
-                let built = match (files, work_path) {
-                    _ if self.out_of_time(Duration::from_secs(1)) => Err(OUT_OF_TIME.to_string()),
-                    (Some(files), Some(path)) => {
-                        let timeout = self.compile_timeout();
-                        let started = Instant::now();
-                        let built = self.toolchain.compile(exercise, &path, &files, timeout);
-                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        let mut compile_millis =
-                            self.compile_millis.lock().unwrap_or_else(|p| p.into_inner());
-                        compile_millis[e] = compile_millis[e].max(ms);
-                        drop(compile_millis);
-                        self.judge_build(built)
-                    }
-                    _ => Err("not graded: the grader could not make a work folder".to_string()),
-                };
-                let mut st = lock();
-                let next = self.settle(&mut st, s, e, built);
-                let complete = st.left == 0;
-                (next, complete)
-            }
-            Task::Group(s, g) => {
-                let (members, work_path) = {
-                    let st = lock();
-                    let members: Vec<(usize, Files)> = st.groups[g]
-                        .iter()
-                        .filter_map(|&e| {
-                            let files = st.sources.as_ref()?[e].as_ref().ok()?;
-                            Some((e, files.clone()))
-                        })
-                        .collect();
-                    (members, st.work.as_ref().map(|w| w.path.clone()))
-                };
-                let built = match work_path {
-                    // Each alone, where the budget and missing folders are told.
-                    _ if self.out_of_time(Duration::from_secs(1)) => vec![None; members.len()],
-                    None => vec![None; members.len()],
-                    Some(path) => {
-                        let pairs: Vec<(&Exercise, &Files)> =
-                            members.iter().map(|(e, f)| (&self.catalogue[*e], f)).collect();
-                        self.toolchain
-                            .compile_group(&pairs, &path, self.compile_timeout())
-                    }
-                };
-                let mut st = lock();
-                let mut next = Vec::new();
-                for ((e, _), built) in members.iter().zip(built) {
-                    match built {
-                        Some(built) => next.extend(self.settle(&mut st, s, *e, self.judge_build(built))),
-                        None => next.push(Task::Compile(s, *e)),
-                    }
-                }
-                let complete = st.left == 0;
-                (next, complete)
-            }
-            Task::Check(s, e, c) => {
-                let exercise = &self.catalogue[e];
-                let check = &self.checks[e][c];
-                let binary = lock().binaries[e].clone();
-                let result = match binary {
-                    _ if self.out_of_time(Duration::from_millis(500)) => {
-                        failed(exercise, check, OUT_OF_TIME.to_string())
-                    }
-                    Some(binary) => self.run_within_budget(exercise, check, &binary),
-                    None => failed(exercise, check, "not graded: no program".to_string()),
-                };
-                {
-                    let mut millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
-                    let ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-                    millis[e][c] = millis[e][c].max(ms);
-                }
-                if timing() {
-                    // For course staff tuning a grading run: where the time goes.
-                    let secs = result.duration.as_secs_f64();
-                    eprintln!(
-                        "{}\t{}\t{}\t{secs:.3}",
-                        self.subs[s].name,
-                        exercise.label(),
-                        check.name
-                    );
-                }
-                let mut st = lock();
-                st.results[e][c] = Some(result);
-                st.left -= 1;
-                (Vec::new(), st.left == 0)
-            }
-        }
-    }
-
-    /// How long a compile may take: its limit, or the budget left.
-    fn compile_timeout(&self) -> Duration {
-        match self.deadline {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .min(compile::COMPILE_TIMEOUT),
-            None => compile::COMPILE_TIMEOUT,
-        }
-    }
-
-    /// A compile's result: the program, or why the exercise scores 0.
-    fn judge_build(&self, built: Built) -> Result<PathBuf, String> {
-        match built {
-            Built::Binary(p) => Ok(p),
-            // Stopped by the budget, not by the student's code.
-            Built::Error(_) if self.out_of_time(Duration::ZERO) => Err(OUT_OF_TIME.to_string()),
-            Built::Error(text) => Err(format!("it did not compile:\n{text}")),
-        }
-    }
-
-    /// Records exercise `e`'s compile; returns its checks to run.
-    fn settle(&self, st: &mut State, s: usize, e: usize, built: Result<PathBuf, String>) -> Vec<Task> {
-        match built {
-            Ok(binary) => {
-                st.binaries[e] = Some(binary);
-                let n = self.checks[e].len();
-                (0..n).map(|c| Task::Check(s, e, c)).collect()
-            }
-            Err(why) => {
-                if why.starts_with("it did not compile") {
-                    st.notes
-                        .push((e, format!("{}: did not compile", self.catalogue[e].label())));
-                }
-                self.fail_exercise(st, e, |_| why.clone());
-                Vec::new()
-            }
-        }
-    }
-
-    /// Runs a check; near the end of the budget, with its timeout cut to
-    /// the time left. A run stopped by that cut is "not graded", not failed:
-    /// the program might have finished in its full time.
-    fn run_within_budget(&self, exercise: &Exercise, check: &Check, binary: &Path) -> CheckResult {
-        let left = self
-            .deadline
-            .map_or(check.timeout, |d| d.saturating_duration_since(Instant::now()));
-        if left >= check.timeout {
-            return run_check(exercise, check, binary);
-        }
-        let cut = check.clone().timeout(left);
-        let result = run_check(exercise, &cut, binary);
-        if !result.passed && result.duration + Duration::from_millis(100) >= left {
-            return failed(exercise, check, OUT_OF_TIME.to_string());
-        }
-        result
-    }
-
-    /// Every check of exercise `e` fails with `why(check)`.
-    fn fail_exercise(&self, st: &mut State, e: usize, why: impl Fn(&Check) -> String) {
-        for (c, check) in self.checks[e].iter().enumerate() {
-            if st.results[e][c].is_none() {
-                st.results[e][c] = Some(failed(&self.catalogue[e], check, why(check)));
-                st.left -= 1;
-            }
-        }
-    }
-
-    /// Reads a submission's sources and makes its work folder.
-    fn read(&self, sub: &Submission) -> (Vec<Result<Files, String>>, Option<WorkDir>) {
-        let sources = match submission::read(sub, self.catalogue) {
-            Ok(Sources { exercises }) => exercises,
-            Err(why) => vec![Err(why); self.catalogue.len()],
-        };
-        match self.toolchain.work_dir(&sub.name) {
-            Ok(work) => (sources, Some(work)),
-            Err(why) => (vec![Err(why); self.catalogue.len()], None),
-        }
-    }
-
-    /// Writes the submission's results file; returns its score.
-    fn finish(&self, sub: usize, state: &Mutex<State>) -> Outcome {
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        let elapsed = st.started.map_or(Duration::ZERO, |t| t.elapsed());
-        let results: Vec<ExerciseResult> = self
-            .catalogue
-            .iter()
-            .zip(st.results.iter_mut())
-            .map(|(exercise, checks)| ExerciseResult {
-                exercise,
-                checks: checks.iter_mut().filter_map(Option::take).collect(),
-            })
-            .collect();
-        let mut file = Results::from_results(&results, elapsed);
-        // Counted on the checks' own outputs: the results file adds the
-        // exercise's hint to every failed check's text.
-        let out_of_time = results
-            .iter()
-            .flat_map(|r| &r.checks)
-            .filter(|c| c.output == OUT_OF_TIME)
-            .count();
-        let mut text = String::new();
-        let passed = results.iter().filter(|r| r.passed()).count();
-        let _ = write!(text, "{passed} of {} exercises pass every check.", results.len());
-        st.notes.sort();
-        for (_, note) in &st.notes {
-            let _ = write!(text, "\n{note}");
-        }
-        if out_of_time > 0 {
-            let _ = write!(
-                text,
-                "\nThe grader's time budget ran out: {out_of_time} checks were not graded (0 points)."
-            );
-        }
-        file.output = Some(text);
-        let (score, max) = (file.score, file.max_score);
-        drop(st.work.take()); // removes the work folder
-        let name = &self.subs[sub].name;
-        let path = results_path(&self.options.out, name);
-        std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| write_atomically(&path, file.to_json().as_bytes()))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok((score, max))
     }
 }
 
-/// Runs one check. When the sandbox itself failed (not the program: the
-/// grader's machine, out of processes or memory for a moment), the check
-/// is run again, up to three times: a student must not lose points to the
-/// grader's machine.
-fn run_check(exercise: &Exercise, check: &Check, binary: &Path) -> CheckResult {
-    const SANDBOX_FAILED: &str = "the sandbox could not run it";
-    let mut result = checks::run_check(exercise, check, Ok(binary));
-    for attempt in 1..=3 {
-        if result.passed || !result.output.starts_with(SANDBOX_FAILED) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20 * attempt));
-        result = checks::run_check(exercise, check, Ok(binary));
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.progress.finish();
     }
-    result
 }
 
-/// A check that failed without running.
-fn failed(exercise: &Exercise, check: &Check, why: String) -> CheckResult {
-    CheckResult {
-        name: check.name,
-        command: check.command_line(exercise.name),
-        score: 0,
-        max_score: check.points,
-        hidden: check.hidden,
-        passed: false,
-        output: why,
-        duration: Duration::ZERO,
+/// The closing lines: how many, in how long, where the results are.
+fn print_summary(summary: &Summary, out: &Path) {
+    let n = summary.graded.len();
+    let each = if n > 0 {
+        format!(
+            " ({:.2} s per submission)",
+            summary.elapsed.as_secs_f64() / n as f64
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "graded {n} submission{} in {:.1} s{each}; results in {}, grades in {}",
+        if n == 1 { "" } else { "s" },
+        summary.elapsed.as_secs_f64(),
+        out.display(),
+        out.join("grades.csv").display()
+    );
+    if summary.prepare > Duration::from_secs(5) {
+        println!(
+            "(of which {:.1} s getting the toolchain and dependencies ready: once per machine)",
+            summary.prepare.as_secs_f64()
+        );
+    }
+    if summary.skipped > 0 {
+        println!(
+            "skipped {} already graded (--force grades them again)",
+            summary.skipped
+        );
     }
 }
 
@@ -953,135 +141,5 @@ fn points(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x:.2}")
-    }
-}
-
-/// Rewrites `DIR/grades.csv` from every `DIR/*/results.json`: one row per
-/// submission, the points of each exercise, the total and the maximum.
-pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
-    let mut rows = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| format!("cannot read {}: {e}", out.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("results.json").is_file())
-        .collect();
-    entries.sort();
-    for dir in entries {
-        let Ok(text) = std::fs::read_to_string(dir.join("results.json")) else {
-            continue;
-        };
-        let Ok(results) = serde_json::from_str::<Results>(&text) else {
-            continue;
-        };
-        let mut per_exercise = vec![0.0; catalogue.len()];
-        for t in &results.tests {
-            let number = t
-                .number
-                .as_deref()
-                .and_then(|n| n.split('.').next())
-                .and_then(|n| n.parse::<u8>().ok());
-            if let Some(i) = number.and_then(|n| catalogue.iter().position(|e| e.number == n)) {
-                per_exercise[i] += t.score;
-            }
-        }
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let mut row = vec![csv_field(&name)];
-        row.extend(per_exercise.iter().map(|p| points(*p)));
-        row.push(points(results.score));
-        row.push(points(results.max_score));
-        rows.push(row.join(","));
-    }
-    let mut header = vec!["submission".to_string()];
-    header.extend(
-        catalogue
-            .iter()
-            .map(|e| csv_field(&format!("{:02}-{}", e.number, e.name))),
-    );
-    header.push("total".into());
-    header.push("max".into());
-    let mut csv = header.join(",");
-    csv.push('\n');
-    for row in rows {
-        csv.push_str(&row);
-        csv.push('\n');
-    }
-    let path = out.join("grades.csv");
-    write_atomically(&path, csv.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// A CSV field, quoted when it must be (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compiles_and_reads_run_ahead_of_checks_within_the_lookahead() {
-        let mut q = Queue::new(5, 2);
-        for (t, ms) in [
-            (Task::Check(0, 1, 2), 5),
-            (Task::Read(3), 0),
-            (Task::Read(1), 0),
-            (Task::Compile(0, 3), 0),
-            (Task::Check(0, 2, 0), 900),
-            (Task::Compile(2, 4), 0),
-            (Task::Check(1, 0, 0), 0),
-        ] {
-            q.push(t, t.key(ms));
-        }
-        // Submissions 0 and 1 are within the lookahead: first compile 0's,
-        // then read 1; the longest check next.
-        assert_eq!(q.pop(1), Some(Task::Compile(0, 3)));
-        assert_eq!(q.pop(1), Some(Task::Read(1)));
-        assert_eq!(q.pop(1), Some(Task::Check(0, 2, 0)));
-        assert_eq!(q.pop(1), Some(Task::Check(0, 1, 2)));
-        assert_eq!(q.pop(1), Some(Task::Check(1, 0, 0)));
-        // Nothing within reach, the one compile slot taken: wait.
-        assert_eq!(q.pop(1), None);
-        // A slot free and no check waiting: compile beyond the lookahead
-        // rather than idle, then read what comes next.
-        q.compiling = 0;
-        assert_eq!(q.pop(1), Some(Task::Compile(2, 4)));
-        q.compiling = 0;
-        assert_eq!(q.pop(1), Some(Task::Read(3)));
-        assert_eq!(q.pop(1), None);
-    }
-
-    #[test]
-    fn the_lookahead_moves_with_the_oldest_unfinished_submission() {
-        let mut q = Queue::new(4, 1);
-        q.push(Task::Check(0, 0, 0), Task::Check(0, 0, 0).key(0));
-        q.push(Task::Read(2), Task::Read(2).key(0));
-        q.compiling = 1;
-        // Submission 2 is beyond the lookahead while 0 is unfinished.
-        assert_eq!(q.pop(1), Some(Task::Check(0, 0, 0)));
-        assert_eq!(q.pop(1), None);
-        // Finishing 1 first changes nothing: 0 is still the oldest.
-        q.finished(1);
-        assert_eq!(q.pop(1), None);
-        q.finished(0);
-        assert_eq!(q.oldest, 2);
-        assert_eq!(q.pop(1), Some(Task::Read(2)));
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("alice"), "alice");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
-
-    #[test]
-    fn points_drop_needless_decimals() {
-        assert_eq!(points(12.0), "12");
-        assert_eq!(points(2.5), "2.50");
     }
 }

@@ -3,25 +3,35 @@
 //! This file only parses flags and dispatches; each subcommand lives in its
 //! own module. Exit codes everywhere: 0 success, 1 checks failed, 2 usage or
 //! environment error (with a one-line reason).
+//!
+//! Course staff's commands (release, verify, grade, autograder, bench) sit
+//! between `BEGIN STAFF` and `END STAFF` markers, here, in `flags.rs` and
+//! in the manifests: the student release cuts those blocks and leaves
+//! their modules out, so a student compiles only their own commands.
 
-mod autograder;
-mod bench;
-mod bench_grade;
 mod check;
 mod diagrams;
 mod docs;
 mod flags;
-mod grade;
 mod hint;
 mod list;
 mod progress;
-mod release;
 mod reset;
 mod run;
 mod term;
+mod trace;
 mod tty;
-mod verify;
 mod watch;
+// BEGIN STAFF
+mod autograder;
+mod bench;
+mod bench_grade;
+mod bench_isolation;
+mod bench_trace;
+mod grade;
+mod release;
+mod verify;
+// END STAFF
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,11 +54,14 @@ fn main() -> ExitCode {
         flags::Command::Watch(opts) => watch::run(&opts),
         flags::Command::Reset(opts) => reset::run(&opts),
         flags::Command::Docs(opts) => docs::run(&opts),
+        flags::Command::Trace(opts) => trace::run(&opts),
+        // BEGIN STAFF
         flags::Command::Release(opts) => release::run(&opts),
         flags::Command::Verify(opts) => verify::run(&opts),
         flags::Command::Grade(opts) => grade::run(&opts),
         flags::Command::Autograder(opts) => autograder::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
+        // END STAFF
     };
     match result {
         Ok(code) => code,

@@ -12,7 +12,12 @@
 //! - a README for students, a `.gitignore` and a GitHub Classroom workflow,
 //!   made from the templates in `xtask/student/`.
 //!
-//! Left out on purpose: every `tests/`, `examples/` and `benches/` folder.
+//! Left out on purpose: course staff's code — the grader crate, xtask's
+//! staff commands ([`STAFF_ONLY`]), and the blocks between `BEGIN STAFF` and
+//! `END STAFF` markers in the files kept (xtask's `main.rs` and `flags.rs`,
+//! the manifests), so a student compiles only their own commands; the
+//! release's `Cargo.lock` is then pruned by cargo to what is left. Also
+//! every `tests/`, `examples/` and `benches/` folder.
 //! They test the course's tools, not the student's work; several (the
 //! reference test of `crates/checks`, xtask's tidy and command-line tests)
 //! only pass with the solutions in place, and a student running
@@ -27,7 +32,6 @@
 //! the release rewrites would leak); files are written atomically, and only
 //! when their contents change, so rebuilding a release is incremental.
 
-pub mod stub;
 mod student;
 
 use crate::flags::ReleaseFlags;
@@ -37,7 +41,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub use stub::{strip_hidden, stub_source};
+pub use course::stub::{self, strip_hidden, stub_source};
 
 pub fn run(flags: &ReleaseFlags) -> crate::Result {
     let root = crate::root();
@@ -68,6 +72,29 @@ pub fn run(flags: &ReleaseFlags) -> crate::Result {
         out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Course staff's alone: never in the release.
+pub const STAFF_ONLY: &[&str] = &[
+    "crates/grader",
+    "xtask/autograder",
+    "xtask/fixtures",
+    "xtask/student",
+    "xtask/src/autograder.rs",
+    "xtask/src/bench.rs",
+    "xtask/src/bench_grade.rs",
+    "xtask/src/bench_isolation.rs",
+    "xtask/src/bench_trace.rs",
+    "xtask/src/grade.rs",
+    "xtask/src/release.rs",
+    "xtask/src/release",
+    "xtask/src/verify.rs",
+    "xtask/src/verify",
+];
+
+/// Whether `rel` (relative to the workspace) is course staff's alone.
+fn is_staff_only(rel: &Path) -> bool {
+    STAFF_ONLY.iter().any(|s| rel.starts_with(s))
 }
 
 /// A text transform of [`stub`]: the file's new text, or what is wrong with it.
@@ -148,6 +175,9 @@ impl Release {
     /// Copies one file, rewriting Rust sources under `crates/`: exercise
     /// regions become `todo!()`s, hidden checks go.
     fn copy(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+        if is_staff_only(rel) {
+            return Ok(());
+        }
         let from = root.join(rel);
         let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
         let executable = std::fs::metadata(&from).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
@@ -155,6 +185,8 @@ impl Release {
         let rewrite: Option<Rewrite> = match extension {
             "rs" if rel.starts_with("crates/checks") => Some(strip_hidden),
             "rs" if rel.starts_with("crates") => Some(stub_source),
+            "rs" if rel.starts_with("xtask") => Some(stub::strip_staff),
+            "toml" => Some(stub::strip_staff),
             "md" if rel.starts_with("docs") => Some(stub::stub_page),
             _ => None,
         };
@@ -180,7 +212,7 @@ impl Release {
     /// Copies a directory's files, skipping dotfiles and `target`.
     fn copy_tree(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
         let dir = root.join(rel);
-        if !dir.is_dir() {
+        if !dir.is_dir() || is_staff_only(rel) {
             return Ok(());
         }
         for entry in sorted_entries(&dir)? {
@@ -206,6 +238,9 @@ impl Release {
     /// sources include with `include_str!`) but its tests, examples and
     /// benchmarks.
     fn copy_package(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+        if is_staff_only(rel) {
+            return Ok(());
+        }
         for entry in sorted_entries(&root.join(rel))? {
             let name = entry
                 .file_name()
@@ -244,11 +279,11 @@ impl Release {
             }
         }
         // The staff chapter is for the reference workspace's book only.
-        self.files.remove(Path::new(STAFF_CHAPTER));
+        self.files.remove(Path::new(stub::STAFF_CHAPTER));
         let summary = Path::new("docs/src/SUMMARY.md");
         if let Some(file) = self.files.get_mut(summary) {
             let text = String::from_utf8_lossy(&file.contents).into_owned();
-            file.contents = student_summary(&text).into_bytes();
+            file.contents = stub::student_summary(&text).into_bytes();
         }
         Ok(())
     }
@@ -293,6 +328,9 @@ impl Release {
                 .map_err(|e| format!("cannot set the mode of {}: {e}", to.display()))?;
             changed += 1;
         }
+        if self.files.contains_key(Path::new("Cargo.lock")) {
+            prune_lockfile(out)?;
+        }
         Ok(changed)
     }
 
@@ -305,48 +343,33 @@ impl Release {
     }
 }
 
-/// The chapter for course staff, left out of the student release.
-pub const STAFF_CHAPTER: &str = "docs/src/staff.md";
-
-/// The book's table of contents without the staff chapter: its entry, and
-/// the part title above it when nothing else is left in that part.
-pub fn student_summary(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if line.starts_with("# ") && i > 0 {
-            // A part: keep it only if some entry of it stays.
-            let end = (i + 1..lines.len())
-                .find(|&k| lines[k].starts_with("# "))
-                .unwrap_or(lines.len());
-            let part = &lines[i..end];
-            let kept: Vec<&str> = part
-                .iter()
-                .copied()
-                .filter(|l| !l.contains("(staff.md)"))
-                .collect();
-            if kept
-                .iter()
-                .any(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with('['))
-            {
-                out.extend(kept);
-            }
-            i = end;
-            continue;
-        }
-        if !line.contains("(staff.md)") {
-            out.push(line);
-        }
-        i += 1;
+/// Lets cargo drop from the release's `Cargo.lock` the packages only course
+/// staff's crates used (the grader's archive readers), keeping every other
+/// version as the reference has it: `cargo metadata` resolves against the
+/// lock, offline, and writes it back pruned.
+fn prune_lockfile(out: &Path) -> crate::Result<()> {
+    let output = std::process::Command::new(checks::build::cargo())
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(out.join("Cargo.toml"))
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        return Err(format!(
+            "cargo metadata could not settle the release's Cargo.lock: {}",
+            err.lines().find(|l| l.starts_with("error")).unwrap_or(err.trim())
+        ));
     }
-    while out.last().is_some_and(|l| l.trim().is_empty()) {
-        out.pop();
-    }
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
+    Ok(())
 }
 
 /// Deletes what is not in `keep` under `out/rel`; says whether `out/rel`
@@ -451,15 +474,6 @@ fn refuse_overlap(root: &Path, out: &Path) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_student_summary_has_no_staff_chapter_or_empty_part() {
-        let text = "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n\n# For course staff\n\n- [Releasing and grading](staff.md)\n";
-        assert_eq!(
-            student_summary(text),
-            "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n"
-        );
-    }
 
     fn file(text: &str) -> File {
         File {

@@ -16,7 +16,7 @@
 //!    repository made before releases shipped stubs, where that first
 //!    commit is the release).
 //!
-//! [`stub_source`]: crate::release::stub_source
+//! [`stub_source`]: course::stub::stub_source
 
 use crate::flags::ResetFlags;
 use std::io::{BufRead, IsTerminal, Write};
@@ -108,10 +108,9 @@ fn released_stub(
     if let Ok(text) = std::fs::read_to_string(root.join(pristine_path(e))) {
         return Ok((text, Origin::Pristine));
     }
-    if let Some(text) = current
-        && crate::release::stub::regions(text).is_ok_and(|r| !r.is_empty())
-    {
-        let stub = crate::release::stub_source(text).map_err(|err| format!("{}: {err}", rel.display()))?;
+    // The reference's own file: its solution regions make the stub.
+    if let Some(text) = current.filter(|t| course::stub::regions(t).is_ok_and(|r| !r.is_empty())) {
+        let stub = course::stub::stub_source(text).map_err(|err| format!("{}: {err}", rel.display()))?;
         return Ok((stub, Origin::Reference));
     }
     if let Some(text) = first_committed(root, rel) {

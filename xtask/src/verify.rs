@@ -234,7 +234,7 @@ impl<'a> Row<'a> {
     }
 
     fn stub_failures(&self) -> usize {
-        self.stub.checks.iter().filter(|c| !c.passed).count()
+        self.stub.checks.iter().filter(|c| !c.passed()).count()
     }
 
     /// Whether some failing public check shows the `todo!()` message, so
@@ -243,7 +243,7 @@ impl<'a> Row<'a> {
         self.stub
             .checks
             .iter()
-            .any(|c| !c.passed && c.output.contains(TODO_PANIC))
+            .any(|c| !c.passed() && c.output.contains(TODO_PANIC))
     }
 }
 
@@ -261,7 +261,7 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
     let mut problems = Vec::new();
     for row in rows {
         let label = row.exercise.label();
-        let passed = row.reference.checks.iter().filter(|c| c.passed).count();
+        let passed = row.reference.checks.iter().filter(|c| c.passed()).count();
         let total = row.reference.checks.len();
         let reference_ok = row.reference.passed() && total > 0;
         let fails = row.stub_failures();
@@ -279,7 +279,7 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
             mark(stub_ok),
             row.stub.checks.len(),
         );
-        for c in row.reference.checks.iter().filter(|c| !c.passed) {
+        for c in row.reference.checks.iter().filter(|c| !c.passed()) {
             let hidden = if c.hidden { " (hidden)" } else { "" };
             problems.push(format!(
                 "{label}: the reference fails “{}”{hidden}\n  $ {}\n{}",

@@ -223,9 +223,10 @@ fn read_keys(interactive: bool, tx: Sender<Event>) {
         } else {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { return };
-                if let Some(key) = line.trim().chars().next()
-                    && tx.send(Event::Key(key)).is_err()
-                {
+                let Some(key) = line.trim().chars().next() else {
+                    continue;
+                };
+                if tx.send(Event::Key(key)).is_err() {
                     return;
                 }
             }
@@ -358,9 +359,7 @@ impl Watch {
             let e = &checks::catalogue()[i];
             self.note = Some(span(Style::Green, format!("✓ {} passes now.", e.label())));
             next = self.next_not_passing(i);
-            if let Some(n) = next
-                && !self.interactive
-            {
+            if let Some(n) = next.filter(|_| !self.interactive) {
                 let e = &checks::catalogue()[n];
                 self.print_lines(&[vec![span(
                     Style::Dim,
@@ -621,12 +620,11 @@ impl Watch {
                 checks,
             }) => {
                 let total = result.checks.len();
-                let failed = result.checks.iter().filter(|c| !c.passed).count();
-                // The checks say so, under the first check (see checks::runner).
+                let failed = result.checks.iter().filter(|c| !c.passed()).count();
                 let compile_error = result
                     .checks
                     .first()
-                    .is_some_and(|c| c.output.starts_with("it did not compile"));
+                    .is_some_and(|c| c.failure == Some(checks::Failure::DidNotCompile));
                 let times = format!(
                     "  (build {:.2} s, checks {:.2} s)",
                     build.as_secs_f64(),
@@ -656,7 +654,7 @@ impl Watch {
                 let all_in_full = !self.interactive || verbosity() == Verbosity::Verbose;
                 let mut shown = 0;
                 for c in &result.checks {
-                    if c.passed {
+                    if c.passed() {
                         if verbosity() == Verbosity::Verbose {
                             lines.push(vec![span(Style::Green, "✓ "), span(Style::Plain, c.name)]);
                         }
@@ -790,9 +788,8 @@ impl Watch {
     fn print_verdict(&self) {
         let mut lines = vec![vec![]];
         lines.extend(self.verdict_lines());
-        if let Some(Verdict::Checked { result, .. }) = &self.verdict
-            && !result.passed()
-        {
+        let failed = matches!(&self.verdict, Some(Verdict::Checked { result, .. }) if !result.passed());
+        if failed {
             lines.push(vec![]);
             lines.extend(self.hint_lines());
         }

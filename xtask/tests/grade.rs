@@ -18,9 +18,7 @@ mod common;
 
 use common::{Scratch, copy_tree, root};
 
-#[path = "../src/grade/zip.rs"]
-#[allow(dead_code)]
-mod zip;
+use grader::zip_writer as zip;
 
 /// The grading cache for the tests: in the target folder, kept between runs.
 fn cache() -> PathBuf {
@@ -217,8 +215,9 @@ fn grades_a_class_of_submissions() {
         write(&main, &format!("{text}\n// Run {stamp}.\n"));
     }
 
-    // Code runs at compile time too: as root, the compiler runs as nobody,
-    // who cannot read the grader's private files.
+    // Code runs at compile time too: as root, the compiler runs as a user
+    // of its own, who cannot read the grader's private files (and, in a
+    // mount namespace, does not even see them).
     let secret = scratch.dir.join("secret.txt");
     write(&secret, "the answers");
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -323,7 +322,8 @@ fn grades_a_class_of_submissions() {
         assert_eq!(per_exercise(&broken)[&4], 0.0);
         let why = outputs(&broken, 4);
         assert!(
-            why.contains("secret.txt") && why.contains("Permission denied"),
+            why.contains("secret.txt")
+                && (why.contains("Permission denied") || why.contains("No such file or directory")),
             "{why}"
         );
     }
@@ -349,9 +349,9 @@ fn grades_a_class_of_submissions() {
         .collect();
     let failed: Vec<String> = merged
         .iter()
-        .filter_map(|p| std::fs::read_to_string(p.join("error")).ok())
+        .filter_map(|p| std::fs::read_to_string(p.join("merge-failed")).ok())
         .collect();
-    let mut expected = vec!["merged build failed", "03-closing-ends"];
+    let mut expected = vec!["03-closing-ends"];
     if am_root() {
         expected.push("04-child-to-child");
     }
@@ -359,9 +359,9 @@ fn grades_a_class_of_submissions() {
         failed
             .iter()
             .map(|t| {
-                // The first line, then the exercises in the order of their errors.
+                // The exercises, in the order of their errors.
                 let mut lines: Vec<&str> = t.lines().collect();
-                lines[1..].sort_unstable();
+                lines.sort_unstable();
                 lines
             })
             .collect::<Vec<_>>(),

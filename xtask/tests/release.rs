@@ -310,6 +310,16 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         ".git",
         "xtask/tests",
         "crates/checks/tests",
+        // Course staff's code: the grader and xtask's staff commands.
+        "crates/grader",
+        "xtask/src/grade.rs",
+        "xtask/src/release.rs",
+        "xtask/src/verify.rs",
+        "xtask/src/autograder.rs",
+        "xtask/src/bench.rs",
+        "xtask/autograder",
+        "xtask/student",
+        "xtask/src/verify",
         "docs/src/staff.md",
         "mutants",
     ] {
@@ -320,6 +330,24 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         !summary.contains("staff.md") && !summary.contains("course staff"),
         "the student book lists the staff chapter:\n{summary}"
     );
+    // Nor any word of them in the files it keeps: no staff subcommand, no
+    // dependency on the grader, no package only the grader uses.
+    let main = std::fs::read_to_string(s.dir.join("xtask/src/main.rs")).unwrap();
+    for module in [
+        "mod grade;",
+        "mod release;",
+        "mod verify;",
+        "mod autograder;",
+        "mod bench;",
+    ] {
+        assert!(!main.contains(module), "the student's xtask has `{module}`");
+    }
+    for manifest in ["Cargo.toml", "xtask/Cargo.toml", "Cargo.lock"] {
+        let text = std::fs::read_to_string(s.dir.join(manifest)).unwrap();
+        for staff in ["grader", "name = \"zip\"", "name = \"tar\"", "flate2"] {
+            assert!(!text.contains(staff), "the release's {manifest} names {staff}");
+        }
+    }
     let gitignore = std::fs::read_to_string(s.dir.join(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == "/target") && gitignore.contains(".ipc-lab"));
     let readme = std::fs::read_to_string(s.dir.join("README.md")).unwrap();

@@ -145,6 +145,37 @@ fn every_picture_a_chapter_shows_exists_and_every_picture_is_shown() {
 }
 
 #[test]
+fn every_step_through_a_chapter_links_exists_and_every_one_is_linked() {
+    let mut linked = Vec::new();
+    for page in chapters() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        for target in link_targets(&text)
+            .into_iter()
+            .filter(|t| t.starts_with("trace/"))
+        {
+            assert!(
+                root().join("docs/src").join(target).is_file(),
+                "docs/src/{name} links {target}, which does not exist: record docs/traces/NAME.log with \
+                 `cargo xtask trace N --save-log docs/traces/NAME.log` and run `cargo xtask docs --svg`"
+            );
+            linked.push(target.trim_start_matches("trace/").to_string());
+        }
+    }
+    for entry in std::fs::read_dir(root().join("docs/src/trace"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        assert!(
+            linked.contains(&file),
+            "docs/src/trace/{file} is linked by no chapter: link it with [...](trace/{file}) or remove its log"
+        );
+    }
+}
+
+#[test]
 fn the_pictures_match_their_descriptions() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["docs", "--svg", "--check"])
@@ -153,7 +184,8 @@ fn the_pictures_match_their_descriptions() {
         .expect("xtask runs");
     assert!(
         out.status.success(),
-        "docs/src/img is out of step with docs/diagrams: run `cargo xtask docs --svg` and commit the result\n{}",
+        "docs/src/img or docs/src/trace is out of step with docs/diagrams or docs/traces: \
+         run `cargo xtask docs --svg` and commit the result\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
 }
@@ -233,6 +265,56 @@ fn exercises_depend_on_libc_and_syscalls_only() {
             }
         }
     }
+}
+
+#[test]
+fn no_grade_is_decided_by_message_text() {
+    // Where grades and verdicts are decided, nothing may branch on the words
+    // of a message: rewording one would change a grade. Decide on the types
+    // instead (CheckResult::failure, grader::compile::Built, the facts on
+    // sandbox::Outcome such as not_waited and left_running).
+    let root = root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates/grader/src"), &mut files);
+    for f in ["runner.rs", "report.rs", "expect.rs", "lib.rs"] {
+        files.push(root.join("crates/checks/src").join(f));
+    }
+    for f in ["check.rs", "watch.rs", "grade.rs", "list.rs"] {
+        files.push(root.join("xtask/src").join(f));
+    }
+    let forbidden = [
+        ".output.starts_with(",
+        ".output.contains(",
+        ".output.ends_with(",
+        ".output ==",
+        ".notes.is_empty()",
+        ".notes.iter()",
+        "text.contains(\"link",
+    ];
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for f in forbidden {
+                if line.contains(f) {
+                    found.push(format!(
+                        "{}:{}: {}",
+                        file.strip_prefix(root).unwrap().display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "decisions read message text; decide on a type instead (CheckResult::failure, Built, Outcome's facts):\n{}",
+        found.join("\n")
+    );
 }
 
 /// The line ranges of each `// ANCHOR: name` … `// ANCHOR_END: name` in

@@ -66,10 +66,67 @@ struct Target {
     kind: Vec<String>,
 }
 
-#[derive(Deserialize)]
-struct Diagnostic {
-    level: String,
-    rendered: Option<String>,
+/// One of rustc's diagnostics, from its JSON form (`--error-format=json`,
+/// alone or inside cargo's `compiler-message`): the one reader of them, for
+/// the checker's builds and the grader's.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Diagnostic {
+    /// `error`, `warning`, `note`…
+    pub level: String,
+    /// The message's first line, without its place.
+    #[serde(default)]
+    pub message: String,
+    /// The whole text as rustc prints it.
+    #[serde(default)]
+    pub rendered: Option<String>,
+    /// The places it points at.
+    #[serde(default)]
+    pub spans: Vec<Span>,
+}
+
+/// A place a diagnostic points at.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Span {
+    /// The file, as rustc was given it (after `--remap-path-prefix`).
+    pub file_name: String,
+    /// Whether this is where the problem is (not a note about it).
+    pub is_primary: bool,
+}
+
+impl Diagnostic {
+    /// The diagnostic on one line of rustc's JSON output (`None` for other
+    /// lines, such as an artifact notice).
+    pub fn from_rustc_json(line: &str) -> Option<Diagnostic> {
+        #[derive(Deserialize)]
+        struct Tagged {
+            #[serde(rename = "$message_type")]
+            kind: String,
+            #[serde(flatten)]
+            diagnostic: Diagnostic,
+        }
+        let tagged: Tagged = serde_json::from_str(line).ok()?;
+        (tagged.kind == "diagnostic").then_some(tagged.diagnostic)
+    }
+
+    /// Whether it is an error.
+    pub fn is_error(&self) -> bool {
+        self.level.starts_with("error")
+    }
+
+    /// The files its primary spans are in: where a compile error is. An
+    /// error with none ("linking with `cc` failed", "aborting due to 2
+    /// previous errors") is not in the sources.
+    pub fn primary_files(&self) -> impl Iterator<Item = &str> {
+        self.spans
+            .iter()
+            .filter(|s| s.is_primary)
+            .map(|s| s.file_name.as_str())
+    }
+
+    /// Its text as rustc prints it, without the final newline.
+    pub fn text(&self) -> &str {
+        self.rendered.as_deref().unwrap_or(&self.message).trim_end()
+    }
 }
 
 /// How many of cargo's last stderr lines are kept.
@@ -133,9 +190,8 @@ pub fn build(root: &Path, packages: &[&str], options: &BuildOptions) -> io::Resu
             }
             "compiler-message" => {
                 let Some(d) = msg.message else { continue };
-                if d.level == "error" && !built.errors.contains_key(&target.name) {
-                    let text = d.rendered.unwrap_or_default();
-                    built.errors.insert(target.name, text.trim_end().to_string());
+                if d.is_error() && !built.errors.contains_key(&target.name) {
+                    built.errors.insert(target.name, d.text().to_string());
                 }
             }
             _ => {}

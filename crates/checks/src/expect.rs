@@ -71,7 +71,7 @@ pub fn exited_nonzero(o: &Outcome) -> Verdict {
 /// for and no process still running. `children` names whom the parent must
 /// wait for ("its child", "both children").
 pub fn waited_for(o: &Outcome, children: &str) -> Verdict {
-    ensure(o.notes.is_empty(), || {
+    ensure(o.not_waited.is_empty() && o.left_running.is_empty(), || {
         format!("the parent must wait for {children} (waitpid) before it exits")
     })
 }

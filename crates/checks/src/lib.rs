@@ -18,7 +18,9 @@ pub mod expect;
 pub mod report;
 mod runner;
 
-pub use runner::{CheckResult, ExerciseResult, default_jobs, run_check, run_exercise, run_exercises};
+pub use runner::{
+    CheckResult, ExerciseResult, Failure, default_jobs, isolation, run_check, run_exercise, run_exercises,
+};
 
 use std::time::Duration;
 

@@ -24,6 +24,52 @@ pub struct Results {
     pub output: Option<String>,
     /// One entry per check.
     pub tests: Vec<TestResult>,
+    /// What Gradescope keeps without showing: here, the sandbox's
+    /// protections during the checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_data: Option<ExtraData>,
+}
+
+/// The `extra_data` of a results file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExtraData {
+    /// The protections every run had, and those some run lacked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationData>,
+}
+
+/// [`sandbox::Isolation`] as the results file keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IsolationData {
+    /// `["own user", "mount namespace", …]`.
+    pub in_force: Vec<String>,
+    /// Each missing protection and why.
+    pub missing: Vec<Missing>,
+}
+
+/// One missing protection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Missing {
+    /// `"cpu cgroup"`.
+    pub protection: String,
+    /// `"not available here"`.
+    pub reason: String,
+}
+
+impl From<&sandbox::Isolation> for IsolationData {
+    fn from(i: &sandbox::Isolation) -> IsolationData {
+        IsolationData {
+            in_force: i.in_force.iter().map(|p| p.name().to_string()).collect(),
+            missing: i
+                .missing
+                .iter()
+                .map(|(p, why)| Missing {
+                    protection: p.name().to_string(),
+                    reason: why.to_string(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One check's entry.
@@ -57,7 +103,7 @@ impl Results {
                     number: Some(format!("{}.{}", r.exercise.number, k + 1)),
                     score: f64::from(c.score),
                     max_score: f64::from(c.max_score),
-                    status: if c.passed { "passed" } else { "failed" }.to_string(),
+                    status: if c.passed() { "passed" } else { "failed" }.to_string(),
                     output: output(c, r.exercise.hint),
                     visibility: if c.hidden { "after_due_date" } else { "visible" }.to_string(),
                 });
@@ -69,6 +115,9 @@ impl Results {
             execution_time: (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             output: None,
             tests,
+            extra_data: crate::runner::isolation(results).map(|i| ExtraData {
+                isolation: Some(IsolationData::from(&i)),
+            }),
         }
     }
 
@@ -81,13 +130,17 @@ impl Results {
 }
 
 /// A check's text on Gradescope: why it failed, then the exercise's hint
-/// (a student there has no `cargo xtask hint` at hand); nothing when it
-/// passed.
+/// when the failure is the program's (a student there has no
+/// `cargo xtask hint` at hand); the text alone otherwise (passed, out of
+/// time, not graded).
 fn output(c: &crate::CheckResult, hint: &str) -> String {
-    if c.passed {
-        return c.output.clone();
+    use crate::Failure;
+    match c.failure {
+        Some(Failure::Judged | Failure::DidNotCompile | Failure::NotAttempted) => {
+            format!("{}\n\nHint: {hint}", c.output.trim_end())
+        }
+        _ => c.output.clone(),
     }
-    format!("{}\n\nHint: {hint}", c.output.trim_end())
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same
@@ -133,25 +186,88 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_check_carries_the_hint_and_a_passed_one_nothing() {
+    fn a_failed_check_carries_the_hint_and_others_do_not() {
+        use crate::Failure;
         let exercise = &crate::catalogue()[0];
-        let check = |passed: bool| crate::CheckResult {
+        let check = |failure: Option<Failure>| crate::CheckResult {
             name: "x",
             command: "selfpipe".into(),
-            score: u32::from(passed),
+            score: u32::from(failure.is_none()),
             max_score: 1,
             hidden: false,
-            passed,
-            output: if passed { String::new() } else { "wrong\n".into() },
+            failure,
+            output: if failure.is_none() {
+                String::new()
+            } else {
+                "why\n".into()
+            },
             duration: Duration::ZERO,
+            isolation: None,
         };
         let result = ExerciseResult {
             exercise,
-            checks: vec![check(false), check(true)],
+            checks: vec![
+                check(Some(Failure::Judged)),
+                check(None),
+                check(Some(Failure::OutOfTime)),
+            ],
         };
         let r = Results::from_results(&[result], Duration::ZERO);
-        assert_eq!(r.tests[0].output, format!("wrong\n\nHint: {}", exercise.hint));
+        assert_eq!(r.tests[0].output, format!("why\n\nHint: {}", exercise.hint));
         assert_eq!(r.tests[1].output, "");
+        assert_eq!(r.tests[2].output, "why\n");
+    }
+
+    #[test]
+    fn the_results_say_which_protections_every_run_had() {
+        use sandbox::{Absence, Isolation, Protection};
+        let exercise = &crate::catalogue()[0];
+        let check = |isolation: Option<Isolation>| crate::CheckResult {
+            name: "x",
+            command: String::new(),
+            score: 1,
+            max_score: 1,
+            hidden: false,
+            failure: None,
+            output: String::new(),
+            duration: Duration::ZERO,
+            isolation,
+        };
+        let full = Isolation {
+            in_force: vec![Protection::OwnUser, Protection::MountNamespace],
+            missing: vec![],
+        };
+        let fell_back = Isolation {
+            in_force: vec![Protection::OwnUser],
+            missing: vec![(
+                Protection::MountNamespace,
+                Absence::Refused("unshare failed".into()),
+            )],
+        };
+        let results = [ExerciseResult {
+            exercise,
+            checks: vec![check(Some(full)), check(None), check(Some(fell_back))],
+        }];
+        let data = Results::from_results(&results, Duration::ZERO)
+            .extra_data
+            .and_then(|e| e.isolation)
+            .expect("no isolation in the results");
+        assert_eq!(data.in_force, ["own user"]);
+        assert_eq!(
+            data.missing,
+            [Missing {
+                protection: "mount namespace".into(),
+                reason: "unshare failed".into()
+            }]
+        );
+        let nothing_ran = [ExerciseResult {
+            exercise,
+            checks: vec![check(None)],
+        }];
+        assert_eq!(
+            Results::from_results(&nothing_ran, Duration::ZERO).extra_data,
+            None
+        );
     }
 
     #[test]
@@ -170,6 +286,15 @@ mod tests {
                 output: "why".into(),
                 visibility: "after_due_date".into(),
             }],
+            extra_data: Some(ExtraData {
+                isolation: Some(IsolationData {
+                    in_force: vec!["own user".into()],
+                    missing: vec![Missing {
+                        protection: "cpu cgroup".into(),
+                        reason: "not available here".into(),
+                    }],
+                }),
+            }),
         };
         let back: Results = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(back, r);

@@ -1,7 +1,7 @@
 //! Runs checks in the sandbox, several at a time, and collects the results.
 
 use crate::{Check, Exercise};
-use sandbox::{Outcome, Spec, Status};
+use sandbox::{Isolation, Outcome, Spec, Status};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,12 +20,42 @@ pub struct CheckResult {
     pub max_score: u32,
     /// Whether only graders see it.
     pub hidden: bool,
-    /// Whether it passed.
-    pub passed: bool,
+    /// Why it did not pass, as a type (`None`: it passed). What anything
+    /// decides on; `output` is the same for people.
+    pub failure: Option<Failure>,
     /// Why it failed (empty when it passed).
     pub output: String,
     /// How long the run took.
     pub duration: Duration,
+    /// The protections the run had (`None` when nothing ran: a compile
+    /// error, a sandbox failure).
+    pub isolation: Option<Isolation>,
+}
+
+/// Why a check did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The exercise did not compile.
+    DidNotCompile,
+    /// The sandbox could not run the program: the machine's fault (out of
+    /// processes for a moment), not the program's, so worth running again.
+    Sandbox,
+    /// The program ran, and the judge found what it did wrong.
+    Judged,
+    /// Grading's time budget ran out before the check could run (or finish).
+    OutOfTime,
+    /// The exercise is exactly as released.
+    NotAttempted,
+    /// The grader could not take the exercise's files from the submission
+    /// (missing, unreadable) or lay them out.
+    NotGraded,
+}
+
+impl CheckResult {
+    /// Whether it passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
 }
 
 /// The results of one exercise's checks.
@@ -40,7 +70,7 @@ pub struct ExerciseResult {
 impl ExerciseResult {
     /// Every check passed.
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.passed)
+        self.checks.iter().all(CheckResult::passed)
     }
 
     /// Points earned.
@@ -70,31 +100,66 @@ fn run_nth_check(
 ) -> CheckResult {
     let command = check.command_line(exercise.name);
     let start = Instant::now();
+    let mut isolation = None;
     let verdict = match binary {
-        Err(compile_error) if index == 0 => Err(format!("it did not compile:\n{compile_error}")),
-        Err(_) => Err("it did not compile (the error is shown under the first check)".to_string()),
+        Err(compile_error) if index == 0 => Err((
+            Failure::DidNotCompile,
+            format!("it did not compile:\n{compile_error}"),
+        )),
+        Err(_) => Err((
+            Failure::DidNotCompile,
+            "it did not compile (the error is shown under the first check)".to_string(),
+        )),
         Ok(binary) => {
             let spec = Spec::new(binary)
                 .args(check.args.iter())
                 .stdin(check.stdin.clone())
                 .timeout(check.timeout);
             match sandbox::run(&spec) {
-                Ok(outcome) => (check.judge)(&outcome).map_err(|why| explain(&why, &outcome)),
-                Err(e) => Err(format!("the sandbox could not run it: {e}")),
+                Ok(outcome) => {
+                    isolation = Some(outcome.isolation.clone());
+                    (check.judge)(&outcome).map_err(|why| (Failure::Judged, explain(&why, &outcome)))
+                }
+                Err(e) => Err((Failure::Sandbox, format!("the sandbox could not run it: {e}"))),
             }
         }
     };
-    let passed = verdict.is_ok();
+    let (failure, output) = match verdict {
+        Ok(()) => (None, String::new()),
+        Err((failure, why)) => (Some(failure), why),
+    };
     CheckResult {
         name: check.name,
         command,
-        score: if passed { check.points } else { 0 },
+        score: if failure.is_none() { check.points } else { 0 },
         max_score: check.points,
         hidden: check.hidden,
-        passed,
-        output: verdict.err().unwrap_or_default(),
+        failure,
+        output,
         duration: start.elapsed(),
+        isolation,
     }
+}
+
+/// The protections every run of `results` had, and each one some run
+/// lacked with its reason (the first seen): the weakest of them, which is
+/// what a report can promise. `None` when nothing ran.
+pub fn isolation(results: &[ExerciseResult]) -> Option<Isolation> {
+    let mut runs = results
+        .iter()
+        .flat_map(|r| &r.checks)
+        .filter_map(|c| c.isolation.as_ref());
+    let mut weakest = runs.next()?.clone();
+    for run in runs {
+        weakest.in_force.retain(|p| run.has(*p));
+        for (p, why) in &run.missing {
+            if !weakest.missing.iter().any(|(m, _)| m == p) {
+                weakest.missing.push((*p, why.clone()));
+            }
+        }
+    }
+    weakest.missing.sort_by_key(|(p, _)| *p);
+    Some(weakest)
 }
 
 /// Adds what the judge may not have said: how the program ended, the

@@ -26,7 +26,7 @@ fn every_reference_passes_every_check() {
     let results = run_exercises(&items, true, default_jobs(), &|_, _| {});
     let mut failures = Vec::new();
     for r in &results {
-        for c in r.checks.iter().filter(|c| !c.passed) {
+        for c in r.checks.iter().filter(|c| !c.passed()) {
             failures.push(format!(
                 "{} — {} ({}):\n{}",
                 r.exercise.label(),

@@ -1,5 +1,6 @@
 //! Per-run cgroups, when the machine lets us make them: `pids` for the
-//! process budget, `memory` for the memory of the run as a whole.
+//! process budget, `memory` for the memory of the run as a whole, `cpu` for
+//! a fair share of the processors.
 //!
 //! `RLIMIT_NPROC` counts every process of a user, so all the runs that share
 //! `nobody` share one budget: a fork bomb in one check would make `fork`
@@ -13,6 +14,13 @@
 //! swap included where the kernel counts it) and counts the processes the
 //! kernel killed at the limit (`oom_kill` in `memory.oom_control` or
 //! `memory.events`).
+//!
+//! Every run's `cpu` cgroup has the same weight (`cpu.shares` 1024 in v1,
+//! `cpu.weight` 100 in v2), and the scheduler shares the processors between
+//! sibling groups by weight, not by how many tasks each holds: a run with
+//! 256 spinning processes gets the same time as a single-threaded run
+//! beside it, which keeps timing checks meaningful while a fork bomb waits
+//! for its verdict.
 //!
 //! The program joins its cgroups before `execve` (it writes `0`, "myself",
 //! to each `cgroup.procs`), so every process it creates is inside. Where no
@@ -33,6 +41,8 @@ pub(crate) enum Controller {
     Pids,
     /// Memory: the limit is in bytes.
     Memory,
+    /// Processor time: no limit, an equal weight.
+    Cpu,
 }
 
 impl Controller {
@@ -41,6 +51,7 @@ impl Controller {
         match self {
             Controller::Pids => "pids",
             Controller::Memory => "memory",
+            Controller::Cpu => "cpu",
         }
     }
 
@@ -53,6 +64,7 @@ impl Controller {
                 &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
                 &["memory.max", "memory.swap.max"],
             ],
+            Controller::Cpu => &[&["cpu.shares"], &["cpu.weight"]],
         };
         files
             .iter()
@@ -122,11 +134,24 @@ impl Cgroup {
                 ("memory.oom_control", "oom_kill")
             }
             Controller::Memory => ("memory.events", "oom_kill"),
+            Controller::Cpu => return 0,
         };
         let text = fs::read_to_string(self.dir.join(file)).unwrap_or_default();
         text.lines()
             .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// How many processes and threads are in it now (`pids.current`; 0 for
+    /// other controllers or when unreadable).
+    pub(crate) fn current(&self) -> u64 {
+        if self.controller != Controller::Pids {
+            return 0;
+        }
+        fs::read_to_string(self.dir.join("pids.current"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
             .unwrap_or(0)
     }
 
@@ -150,10 +175,17 @@ impl Cgroup {
 
 /// Writes `limit` into the cgroup's limit files: the first must take it;
 /// the others (swap) are best effort. v2 counts swap apart, so its swap
-/// limit is 0; v1 counts memory plus swap, so its limit is the same.
+/// limit is 0; v1 counts memory plus swap, so its limit is the same. The
+/// cpu weights are the defaults, written so that every run has the same
+/// whatever a parent's default is.
 fn set_limit(dir: &Path, files: &[&str], limit: u64) -> io::Result<()> {
     let (first, rest) = files.split_first().ok_or(io::ErrorKind::NotFound)?;
-    fs::write(dir.join(first), limit.to_string())?;
+    let value = match *first {
+        "cpu.shares" => 1024,
+        "cpu.weight" => 100,
+        _ => limit,
+    };
+    fs::write(dir.join(first), value.to_string())?;
     for file in rest {
         let value = if *file == "memory.swap.max" { 0 } else { limit };
         if dir.join(file).exists() {

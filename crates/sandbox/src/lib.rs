@@ -121,13 +121,16 @@
 //! Evidence is looked for in that order; a deadlock keeps its own status.
 //!
 //! **Process budget.** `RLIMIT_NPROC` counts every process (and thread) of
-//! the real user, so all runs as `nobody` share it: a fork bomb in one check
-//! would make `fork` fail in the checks beside it. Where a `pids` cgroup can
-//! be created (cgroup v1 `pids` hierarchy, or v2 with the controller
-//! enabled), each run gets its own with `pids.max` = [`Limits::processes`],
-//! joined by P before exec, and the outcome notes how often a fork hit it;
-//! `RLIMIT_NPROC` is then 8 × the budget, a backstop for all runs together.
-//! Without a cgroup, `RLIMIT_NPROC` = the budget, shared.
+//! the real user. Each run has a user of its own (below), so the limit is
+//! the run's own; where a `pids` cgroup can be created (cgroup v1 `pids`
+//! hierarchy, or v2 with the controller enabled) each run also gets one with
+//! `pids.max` = [`Limits::processes`], joined by P before exec, which counts
+//! how often a fork hit it, and `RLIMIT_NPROC` is set a little above it so
+//! that the cgroup is the one that refuses. **A fork bomb** — a run that
+//! keeps hitting its budget, refused forks piling up, three samples in a
+//! row — is stopped at once ([`Status::ProcessLimit`], "fork bomb: 3860
+//! forks refused at the limit of 256 processes"), like a deadlock, instead
+//! of spinning until the timeout beside other runs.
 //!
 //! **Memory.** `RLIMIT_AS` bounds each process; nothing bounds a run's
 //! processes together, and 256 processes of 1 GiB each would take the
@@ -135,41 +138,65 @@
 //! v2 with the controller enabled), each run gets one with a limit of
 //! [`Limits::memory`] (and no swap beyond it), joined by P before exec like
 //! the `pids` one: past it, the kernel kills a process of the run, and the
-//! outcome says so.
+//! outcome says so. A `cpu` cgroup of equal weight per run shares the
+//! processors fairly between runs side by side (`cgroup.rs`).
 //!
-//! **Identity and place.** When the runner is root the program runs as an
-//! unprivileged user (`nobody` unless [`Spec::user`] says
-//! otherwise) with no supplementary groups, `PR_SET_NO_NEW_PRIVS`, in a
-//! fresh directory it owns, from a copy of the binary in that directory (a
-//! hard link when the binary is read-only and root's or ours, which that
-//! user cannot change), with
-//! only `PATH`, `HOME` (that directory) and `LANG` in its environment. Not as
-//! root, the same minus the user drop; as `RLIMIT_NPROC` counts every process
-//! of the real user, it is then set to the user's current count plus the
-//! limit.
+//! **Isolation between runs** (as strict as `isolate` where the kernel
+//! allows; every protection a run had, and why any is missing, is in
+//! [`Outcome::isolation`]):
+//! - *identity*: when the runner is root, each run borrows a uid and gid of
+//!   its own from a pool (`identity.rs`; 61000 and up, no account needed),
+//!   given back only when every process of the run is gone, so process
+//!   limits, signals and `/proc` access are per run. It has no
+//!   supplementary groups and `PR_SET_NO_NEW_PRIVS`.
+//! - *namespaces*, when root: a mount namespace with a new root that shows
+//!   the system read-only and a private, size-capped `/tmp`, `/var/tmp`,
+//!   `/dev/shm` and working directory ([`Limits::scratch`]), and nothing
+//!   else of the machine (no workspace, submissions, results or caches);
+//!   a network namespace with only loopback; an IPC namespace
+//!   (`namespace.rs`). Never a PID namespace: pids are part of the
+//!   lecture's output and of the checks.
+//! - *`/proc` as the run*: the runner reads a run's `/proc` files with its
+//!   thread's filesystem ids set to the run's, so the hang diagnosis needs
+//!   no `CAP_SYS_PTRACE` (which Docker drops from root).
+//! - *fallbacks*: not root (a student's laptop), in a container that
+//!   refuses namespaces or cgroups, or with the pool exhausted, the run goes
+//!   on with what remains, and the outcome says what was missing.
+//!
+//! **Place.** Each run has a fresh working directory (its `HOME`), owned by
+//! its user, with the program in it (a hard link when the binary is
+//! read-only and root's or ours, which that user cannot change, else a
+//! copy); with a mount namespace that directory is in the run's `tmpfs`
+//! and the program is bound into it read-only. The environment holds only
+//! `PATH`, `HOME` and `LANG`. Not as root, the same minus the user drop and
+//! the namespaces; as `RLIMIT_NPROC` counts every process of the real user,
+//! it is then set to the user's current count plus the limit.
 //!
 //! **Known limits.** Not as root, the program runs as the runner's user and
 //! could signal the runner itself (`kill(-1, …)`). Processes stuck in
 //! uninterruptible sleep may outlive a `SIGKILL` for a while: after 5 s S is
-//! given up on and a note says so. The runner relies on `SIGPIPE` being
-//! ignored in its process, as in every Rust program. If the runner dies
-//! mid-run (Ctrl-C), S still kills the tree, but the run's directory and
-//! cgroups stay behind until the next runner sweeps them (their names carry
-//! the runner's pid). The evidence for a limit is circumstantial where no
-//! cgroup counts: a program that reserves memory without touching it (so
-//! that it never becomes resident) and then crashes without a word on
-//! stderr is reported by its signal, and a program that fails at a shared
-//! `RLIMIT_NPROC` without a word may look like a plain failure if the
-//! user's other processes are gone by the time they are counted. Run as
-//! root ([`Spec::user`] `None`), the program keeps root's right to raise
-//! its own rlimits.
+//! given up on, a note says so, and the run's uid is never lent again by
+//! this runner. If the runner dies mid-run (Ctrl-C), S still kills the
+//! tree, but the run's directory and cgroups stay behind until the next
+//! runner sweeps them (their names carry the runner's pid). The evidence
+//! for a limit is circumstantial where no cgroup counts: a program that
+//! reserves memory without touching it (so that it never becomes resident)
+//! and then crashes without a word on stderr is reported by its signal.
+//! Run as the runner ([`Identity::Runner`]) as root, the program keeps
+//! root's right to raise its own rlimits.
 
 mod cgroup;
 pub mod diagnose;
+mod identity;
 mod names;
+mod namespace;
 mod run;
 mod spawn;
 mod tree;
+
+pub use identity::{
+    DEFAULT_COUNT as DEFAULT_POOL_SIZE, DEFAULT_FIRST as DEFAULT_POOL_FIRST, RANGE_ENV as POOL_ENV,
+};
 
 pub use diagnose::{Diagnosis, diagnose};
 
@@ -189,9 +216,149 @@ pub struct Spec {
     pub stdin: Vec<u8>,
     /// Resource limits.
     pub limits: Limits,
-    /// The user the program runs as when the runner is root (`None`: keep
-    /// the runner's identity). Ignored when the runner is not root.
-    pub user: Option<String>,
+    /// Whose identity the program runs with when the runner is root.
+    pub identity: Identity,
+    /// Folders (or files) the program may read, at their own paths, where a
+    /// mount namespace hides the rest of the machine. Each must exist.
+    pub readable: Vec<PathBuf>,
+    /// Folders the program may write, at their own paths: each belongs to
+    /// the run's user during the run, and everything in it to the runner's
+    /// again after (links and files of other owners left as they are).
+    pub writable: Vec<PathBuf>,
+    /// Whether to make the run's namespaces where the kernel allows (the
+    /// default). Off for a trusted program that needs the machine's own
+    /// view, and to measure what the namespaces cost.
+    pub namespaces: bool,
+}
+
+/// Whose identity a program runs with, when the runner is root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Identity {
+    /// A uid and gid of the run's own, from the pool (see "Isolation
+    /// between runs" in the crate docs).
+    #[default]
+    Own,
+    /// The runner's own (root): for trusted programs and the sandbox's own
+    /// tests. Namespaces still apply.
+    Runner,
+}
+
+/// One protection a run may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protection {
+    /// A uid and gid of its own: process limits, signals and `/proc` are
+    /// the run's alone.
+    OwnUser,
+    /// A mount namespace: a private `/tmp`, `/var/tmp`, `/dev/shm`, and
+    /// nothing of the machine but the system.
+    MountNamespace,
+    /// A network namespace with only loopback.
+    NetworkNamespace,
+    /// An IPC namespace.
+    IpcNamespace,
+    /// A `pids` cgroup: a process budget that counts refused forks.
+    ProcessCgroup,
+    /// A `memory` cgroup: a memory limit for the run as a whole.
+    MemoryCgroup,
+    /// A `cpu` cgroup: an equal share of the processors.
+    CpuCgroup,
+}
+
+impl Protection {
+    /// Every protection, in the order they are reported.
+    pub const ALL: [Protection; 7] = [
+        Protection::OwnUser,
+        Protection::MountNamespace,
+        Protection::NetworkNamespace,
+        Protection::IpcNamespace,
+        Protection::ProcessCgroup,
+        Protection::MemoryCgroup,
+        Protection::CpuCgroup,
+    ];
+
+    /// Its name in reports: "own user", "mount namespace"…
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::OwnUser => "own user",
+            Protection::MountNamespace => "mount namespace",
+            Protection::NetworkNamespace => "network namespace",
+            Protection::IpcNamespace => "IPC namespace",
+            Protection::ProcessCgroup => "process cgroup",
+            Protection::MemoryCgroup => "memory cgroup",
+            Protection::CpuCgroup => "cpu cgroup",
+        }
+    }
+}
+
+/// Why a run went without a protection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Absence {
+    /// The runner is not root: it cannot change user or make namespaces.
+    NotRoot,
+    /// The spec asked for the runner's identity ([`Identity::Runner`]).
+    RunnerIdentity,
+    /// The spec asked for none ([`Spec::namespaces`]).
+    NotAsked,
+    /// Every uid of the pool was lent: the run shared the overflow uid.
+    PoolExhausted,
+    /// The kernel refused; the call and its error, for people.
+    Refused(String),
+    /// No cgroup of that controller could be made here (not mounted, not
+    /// writable, not enabled).
+    Unavailable,
+}
+
+impl std::fmt::Display for Absence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Absence::NotRoot => f.write_str("not root"),
+            Absence::RunnerIdentity => f.write_str("runs as the runner"),
+            Absence::NotAsked => f.write_str("not asked for"),
+            Absence::PoolExhausted => f.write_str("every uid of the pool was in use"),
+            Absence::Refused(why) => f.write_str(why),
+            Absence::Unavailable => f.write_str("not available here"),
+        }
+    }
+}
+
+/// Which protections a run had, and why it lacked the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Isolation {
+    /// In force for the run.
+    pub in_force: Vec<Protection>,
+    /// Missing, each with the reason.
+    pub missing: Vec<(Protection, Absence)>,
+}
+
+impl Isolation {
+    /// Whether the run had `protection`.
+    pub fn has(&self, protection: Protection) -> bool {
+        self.in_force.contains(&protection)
+    }
+
+    /// One line for people: "own user, mount namespace, … ; missing: cpu
+    /// cgroup (not available here)".
+    pub fn describe(&self) -> String {
+        let mut text = if self.in_force.is_empty() {
+            "no protection beyond limits and a fresh directory".to_string()
+        } else {
+            self.in_force
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.missing.is_empty() {
+            let missing: Vec<String> = self
+                .missing
+                .iter()
+                .map(|(p, why)| format!("{} ({why})", p.name()))
+                .collect();
+            text.push_str("; missing: ");
+            text.push_str(&missing.join(", "));
+        }
+        text
+    }
 }
 
 /// Resource limits for one run.
@@ -219,6 +386,10 @@ pub struct Limits {
     /// shared by every run of the same user (binding only for an
     /// unprivileged user). See "Process budget" in the crate docs.
     pub processes: u64,
+    /// Bytes the run may write to its private `/tmp`, `/var/tmp`,
+    /// `/dev/shm` and working directory together, where it has a mount
+    /// namespace (a `tmpfs` of this size).
+    pub scratch: u64,
 }
 
 impl Default for Limits {
@@ -231,9 +402,9 @@ impl Default for Limits {
     ///   does not. 1 GiB of memory for the whole run.
     /// - 16 MiB per written file, 256 descriptors, 1 MiB kept per stream.
     /// - 256 processes (threads count too): plenty for exercises that fork
-    ///   a handful of children, and a fork bomb stops within ~0.2 s. Without
-    ///   a per-run cgroup, runs as `nobody` share it — about 60 each with 4
-    ///   checks at once, still plenty.
+    ///   a handful of children; a fork bomb fills it within ~0.2 s and is
+    ///   stopped then.
+    /// - 64 MiB of scratch space (`/tmp` and the working directory).
     fn default() -> Limits {
         Limits {
             timeout: Duration::from_secs(5),
@@ -244,6 +415,7 @@ impl Default for Limits {
             file_size: 16 << 20,
             open_files: 256,
             processes: 256,
+            scratch: 64 << 20,
         }
     }
 }
@@ -310,6 +482,23 @@ pub struct Outcome {
     /// All the limits the run had (for "hit the memory limit (1 GiB of
     /// address space)").
     pub limits: Limits,
+    /// The protections the run had, and why any was missing.
+    pub isolation: Isolation,
+    /// What was still running when the program itself ended (all killed);
+    /// also in `notes`.
+    pub left_running: Vec<Process>,
+    /// Children that ended and were never waited for by their parent (the
+    /// sandbox reaped them as their subreaper); also in `notes`.
+    pub not_waited: Vec<Process>,
+}
+
+/// A process of a run, by pid and name (`comm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: i32,
+    /// Its name, at most 15 bytes.
+    pub name: String,
 }
 
 impl Outcome {
@@ -365,7 +554,10 @@ impl Spec {
             args: Vec::new(),
             stdin: Vec::new(),
             limits: Limits::default(),
-            user: Some("nobody".to_owned()),
+            identity: Identity::Own,
+            readable: Vec::new(),
+            writable: Vec::new(),
+            namespaces: true,
         }
     }
 
@@ -409,9 +601,28 @@ impl Spec {
         self
     }
 
-    /// Sets the user to run as when the runner is root (`None`: stay root).
-    pub fn user(mut self, user: Option<&str>) -> Spec {
-        self.user = user.map(str::to_owned);
+    /// Sets whose identity the program runs with when the runner is root.
+    pub fn identity(mut self, identity: Identity) -> Spec {
+        self.identity = identity;
+        self
+    }
+
+    /// Makes namespaces where the kernel allows (`true`, the default), or
+    /// never.
+    pub fn namespaces(mut self, make: bool) -> Spec {
+        self.namespaces = make;
+        self
+    }
+
+    /// Shows the program `path` (a folder or a file), read-only.
+    pub fn readable(mut self, path: impl Into<PathBuf>) -> Spec {
+        self.readable.push(path.into());
+        self
+    }
+
+    /// Lets the program write into the folder `path` (see [`Spec::writable`]).
+    pub fn writable(mut self, path: impl Into<PathBuf>) -> Spec {
+        self.writable.push(path.into());
         self
     }
 }

@@ -3,9 +3,13 @@
 //! clock, until every process of the run is gone.
 
 use crate::cgroup::{Cgroup, Controller};
+use crate::identity::{ReadAs, Slot};
+use crate::namespace::{self, Binds, Namespaces};
 use crate::spawn::{self, Fds, Plan, Record, Stage};
 use crate::tree::{self, Proc};
-use crate::{Limits, Memory, Outcome, Spec, Status, diagnose, names};
+use crate::{
+    Absence, Identity, Isolation, Limits, Memory, Outcome, Process, Protection, Spec, Status, diagnose, names,
+};
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs;
@@ -26,9 +30,20 @@ const WATCH_START: Duration = Duration::from_millis(200);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// How long killing may take before S is given up on.
 const KILL_GRACE: Duration = Duration::from_secs(5);
-/// With a per-run cgroup, `RLIMIT_NPROC` is this many times the run's
-/// budget: room for that many runs at their limit side by side.
+/// With a per-run cgroup and a shared user, `RLIMIT_NPROC` is this many
+/// times the run's budget: room for that many runs at their limit side by
+/// side.
 const NPROC_BACKSTOP: u64 = 8;
+/// With a per-run cgroup and a user of its own, `RLIMIT_NPROC` is this much
+/// above the cgroup's limit, so that the cgroup refuses first.
+const NPROC_ABOVE_CGROUP: u64 = 16;
+/// A run at its process limit in this many samples in a row (with forks
+/// refused in each, where a cgroup counts them) is a fork bomb.
+const BOMB_SAMPLES: u32 = 3;
+/// How often a run's `pids` cgroup is read for the fork-bomb watch (without
+/// one, the watch uses the samples, every [`TICK`]).
+const BOMB_EVERY: Duration = Duration::from_millis(20);
+
 /// How many "never waited for" notes are listed one by one.
 const MAX_ORPHAN_NOTES: usize = 8;
 /// A stream that has carried this many times the output cap is a flood:
@@ -55,41 +70,178 @@ const LANG: &str = "C.UTF-8";
 
 /// Runs `spec`; see [`crate::run`].
 pub(crate) fn run(spec: &Spec) -> io::Result<Outcome> {
-    let ids = identity(spec)?;
-    let workdir = WorkDir::create(ids)?;
-    let result = run_in(spec, ids, &workdir);
-    let removed = workdir.remove();
-    let mut outcome = result?;
-    if let Err(e) = removed {
+    let who = Who::of(spec)?;
+    let ids = who.ids();
+    let writable = Writable::lend(&spec.writable, ids)?;
+    let mut attempt = attempt(spec, &who);
+    if let Ok(Attempt::NoNamespaces) = attempt {
+        // Refused once, refused for good: the next runs go without.
+        attempt = self::attempt(spec, &who);
+    }
+    let given_back = writable.give_back();
+    let (mut outcome, survivors) = match attempt? {
+        Attempt::Ran { outcome, survivors } => (*outcome, survivors),
+        Attempt::NoNamespaces => return Err(io::Error::other("sandbox: the namespaces were refused twice")),
+    };
+    if let Err(e) = given_back {
         outcome
             .notes
-            .push(format!("could not remove the run's directory: {e}"));
+            .push(format!("could not take back a writable folder: {e}"));
+    }
+    if let Some(slot) = who.slot {
+        if survivors {
+            // Processes of the run may still be alive: never lend its uid again.
+            slot.quarantine();
+        } else {
+            // S has exited: every process of the run is gone.
+            slot.release_clean();
+        }
     }
     Ok(outcome)
 }
 
-/// The (uid, gid) to run as: only when we are root and a user is asked for.
-fn identity(spec: &Spec) -> io::Result<Option<(libc::uid_t, libc::gid_t)>> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
+/// One try at the run: it ran, or the kernel refused the namespaces (and
+/// the run should be tried again without them).
+enum Attempt {
+    /// The run is over; `survivors`: its supervisor was given up on, so
+    /// processes of the run may still be alive.
+    Ran {
+        outcome: Box<Outcome>,
+        survivors: bool,
+    },
+    NoNamespaces,
+}
+
+fn attempt(spec: &Spec, who: &Who) -> io::Result<Attempt> {
+    let ids = who.ids();
+    let workdir = WorkDir::create(ids)?;
+    let result = run_in(spec, who, &workdir);
+    let removed = workdir.remove();
+    let mut attempt = result?;
+    if let (Err(e), Attempt::Ran { outcome, .. }) = (removed, &mut attempt) {
+        outcome
+            .notes
+            .push(format!("could not remove the run's directory: {e}"));
     }
-    let Some(user) = &spec.user else { return Ok(None) };
-    let name = CString::new(user.as_str()).map_err(|_| invalid(format!("bad user name {user:?}")))?;
-    // SAFETY: a zeroed passwd is valid storage for getpwnam_r.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid; getpwnam_r is thread-safe and writes
-    // only into `pw`, `buf` and `found`.
-    let r = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
-    if r != 0 || found.is_null() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("sandbox: no user named {user:?}"),
-        ));
+    Ok(attempt)
+}
+
+/// Who the run is: the uid it borrowed (if any) and why it has no user of
+/// its own otherwise.
+struct Who {
+    /// The uid lent to the run (`own` false: the shared overflow uid).
+    slot: Option<Slot>,
+    /// The runner is root.
+    root: bool,
+    /// Why the run has no user of its own, if it has none.
+    absence: Option<Absence>,
+}
+
+impl Who {
+    fn of(spec: &Spec) -> io::Result<Who> {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let (slot, absence) = match (root, spec.identity) {
+            (false, _) => (None, Some(Absence::NotRoot)),
+            (true, Identity::Runner) => (None, Some(Absence::RunnerIdentity)),
+            (true, Identity::Own) => {
+                let slot = Slot::acquire()?;
+                let absence = (!slot.own).then_some(Absence::PoolExhausted);
+                (Some(slot), absence)
+            }
+        };
+        Ok(Who { slot, root, absence })
     }
-    Ok(Some((pw.pw_uid, pw.pw_gid)))
+
+    /// The (uid, gid) to switch to, when the run drops privileges.
+    fn ids(&self) -> Option<(libc::uid_t, libc::gid_t)> {
+        self.slot.as_ref().map(|s| (s.uid, s.gid()))
+    }
+}
+
+/// The namespaces' fate in this process: `None` until refused, then why.
+static NAMESPACES_REFUSED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Why this process makes no namespaces, if it makes none.
+fn namespaces_refused(who: &Who) -> Option<Absence> {
+    if !who.root {
+        return Some(Absence::NotRoot);
+    }
+    let refused = NAMESPACES_REFUSED.lock().unwrap_or_else(|e| e.into_inner());
+    refused.clone().map(Absence::Refused)
+}
+
+/// The empty folder each run's new root is mounted on (in the run's own
+/// mount namespace, so all runs share it): made once per runner process.
+fn root_mount_point() -> io::Result<PathBuf> {
+    static ROOT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-root", std::process::id()));
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("sandbox: cannot make {}: {e}", dir.display())),
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+        Ok(dir)
+    })
+    .clone()
+    .map_err(io::Error::other)
+}
+
+/// The caller's writable folders, lent to the run's user.
+struct Writable<'a> {
+    dirs: &'a [PathBuf],
+    ids: Option<(libc::uid_t, libc::gid_t)>,
+}
+
+impl<'a> Writable<'a> {
+    /// Gives each folder (not what is in it) to the run's user.
+    fn lend(dirs: &'a [PathBuf], ids: Option<(libc::uid_t, libc::gid_t)>) -> io::Result<Writable<'a>> {
+        for dir in dirs {
+            let meta = fs::symlink_metadata(dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("sandbox: {}: {e}", dir.display())))?;
+            if !meta.is_dir() {
+                return Err(invalid(format!("{} is not a folder", dir.display())));
+            }
+            if let Some((uid, gid)) = ids {
+                std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+            }
+        }
+        Ok(Writable { dirs, ids })
+    }
+
+    /// Once the run is over: everything in the folders that the run's user
+    /// owns goes back to us. A hard link to someone else's file (made where
+    /// no mount namespace kept the program from other files) is left alone:
+    /// the run's user could not have owned it.
+    fn give_back(self) -> io::Result<()> {
+        let Some((uid, _)) = self.ids else { return Ok(()) };
+        // SAFETY: geteuid/getegid have no preconditions.
+        let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let mut first_error = Ok(());
+        let mut stack: Vec<PathBuf> = self.dirs.to_vec();
+        while let Some(path) = stack.pop() {
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            use std::os::unix::fs::MetadataExt;
+            if meta.is_dir() {
+                for entry in fs::read_dir(&path).into_iter().flatten().flatten() {
+                    stack.push(entry.path());
+                }
+            }
+            let mine = meta.uid() == uid && (meta.is_dir() || meta.nlink() == 1);
+            if mine {
+                if let Err(e) = std::os::unix::fs::lchown(&path, Some(me), Some(my_group)) {
+                    if first_error.is_ok() {
+                        first_error = Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
+                    }
+                }
+            }
+        }
+        first_error
+    }
 }
 
 fn invalid(message: String) -> io::Error {
@@ -225,25 +377,50 @@ fn pipe(runner_reads: bool) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDir) -> io::Result<Outcome> {
+fn run_in(spec: &Spec, who: &Who, workdir: &WorkDir) -> io::Result<Attempt> {
+    let ids = who.ids();
     let exe = workdir.install(&spec.program, ids)?;
     let limits = &spec.limits;
 
-    // RLIMIT_NPROC counts every task of the real user. As `nobody` that is
-    // the runs themselves; as an ordinary user it is also their whole
-    // session, so the budget comes on top of what already runs.
-    // SAFETY: geteuid/getuid have no preconditions.
-    let (euid, ruid) = unsafe { (libc::geteuid(), libc::getuid()) };
-    // With a cgroup of its own the run's budget is exact, and the rlimit,
-    // shared by all runs as `nobody`, is only a backstop for them together.
+    // SAFETY: getuid has no preconditions.
+    let ruid = unsafe { libc::getuid() };
     let pids = Cgroup::create(Controller::Pids, limits.processes);
     let memory = Cgroup::create(Controller::Memory, limits.memory);
-    let processes = if ids.is_none() && euid != 0 {
+    let cpu = Cgroup::create(Controller::Cpu, 0);
+    let own_user = who.slot.as_ref().is_some_and(|s| s.own);
+    // RLIMIT_NPROC counts every task of the real user.
+    let processes = if !who.root {
+        // An ordinary user: the run is part of their session, so the budget
+        // comes on top of what already runs.
         tree::tasks_of_user(ruid) + limits.processes
+    } else if own_user && pids.is_some() {
+        // The uid is the run's alone; a little above the cgroup's limit, so
+        // that the cgroup refuses (and counts the refusals).
+        limits.processes + NPROC_ABOVE_CGROUP
     } else if pids.is_some() {
+        // Shared (the overflow uid, or root): a backstop for all together.
         limits.processes.saturating_mul(NPROC_BACKSTOP)
     } else {
         limits.processes
+    };
+    let refused = if spec.namespaces {
+        namespaces_refused(who)
+    } else {
+        Some(Absence::NotAsked)
+    };
+    let namespaces = match refused {
+        Some(_) => None,
+        None => Some(Namespaces::plan(
+            &root_mount_point()?,
+            limits.scratch,
+            ids,
+            &Binds {
+                workdir: &workdir.path,
+                program: &exe,
+                readable: &spec.readable,
+                writable: &spec.writable,
+            },
+        )?),
     };
 
     let argv0 = exe.file_name().map(OsStr::as_bytes).unwrap_or(b"program");
@@ -275,6 +452,7 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
         _envp: envp,
         cwd: cstring(workdir.path.as_os_str().as_bytes())?,
         ids,
+        namespaces,
         // Soft = hard, so that the program cannot raise them; but the CPU
         // limit's hard value is one second later, since the kernel sends
         // SIGKILL at the hard limit and SIGXCPU, which says why, only at a
@@ -300,6 +478,7 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
             cgroups: [
                 pids.as_ref().map_or(-1, Cgroup::procs_fd),
                 memory.as_ref().map_or(-1, Cgroup::procs_fd),
+                cpu.as_ref().map_or(-1, Cgroup::procs_fd),
             ],
         },
     };
@@ -318,6 +497,10 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
         supervisor,
         start,
         limits,
+        read_as: ids,
+        pids: pids.as_ref(),
+        bomb: Bomb::default(),
+        gave_up: false,
         nproc: pids
             .is_none()
             .then(|| (ids.map_or(ruid, |(uid, _)| uid), processes)),
@@ -352,17 +535,61 @@ fn run_in(spec: &Spec, ids: Option<(libc::uid_t, libc::gid_t)>, workdir: &WorkDi
     // Whatever happened, S is our child: reap it (it has exited, or been
     // killed, once `run` returns).
     let _ = syscalls::waitpid(supervisor, 0);
+    let runner_gave_up = runner.gave_up;
     let counts = Counts {
         forks_refused: pids.as_ref().map(Cgroup::limit_hits),
         oom_kills: memory.as_ref().map(Cgroup::limit_hits),
     };
-    let mut outcome = result.and_then(|()| runner.finish(spec, &counts));
-    for cgroup in [pids, memory].into_iter().flatten() {
-        if let (Err(e), Ok(outcome)) = (cgroup.remove(), outcome.as_mut()) {
+    let namespace_failure = match runner.failed {
+        Some((stage, errno, step)) if stage == Stage::Namespace as i32 => {
+            let failure = namespace::Failure { step, errno };
+            Some(plan.namespaces.as_ref().map_or_else(
+                || "setting up the namespaces failed".to_string(),
+                |ns| namespace::describe(ns, &failure),
+            ))
+        }
+        _ => None,
+    };
+    let mut outcome = match namespace_failure {
+        Some(_) => Ok(None),
+        None => result.and_then(|()| runner.finish(spec, &counts)).map(Some),
+    };
+    let cgroups = [
+        (Protection::ProcessCgroup, pids),
+        (Protection::MemoryCgroup, memory),
+        (Protection::CpuCgroup, cpu),
+    ];
+    let mut isolation = Isolation::default();
+    match &who.absence {
+        None => isolation.in_force.push(Protection::OwnUser),
+        Some(why) => isolation.missing.push((Protection::OwnUser, why.clone())),
+    }
+    for protection in namespace::PROTECTIONS {
+        match &refused {
+            None => isolation.in_force.push(protection),
+            Some(why) => isolation.missing.push((protection, why.clone())),
+        }
+    }
+    for (protection, cgroup) in cgroups {
+        let Some(cgroup) = cgroup else {
+            isolation.missing.push((protection, Absence::Unavailable));
+            continue;
+        };
+        isolation.in_force.push(protection);
+        if let (Err(e), Ok(Some(outcome))) = (cgroup.remove(), outcome.as_mut()) {
             outcome.notes.push(format!("sandbox: {e}"));
         }
     }
-    outcome
+    if let Some(why) = namespace_failure {
+        *NAMESPACES_REFUSED.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+        return Ok(Attempt::NoNamespaces);
+    }
+    let mut outcome = outcome?.ok_or_else(|| io::Error::other("sandbox: no outcome"))?;
+    outcome.isolation = isolation;
+    Ok(Attempt::Ran {
+        outcome: Box::new(outcome),
+        survivors: runner_gave_up,
+    })
 }
 
 /// What the run's cgroups counted; `None` for a cgroup the run did not have.
@@ -437,6 +664,16 @@ impl Stream {
     }
 }
 
+/// The fork-bomb watch: how many samples in a row found the run at its
+/// process limit, and the refusals counted so far.
+#[derive(Default)]
+struct Bomb {
+    streak: u32,
+    refused: u64,
+    /// When the cgroup is read next (time since start).
+    next_at: Duration,
+}
+
 /// The deadlock watch: two samples a moment apart must agree.
 #[derive(Default)]
 struct Watch {
@@ -465,6 +702,14 @@ struct Runner<'a> {
     supervisor: libc::pid_t,
     start: Instant,
     limits: &'a Limits,
+    /// The run's (uid, gid), to read its `/proc` files as (see identity.rs).
+    read_as: Option<(libc::uid_t, libc::gid_t)>,
+    /// The run's `pids` cgroup, whose refusals tell a fork bomb.
+    pids: Option<&'a Cgroup>,
+    /// The fork-bomb watch.
+    bomb: Bomb,
+    /// S was killed before it could kill every process of the run.
+    gave_up: bool,
     /// The user the program runs as, and its `RLIMIT_NPROC`, when that
     /// limit holds the budget (no `pids` cgroup).
     nproc: Option<(libc::uid_t, u64)>,
@@ -485,8 +730,8 @@ struct Runner<'a> {
     pid: Option<i32>,
     /// How P ended, once S has reaped it.
     program_end: Option<Status>,
-    /// A step before exec failed: (stage, errno).
-    failed: Option<(i32, i32)>,
+    /// A step before exec failed: (stage, errno, detail).
+    failed: Option<(i32, i32, i32)>,
     /// How the run ended, once decided.
     verdict: Option<Status>,
     /// When it was decided (time since start).
@@ -498,7 +743,7 @@ struct Runner<'a> {
     /// Pids already named in a note (not to be named again as orphans).
     reported: HashSet<i32>,
     /// "child … exited but its parent never waited for it".
-    orphans: Vec<String>,
+    orphans: Vec<Process>,
     notes: Vec<String>,
     watch: Watch,
     /// When the tree's usage is sampled next (time since start).
@@ -538,7 +783,11 @@ impl Runner<'_> {
                     let to_deadline = self.timeout.saturating_sub(elapsed);
                     let to_watch = self.watch.next_at.unwrap_or(WATCH_START).saturating_sub(elapsed);
                     let to_sample = self.next_sample.saturating_sub(elapsed);
-                    TICK.min(to_deadline).min(to_watch).min(to_sample)
+                    let to_bomb = match self.pids {
+                        Some(_) => self.bomb.next_at.saturating_sub(elapsed),
+                        None => TICK,
+                    };
+                    TICK.min(to_deadline).min(to_watch).min(to_sample).min(to_bomb)
                 }
             };
             self.poll(wait, &mut chunk)?;
@@ -549,6 +798,8 @@ impl Runner<'_> {
     /// flooded, the clock ran out, or the tree is deadlocked. Meanwhile,
     /// samples what the tree uses.
     fn decide(&mut self, elapsed: Duration) {
+        // Every /proc file of the run is read as the run's user.
+        let _as_the_run = ReadAs::new(self.read_as);
         if let Some(status) = self.program_end.clone() {
             let left: Vec<Proc> = self.tree().into_iter().filter(|p| !p.is_zombie()).collect();
             // A last sample, counting P, which was there a moment ago: a
@@ -588,6 +839,13 @@ impl Runner<'_> {
             self.notes.extend(shorten(explanation));
             self.reported.extend(pids);
             self.conclude(Status::TimedOut, elapsed);
+        } else if self.pid.is_some() && self.pids.is_some() && elapsed >= self.bomb.next_at {
+            // With a cgroup, two small files tell a fork bomb: look often.
+            self.bomb.next_at = elapsed + BOMB_EVERY;
+            if let Some(note) = self.fork_bomb(elapsed) {
+                self.notes.push(note);
+                self.conclude(Status::ProcessLimit, elapsed);
+            }
         } else if self.pid.is_some()
             && elapsed >= self.next_sample.min(self.watch.next_at.unwrap_or(WATCH_START))
         {
@@ -595,6 +853,13 @@ impl Runner<'_> {
             if elapsed >= self.next_sample {
                 self.next_sample = elapsed + TICK;
                 self.sample(&tree);
+                if self.pids.is_none() {
+                    if let Some(note) = self.fork_bomb(elapsed) {
+                        self.notes.push(note);
+                        self.conclude(Status::ProcessLimit, elapsed);
+                        return;
+                    }
+                }
             }
             if elapsed < self.watch.next_at.unwrap_or(WATCH_START) {
                 return;
@@ -641,6 +906,41 @@ impl Runner<'_> {
         self.last_tasks = tasks;
     }
 
+    /// After a sample: whether the run is a fork bomb, kept at its process
+    /// limit (forks refused, where a cgroup counts them) for
+    /// [`BOMB_SAMPLES`] samples in a row; the verdict's note if so.
+    fn fork_bomb(&mut self, elapsed: Duration) -> Option<String> {
+        let limit = self.limits.processes;
+        let refused = self.pids.map(|cgroup| (cgroup.limit_hits(), cgroup.current()));
+        let at_limit = match refused {
+            Some((refused, current)) => {
+                let more = refused > self.bomb.refused;
+                self.bomb.refused = refused;
+                more || (refused > 0 && current >= limit)
+            }
+            None => self.last_tasks >= limit,
+        };
+        if !at_limit {
+            self.bomb.streak = 0;
+            return None;
+        }
+        self.bomb.streak += 1;
+        if self.bomb.streak < BOMB_SAMPLES {
+            return None;
+        }
+        let when = elapsed.as_secs_f64();
+        Some(match refused {
+            Some((n, _)) => format!(
+                "fork bomb: {} refused at the limit of {limit} processes; stopped after {when:.1} s",
+                count(usize::try_from(n).unwrap_or(usize::MAX), "fork", "forks")
+            ),
+            None => format!(
+                "fork bomb: the run stayed at its limit of {limit} processes and threads; stopped after \
+                 {when:.1} s"
+            ),
+        })
+    }
+
     /// Records the verdict and tells S to kill whatever is left.
     fn conclude(&mut self, status: Status, elapsed: Duration) {
         self.verdict = Some(status);
@@ -662,7 +962,11 @@ impl Runner<'_> {
     /// S did not finish killing in time (processes stuck in the kernel):
     /// kill S itself, so that it can be reaped, and say so.
     fn give_up(&mut self) {
-        let stuck = labels(&self.tree());
+        self.gave_up = true;
+        let stuck = {
+            let _as_the_run = ReadAs::new(self.read_as);
+            labels(&self.tree())
+        };
         // SAFETY: kill takes plain integers; S is our unreaped child.
         unsafe { libc::kill(self.supervisor, libc::SIGKILL) };
         self.notes.push(format!(
@@ -743,7 +1047,7 @@ impl Runner<'_> {
     fn on_record(&mut self, record: Record) {
         match record {
             Record::Started { pid } => self.pid = Some(pid),
-            Record::Failed { stage, errno } => self.failed = Some((stage, errno)),
+            Record::Failed { stage, errno, detail } => self.failed = Some((stage, errno, detail)),
             Record::Exited {
                 pid,
                 code,
@@ -772,16 +1076,17 @@ impl Runner<'_> {
                 if killed_by_us || self.reported.contains(&pid) {
                     return;
                 }
-                self.orphans.push(format!(
-                    "child {pid} ({name}) exited but its parent never waited for it"
-                ));
+                self.orphans.push(Process {
+                    pid,
+                    name: name.into_owned(),
+                });
             }
         }
     }
 
     /// Builds the outcome once every process is gone.
     fn finish(mut self, spec: &Spec, counts: &Counts) -> io::Result<Outcome> {
-        if let Some((stage, errno)) = self.failed {
+        if let Some((stage, errno, _)) = self.failed {
             let e = io::Error::from_raw_os_error(errno);
             return Err(io::Error::new(
                 e.kind(),
@@ -825,7 +1130,12 @@ impl Runner<'_> {
         }
         notes.append(&mut self.notes);
         let extra = self.orphans.len().saturating_sub(MAX_ORPHAN_NOTES);
-        notes.extend(self.orphans.drain(..).take(MAX_ORPHAN_NOTES));
+        notes.extend(self.orphans.iter().take(MAX_ORPHAN_NOTES).map(|p| {
+            format!(
+                "child {} ({}) exited but its parent never waited for it",
+                p.pid, p.name
+            )
+        }));
         if extra > 0 {
             notes.push(format!("… and {extra} more children never waited for"));
         }
@@ -860,6 +1170,16 @@ impl Runner<'_> {
             notes,
             timeout: self.timeout,
             limits: self.limits.clone(),
+            isolation: Isolation::default(),
+            left_running: self
+                .left_running
+                .iter()
+                .map(|p| Process {
+                    pid: p.pid,
+                    name: p.comm.clone(),
+                })
+                .collect(),
+            not_waited: self.orphans,
         })
     }
 

@@ -13,6 +13,8 @@ use std::ffi::{CString, c_char, c_int, c_uint};
 use std::io;
 use std::os::fd::RawFd;
 
+use crate::namespace::{self, Namespaces};
+
 /// The rlimit resource type, which differs between C libraries.
 pub(crate) type Resource = libc::__rlimit_resource_t;
 
@@ -34,6 +36,8 @@ pub(crate) struct Plan {
     pub ids: Option<(libc::uid_t, libc::gid_t)>,
     /// Each limit: (resource, soft, hard).
     pub rlimits: [(Resource, libc::rlim_t, libc::rlim_t); 6],
+    /// The run's own mount, network and IPC namespaces, when it gets them.
+    pub namespaces: Option<Namespaces>,
     /// The descriptors S and P use.
     pub fds: Fds,
 }
@@ -52,9 +56,9 @@ pub(crate) struct Fds {
     /// Read end of the control pipe (runner → S): a byte or end of file
     /// means "kill the tree".
     pub control: RawFd,
-    /// The `cgroup.procs` of the run's cgroups (pids, memory), open for
-    /// writing, or -1 where there is none.
-    pub cgroups: [RawFd; 2],
+    /// The `cgroup.procs` of the run's cgroups (pids, memory, cpu), open
+    /// for writing, or -1 where there is none.
+    pub cgroups: [RawFd; 3],
 }
 
 /// Builds a NUL-terminated pointer array over `strings`.
@@ -83,12 +87,13 @@ pub(crate) enum Stage {
     Signalfd,
     Descriptors,
     Cgroup,
+    Namespace,
 }
 
 impl Stage {
     /// The call that failed, as error messages name it.
     pub(crate) fn from_code(code: i32) -> &'static str {
-        const NAMES: [&str; 13] = [
+        const NAMES: [&str; 14] = [
             "fork",
             "setsid",
             "setrlimit",
@@ -102,6 +107,7 @@ impl Stage {
             "signalfd",
             "fcntl(F_DUPFD_CLOEXEC)",
             "write(cgroup.procs)",
+            "setting up the namespaces",
         ];
         usize::try_from(code)
             .ok()
@@ -129,8 +135,9 @@ pub(crate) enum Record {
         max_rss: u32,
         comm: [u8; 16],
     },
-    /// A step before `execve` failed with `errno`.
-    Failed { stage: i32, errno: i32 },
+    /// A step before `execve` failed with `errno`; `detail` says which
+    /// part of it (for [`Stage::Namespace`], the step of the plan).
+    Failed { stage: i32, errno: i32, detail: i32 },
 }
 
 impl Record {
@@ -146,7 +153,7 @@ impl Record {
                 max_rss,
                 comm,
             } => (2, pid, code, status, max_rss, comm),
-            Record::Failed { stage, errno } => (3, 0, stage, errno, 0, [0; 16]),
+            Record::Failed { stage, errno, detail } => (3, 0, stage, errno, detail as u32, [0; 16]),
         };
         let mut out = [0u8; RECORD_LEN];
         let (head, name) = out.split_at_mut(24);
@@ -175,6 +182,7 @@ impl Record {
             3 => Some(Record::Failed {
                 stage: int(8),
                 errno: int(12),
+                detail: int(16),
             }),
             _ => None,
         }
@@ -229,7 +237,7 @@ impl CPath {
 }
 
 /// The current `errno`, read without allocating.
-fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
@@ -242,11 +250,17 @@ fn send(fd: RawFd, record: Record) {
 
 /// Reports that `stage` failed with the current errno, and exits.
 fn fail(report: RawFd, stage: Stage, status: i32) -> ! {
+    fail_with(report, stage, errno(), 0, status)
+}
+
+/// Reports that `stage` (its part `detail`) failed with `errno`, and exits.
+fn fail_with(report: RawFd, stage: Stage, errno: i32, detail: i32, status: i32) -> ! {
     send(
         report,
         Record::Failed {
             stage: stage as i32,
-            errno: errno(),
+            errno,
+            detail,
         },
     );
     // SAFETY: _exit has no preconditions.
@@ -376,7 +390,7 @@ fn supervise(plan: &Plan) -> ! {
     // overwrite one it still needs, then close everything else: descriptors
     // of concurrent runs, inherited by this fork, must not stay open here.
     let report = fds.report;
-    let [pids_cgroup, memory_cgroup] = &mut fds.cgroups;
+    let [pids_cgroup, memory_cgroup, cpu_cgroup] = &mut fds.cgroups;
     for fd in [
         &mut fds.stdin,
         &mut fds.stdout,
@@ -385,6 +399,7 @@ fn supervise(plan: &Plan) -> ! {
         &mut fds.control,
         pids_cgroup,
         memory_cgroup,
+        cpu_cgroup,
     ] {
         // (-1 is "no cgroup", not a descriptor.)
         if (0..3).contains(fd) {
@@ -404,6 +419,7 @@ fn supervise(plan: &Plan) -> ! {
         fds.control,
         fds.cgroups[0],
         fds.cgroups[1],
+        fds.cgroups[2],
     ]);
 
     // SAFETY: prctl with integer arguments.
@@ -735,6 +751,12 @@ fn program(plan: &Plan, fds: Fds, supervisor: i32) -> ! {
             fail(report, Stage::Cgroup, 127);
         }
     }
+    // Its own view of the machine, while still root (see namespace.rs).
+    if let Some(ns) = &plan.namespaces {
+        if let Err(failure) = namespace::enter(ns) {
+            fail_with(report, Stage::Namespace, failure.errno, failure.step, 127);
+        }
+    }
     // Default dispositions, SIGPIPE included: Rust's runner ignores SIGPIPE
     // and exec keeps ignored signals ignored, but the lecture's programs
     // rely on dying of SIGPIPE. Then an empty mask (S blocked SIGCHLD).
@@ -821,6 +843,7 @@ mod tests {
             Record::Failed {
                 stage: Stage::Execve as i32,
                 errno: libc::ENOENT,
+                detail: 7,
             },
         ] {
             assert_eq!(Record::decode(&r.encode()), Some(r));

@@ -239,7 +239,7 @@ impl Tally<'_> {
     fn record(&mut self, result: &ExerciseResult) {
         self.scores.push(result.score());
         self.max = result.max_score();
-        if result.checks.iter().any(|c| !c.passed && !c.hidden) {
+        if result.checks.iter().any(|c| !c.passed() && !c.hidden) {
             self.caught += 1;
         }
         if result.passed() {
@@ -247,8 +247,8 @@ impl Tally<'_> {
         }
         if self.example.is_none() {
             // A public failure first: that is what the student gets to see.
-            let public = result.checks.iter().find(|c| !c.passed && !c.hidden);
-            if let Some(c) = public.or_else(|| result.checks.iter().find(|c| !c.passed)) {
+            let public = result.checks.iter().find(|c| !c.passed() && !c.hidden);
+            if let Some(c) = public.or_else(|| result.checks.iter().find(|c| !c.passed())) {
                 let hidden = if c.hidden { " (hidden)" } else { "" };
                 let first = c.output.lines().next().unwrap_or_default();
                 self.example = Some(format!("fails “{}”{hidden}: {first}", c.name));

@@ -8,6 +8,21 @@
 
 use std::path::{Path, PathBuf};
 
+/// `cargo xtask` against the workspace at `workspace`: a copy builds into
+/// a target directory of its own, so its broken binaries never land where
+/// the real workspace's are.
+pub fn xtask(workspace: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("xtask").expect("xtask binary is built");
+    cmd.env("IPC_LAB_ROOT", workspace).env("NO_COLOR", "1");
+    if workspace != root() {
+        cmd.env("CARGO_TARGET_DIR", root().join("target").join("xtask-tests"));
+    }
+    cmd
+        // A hang in the code under test must fail this test, not stall the run.
+        .timeout(std::time::Duration::from_secs(300));
+    cmd
+}
+
 /// The workspace root: xtask sits in it.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,11 +8,19 @@
 //! write it, so the release stays rustfmt-clean. `cargo xtask grade` uses
 //! [`stub_source`] to recognise an exercise a student never touched.
 
-/// The marker lines, compared with each line trimmed.
+/// The line that opens a student region (lines are compared trimmed).
 pub const BEGIN_SOLUTION: &str = "// BEGIN SOLUTION";
+/// The line that closes a student region.
 pub const END_SOLUTION: &str = "// END SOLUTION";
+/// The line that opens checks only graders run.
 pub const BEGIN_HIDDEN: &str = "// BEGIN HIDDEN";
+/// The line that closes them.
 pub const END_HIDDEN: &str = "// END HIDDEN";
+/// The line that opens course staff's part of a file the release keeps (a
+/// subcommand, a dependency); `# BEGIN STAFF` in a TOML file.
+pub const BEGIN_STAFF: &str = "// BEGIN STAFF";
+/// The line that closes it; `# END STAFF` in a TOML file.
+pub const END_STAFF: &str = "// END STAFF";
 
 /// rustfmt.toml's `max_width`: a `todo!("…");` longer than this is written
 /// on three lines, as rustfmt would (a unit test keeps the two in step).
@@ -56,11 +64,24 @@ fn is_marker(line: &str, marker: &str) -> bool {
     line.trim() == marker
 }
 
-/// Whether a line is one of the four markers.
+/// Whether a line is one of the markers.
 pub fn is_any_marker(line: &str) -> bool {
-    [BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN]
-        .iter()
-        .any(|m| is_marker(line, m))
+    [
+        BEGIN_SOLUTION,
+        END_SOLUTION,
+        BEGIN_HIDDEN,
+        END_HIDDEN,
+        BEGIN_STAFF,
+        END_STAFF,
+    ]
+    .iter()
+    .any(|m| is_marker(line, m))
+        || [BEGIN_STAFF, END_STAFF].iter().any(|m| is_toml_marker(line, m))
+}
+
+/// Whether `line` is `marker` written as a TOML comment (`# BEGIN STAFF`).
+fn is_toml_marker(line: &str, marker: &str) -> bool {
+    line.trim().strip_prefix('#').map(str::trim) == marker.strip_prefix("//").map(str::trim)
 }
 
 /// The solution regions of `text`, in order, or the first malformed one
@@ -242,45 +263,119 @@ pub fn stub_page(text: &str) -> Result<String, String> {
 ///
 /// `Err` names a marker that does not pair up.
 pub fn strip_hidden(text: &str) -> Result<String, String> {
+    let Some(mut out) = strip_blocks(text, BEGIN_HIDDEN, END_HIDDEN, is_marker)? else {
+        return Ok(text.to_string());
+    };
+    insert_after_docs(&mut out, HIDDEN_ALLOW);
+    Ok(join(&out, text))
+}
+
+/// The student's version of a file the release keeps but course staff's
+/// commands live in too (xtask's `main.rs` and `flags.rs`, the manifests):
+/// the lines from `// BEGIN STAFF` (`# BEGIN STAFF` in TOML) to the
+/// matching end, markers included, removed.
+///
+/// `Err` names a marker that does not pair up.
+pub fn strip_staff(text: &str) -> Result<String, String> {
+    let either = |line: &str, marker: &str| is_marker(line, marker) || is_toml_marker(line, marker);
+    Ok(match strip_blocks(text, BEGIN_STAFF, END_STAFF, either)? {
+        Some(out) => join(&out, text),
+        None => text.to_string(),
+    })
+}
+
+/// `text` without its blocks from `begin` to `end` (markers included, as
+/// `is` recognises them), or `None` when it has none.
+fn strip_blocks(
+    text: &str,
+    begin: &str,
+    end: &str,
+    is: impl Fn(&str, &str) -> bool,
+) -> Result<Option<Vec<String>>, String> {
     let mut out: Vec<String> = Vec::new();
     let mut open: Option<usize> = None;
+    let mut any = false;
     for (i, line) in text.lines().enumerate() {
-        if is_marker(line, BEGIN_HIDDEN) {
+        if is(line, begin) {
             if let Some(b) = open {
                 return Err(format!(
-                    "line {}: `{BEGIN_HIDDEN}` inside the block opened at line {}",
+                    "line {}: `{begin}` inside the block opened at line {}",
                     i + 1,
                     b + 1
                 ));
             }
             open = Some(i);
-        } else if is_marker(line, END_HIDDEN) {
+            any = true;
+        } else if is(line, end) {
             if open.take().is_none() {
-                return Err(format!(
-                    "line {}: `{END_HIDDEN}` without a `{BEGIN_HIDDEN}`",
-                    i + 1
-                ));
+                return Err(format!("line {}: `{end}` without a `{begin}`", i + 1));
             }
         } else if open.is_none() {
             out.push(line.to_string());
         }
     }
     if let Some(b) = open {
-        return Err(format!(
-            "line {}: `{BEGIN_HIDDEN}` is never closed by `{END_HIDDEN}`",
-            b + 1
-        ));
+        return Err(format!("line {}: `{begin}` is never closed by `{end}`", b + 1));
     }
-    if out.len() == text.lines().count() {
-        return Ok(text.to_string());
+    Ok(any.then_some(out))
+}
+
+/// The chapter for course staff, left out of the student release.
+pub const STAFF_CHAPTER: &str = "docs/src/staff.md";
+
+/// The book's table of contents without the staff chapter: its entry, and
+/// the part title above it when nothing else is left in that part.
+pub fn student_summary(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.starts_with("# ") && i > 0 {
+            // A part: keep it only if some entry of it stays.
+            let end = (i + 1..lines.len())
+                .find(|&k| lines[k].starts_with("# "))
+                .unwrap_or(lines.len());
+            let part = &lines[i..end];
+            let kept: Vec<&str> = part
+                .iter()
+                .copied()
+                .filter(|l| !l.contains("(staff.md)"))
+                .collect();
+            if kept
+                .iter()
+                .any(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with('['))
+            {
+                out.extend(kept);
+            }
+            i = end;
+            continue;
+        }
+        if !line.contains("(staff.md)") {
+            out.push(line);
+        }
+        i += 1;
     }
-    insert_after_docs(&mut out, HIDDEN_ALLOW);
-    Ok(join(&out, text))
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_student_summary_has_no_staff_chapter_or_empty_part() {
+        let text = "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n\n# For course staff\n\n- [Releasing and grading](staff.md)\n";
+        assert_eq!(
+            student_summary(text),
+            "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n"
+        );
+    }
 
     /// Test sources spell the markers `@BEGIN`, `@END`, `@HIDE`, `@SHOW`:
     /// this file ships in the release, which must hold no marker line.
@@ -378,7 +473,8 @@ mod tests {
 
     #[test]
     fn max_width_is_rustfmt_toml_s() {
-        let toml = std::fs::read_to_string(crate::root().join("rustfmt.toml")).unwrap();
+        let toml =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../rustfmt.toml")).unwrap();
         let width = toml
             .lines()
             .find_map(|l| l.strip_prefix("max_width"))
@@ -413,6 +509,30 @@ mod tests {
         let text = "//! Docs.\nfn main() {}\n";
         assert_eq!(stub_source(text).unwrap(), text);
         assert_eq!(strip_hidden(text).unwrap(), text);
+    }
+
+    #[test]
+    fn staff_blocks_go_from_rust_and_toml() {
+        let staff = |text: &str| {
+            text.replace("@STAFF", BEGIN_STAFF)
+                .replace("@DONE", END_STAFF)
+                .replace("#STAFF", &BEGIN_STAFF.replace("//", "#"))
+                .replace("#DONE", &END_STAFF.replace("//", "#"))
+        };
+        let rust = staff("mod check;\n@STAFF\nmod grade;\n@DONE\nmod list;\n");
+        assert_eq!(strip_staff(&rust).unwrap(), "mod check;\nmod list;\n");
+        let toml = staff("[dependencies]\nchecks.workspace = true\n#STAFF\ngrader.workspace = true\n#DONE\n");
+        assert_eq!(
+            strip_staff(&toml).unwrap(),
+            "[dependencies]\nchecks.workspace = true\n"
+        );
+        assert!(is_any_marker(&staff("  #STAFF")), "a TOML marker is a marker");
+        assert_eq!(strip_staff("#[derive(Debug)]\n").unwrap(), "#[derive(Debug)]\n");
+        let open = strip_staff(&staff("a\n@STAFF\nb\n")).unwrap_err();
+        assert_eq!(
+            open,
+            format!("line 2: `{BEGIN_STAFF}` is never closed by `{END_STAFF}`")
+        );
     }
 
     #[test]

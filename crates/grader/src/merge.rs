@@ -16,6 +16,8 @@
 //! compiles on its own as before: [`failing_members`] reads which members
 //! a failed merged build's errors are in, so the others can merge again.
 
+use checks::build::Diagnostic;
+
 /// The inner attributes a module may carry as well as a crate.
 const MODULE_ATTRIBUTES: [&str; 4] = ["#![allow(", "#![warn(", "#![deny(", "#![expect("];
 
@@ -99,25 +101,14 @@ pub fn root_source(members: &[Member]) -> String {
 pub fn failing_members(stderr: &[u8], dirs: &[&str]) -> Option<Vec<usize>> {
     let mut failing = Vec::new();
     for line in String::from_utf8_lossy(stderr).lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Some(d) = Diagnostic::from_rustc_json(line).filter(Diagnostic::is_error) else {
             continue;
         };
-        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
-        if field("$message_type") != "diagnostic" || !field("level").starts_with("error") {
-            continue;
-        }
-        let files: Vec<&str> = v
-            .get("spans")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|span| span.get("is_primary").and_then(serde_json::Value::as_bool) == Some(true))
-            .filter_map(|span| span.get("file_name")?.as_str())
-            .collect();
+        let files: Vec<&str> = d.primary_files().collect();
         if files.is_empty() {
             // "aborting due to 2 previous errors" sums up; anything else
             // without a place cannot be pinned on a member.
-            if field("message").starts_with("aborting due to") {
+            if d.message.starts_with("aborting due to") {
                 continue;
             }
             return None;

@@ -1,23 +1,26 @@
-//! Compiling untrusted exercise sources: plain `rustc`, as `nobody`, in the
-//! sandbox, against dependencies built once.
+//! Compiling untrusted exercise sources: plain `rustc`, in the sandbox, as
+//! a user of the run's own, against dependencies built once.
 //!
 //! Code runs at compile time too: `include_bytes!("/etc/shadow")` reads a
 //! file while the compiler runs. So a submission's compiler runs like its
-//! program: in [`sandbox::run`], with limits, and — when we are root — as
-//! `nobody`, which must not read what the grader's account can. Two things
-//! `nobody` needs are out of its reach on a usual machine: the toolchain
-//! (rustup keeps it in `/root/.rustup`, and `/root` is private) and the
-//! compiled dependencies (in the reference's `target/`). So a per-machine
-//! cache (`/var/tmp/ipc-lab-grade-<uid>`, or `$IPC_LAB_GRADE_CACHE`) holds:
+//! program: in [`sandbox::run`], with limits, and — when we are root — as a
+//! uid of its own from the sandbox's pool, which must not read what the
+//! grader's account can, in a mount namespace that shows it only the
+//! system, the toolchain, the dependencies and this submission's folder
+//! (read-only), and its output folder. Two things the compiler needs are
+//! out of another user's reach on a usual machine: the toolchain (rustup
+//! keeps it in `/root/.rustup`, and `/root` is private) and the compiled
+//! dependencies (in the reference's `target/`). So a per-machine cache
+//! (`/var/tmp/ipc-lab-grade-<uid>`, or `$IPC_LAB_GRADE_CACHE`) holds:
 //!
 //! ```text
 //! <cache>/                 0711, ours
 //!   toolchain-<commit>/    hard links to the toolchain's bin/ and lib/ (world-readable)
 //!   deps-<hash>/           copies of the rlibs of libc and syscalls (world-readable)
 //!   work/                  0711: one folder per submission being graded, with
-//!                          its sources (read-only for nobody) and one output
-//!                          folder per exercise (nobody's)
-//!   private/               0700, nobody's business:
+//!                          its sources (read-only for the compiler) and one
+//!                          output folder per exercise (the compile run's)
+//!   private/               0700, no run's business:
 //!     target/              the trusted build of the reference, by cargo
 //!     records/             the exact rustc command line cargo used per crate
 //!     bins/<hash>/         compiled submissions, by hash of source and flags
@@ -58,6 +61,7 @@
 
 use super::submission::Files;
 use checks::Exercise;
+use checks::build::Diagnostic;
 use sandbox::{Limits, Spec, Status};
 use std::collections::HashMap;
 use std::fs;
@@ -89,14 +93,24 @@ fi
 exec "$@"
 "#;
 
-/// What compiling one exercise gave.
+/// What compiling one exercise (or a merged group) gave. Every variant but
+/// `Binary` scores the exercise 0; they differ in what the grader does
+/// next, decided on the variant, never on its text.
 #[derive(Debug, Clone)]
 pub enum Built {
     /// The program, in the private cache.
     Binary(PathBuf),
-    /// Why there is none: the first compiler error, or what stopped the
-    /// compiler. Scores the exercise 0.
-    Error(String),
+    /// The sources do not compile: the first compiler error, which the same
+    /// sources give again (so it is kept in the cache).
+    CompileError(String),
+    /// A merged build failed, with errors in these members' folders
+    /// (`crates/<dir>`); none when no member can be told (a clash in the
+    /// merged root, a linker's): then every member compiles alone.
+    MergeFailed(Vec<String>),
+    /// The compiler, the linker or the grader failed, not the sources (a
+    /// timeout, the machine out of processes for a moment, a file that
+    /// could not be written): not kept, so the next grading tries again.
+    Failed(String),
 }
 
 /// How cargo compiles one exercise, with the paths that change per
@@ -123,8 +137,10 @@ pub struct Toolchain {
     rustc: PathBuf,
     work: PathBuf,
     bins: PathBuf,
-    /// `nobody`'s uid and gid, when we are root.
-    drop_to: Option<(u32, u32)>,
+    /// What a compile run may read besides its submission's folder: the
+    /// toolchain's copy and the dependencies (empty when not root: then no
+    /// namespace hides the rest).
+    shown: Vec<PathBuf>,
     invocations: HashMap<&'static str, Invocation>,
     /// Compiles under way or done in this run, so two submissions with the
     /// same sources compile once even at the same moment.
@@ -177,19 +193,9 @@ fn own_dir(dir: &Path, mode: u32) -> Result<(), String> {
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| err(&dir.display().to_string(), e))
 }
 
-/// `nobody`'s uid and gid, from `/etc/passwd`.
-fn nobody() -> Result<(u32, u32), String> {
-    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| err("cannot read /etc/passwd", e))?;
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() > 3 && f[0] == "nobody")
-        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-        .ok_or_else(|| "there is no user `nobody` to compile and run submissions as".to_string())
-}
-
-/// Every folder from `/` down to `dir` lets others through, so `nobody`
-/// can reach the toolchain and the dependencies in it.
+/// Every folder from `/` down to `dir` lets others through, so a compile
+/// run's user can reach the toolchain and the dependencies in it (where no
+/// mount namespace shows them to it directly).
 fn reachable_by_others(dir: &Path) -> Result<(), String> {
     let mut path = PathBuf::new();
     for part in dir.components() {
@@ -199,7 +205,7 @@ fn reachable_by_others(dir: &Path) -> Result<(), String> {
             .mode();
         if mode & 0o001 == 0 {
             return Err(format!(
-                "the grading cache {} is out of reach of user nobody ({} is not o+x); \
+                "the grading cache {} is out of reach of other users ({} is not o+x); \
                  set IPC_LAB_GRADE_CACHE to a folder under /var/tmp",
                 dir.display(),
                 path.display()
@@ -243,7 +249,7 @@ fn hash_name(bytes: &[u8]) -> String {
 }
 
 impl Toolchain {
-    /// Gets everything ready: the toolchain where `nobody` can run it, the
+    /// Gets everything ready: the toolchain where a run's user can run it, the
     /// dependencies built (once per machine; a no-op cargo run after that)
     /// and cargo's command lines recorded.
     pub fn prepare(
@@ -253,12 +259,10 @@ impl Toolchain {
         on_step: &dyn Fn(&str),
     ) -> Result<Toolchain, String> {
         own_dir(cache, 0o711)?;
-        let drop_to = if euid() == 0 {
+        let as_root = euid() == 0;
+        if as_root {
             reachable_by_others(cache)?;
-            Some(nobody()?)
-        } else {
-            None
-        };
+        }
         let private = cache.join("private");
         own_dir(&private, 0o700)?;
         let work = cache.join("work");
@@ -285,13 +289,12 @@ impl Toolchain {
             )?
             .trim(),
         );
-        let rustc = if drop_to.is_some() {
+        let toolchain = if as_root {
             link_toolchain(cache, &sysroot, &commit)?
-                .join("bin")
-                .join("rustc")
         } else {
-            sysroot.join("bin").join("rustc")
+            sysroot.clone()
         };
+        let rustc = toolchain.join("bin").join("rustc");
 
         on_step("building the dependencies once (cargo)");
         let target = private.join("target");
@@ -350,12 +353,17 @@ impl Toolchain {
             .map(PathBuf::from)
             .find(|p| p.is_file())
             .ok_or("cannot find the `env` program (/usr/bin/env)")?;
+        let shown = if as_root {
+            vec![toolchain, deps]
+        } else {
+            Vec::new()
+        };
         Ok(Toolchain {
             env_program,
             rustc,
             work,
             bins,
-            drop_to,
+            shown,
             invocations,
             inflight: Mutex::new(HashMap::new()),
         })
@@ -398,7 +406,7 @@ impl Toolchain {
     /// Compiles one exercise of a submission (or finds it compiled).
     pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Built {
         let Some(inv) = self.invocations.get(e.name) else {
-            return Built::Error(format!("the grader has no build recipe for {}", e.name));
+            return Built::Failed(format!("the grader has no build recipe for {}", e.name));
         };
         let key = self.key(inv, files);
         let name = hash_name(&key);
@@ -503,16 +511,15 @@ impl Toolchain {
             });
             let program = match built {
                 Built::Binary(program) => program,
-                Built::Error(text) => {
-                    // "merged build failed", then the failing members' folders.
-                    let failing: Vec<&str> = text.lines().skip(1).collect();
+                Built::MergeFailed(failing) => {
                     let before = merging.len();
-                    merging.retain(|(i, ..)| !failing.contains(&members[*i].0.dir));
+                    merging.retain(|(i, ..)| !failing.iter().any(|dir| dir == members[*i].0.dir));
                     if merging.len() == before {
                         break;
                     }
                     continue;
                 }
+                Built::CompileError(_) | Built::Failed(_) => break,
             };
             // Each member gets the program under its own name, inside the
             // merged build's entry. Not as the exercise's own cache entry:
@@ -549,7 +556,7 @@ impl Toolchain {
         key: &[u8],
     ) -> Built {
         let Some(inv) = members.first().and_then(|(e, _)| self.invocations.get(e.name)) else {
-            return Built::Error("no members".into());
+            return Built::Failed("no members".into());
         };
         let short = &name[..18];
         let root = work.join(format!("{short}.rs"));
@@ -570,13 +577,11 @@ impl Toolchain {
             fs::set_permissions(&root, fs::Permissions::from_mode(0o644))
         })();
         if let Err(why) = laid {
-            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join("program");
         let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
-        let spec = Spec::new(&self.env_program)
-            .args(args)
-            .limits(compile_limits(timeout));
+        let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = sandbox::run(&spec);
         let _ = fs::remove_file(&root);
         let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
@@ -597,14 +602,14 @@ impl Toolchain {
             // every error is in one.
             Ok(Status::Exited(1)) => {
                 let dirs: Vec<&str> = members.iter().map(|(e, _)| e.dir).collect();
-                let mut text = String::from("merged build failed");
-                for i in super::merge::failing_members(&stderr, &dirs).unwrap_or_default() {
-                    text.push('\n');
-                    text.push_str(dirs[i]);
-                }
-                self.store(name, key, &Built::Error(text), None, "")
+                let failing = super::merge::failing_members(&stderr, &dirs)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| dirs[i].to_string())
+                    .collect();
+                self.store(name, key, &Built::MergeFailed(failing), None, "")
             }
-            _ => Built::Error("merged build stopped".into()),
+            _ => Built::Failed("the merged build stopped".into()),
         };
         let _ = fs::remove_dir_all(&out);
         built
@@ -646,7 +651,11 @@ impl Toolchain {
         if binary.is_file() {
             return Some(Built::Binary(binary));
         }
-        fs::read_to_string(dir.join("error")).ok().map(Built::Error)
+        if let Ok(text) = fs::read_to_string(dir.join("error")) {
+            return Some(Built::CompileError(text));
+        }
+        let failing = fs::read_to_string(dir.join("merge-failed")).ok()?;
+        Some(Built::MergeFailed(failing.lines().map(str::to_string).collect()))
     }
 
     /// Keeps a result in the cache: written aside, then renamed into place.
@@ -666,7 +675,8 @@ impl Toolchain {
                     // program like that into each run instead of copying it.
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o555))?;
                 }
-                (Built::Error(text), _) => fs::write(tmp.join("error"), text)?,
+                (Built::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
+                (Built::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
                 _ => return Err(io::Error::other("nothing to store")),
             }
             fs::write(tmp.join("key"), key)?;
@@ -678,9 +688,9 @@ impl Toolchain {
         match (stored, built) {
             (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
             (Err(e), Built::Binary(_)) => {
-                Built::Error(format!("the grader could not keep the compiled program: {e}"))
+                Built::Failed(format!("the grader could not keep the compiled program: {e}"))
             }
-            (_, Built::Error(text)) => Built::Error(text.clone()),
+            (_, other) => other.clone(),
         }
     }
 
@@ -698,20 +708,18 @@ impl Toolchain {
         let crate_dir = work.join("crates").join(e.dir);
         let out = work.join(format!("out-{}", e.dir));
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
-            return Built::Error(format!("the grader could not lay out the sources: {why}"));
+            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join(&inv.bin);
         let source = crate_dir.join("src").join("main.rs");
         let args = self.command(inv, &crate_dir, &source, &produced, None, work);
 
-        let spec = Spec::new(&self.env_program)
-            .args(args)
-            .limits(compile_limits(timeout));
+        let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
-            Err(e) => return Built::Error(format!("the grader could not run the compiler: {e}")),
+            Err(e) => return Built::Failed(format!("the grader could not run the compiler: {e}")),
         };
-        // The output folder was the compiler's (nobody's): take only a
+        // The output folder was the compile run's: take only a
         // regular file from it, never what a link there points to.
         let is_program = fs::symlink_metadata(&produced).is_ok_and(|m| m.is_file());
         let built = match outcome.status {
@@ -723,12 +731,19 @@ impl Toolchain {
                 &inv.bin,
             ),
             Status::Exited(1) => match first_error(&outcome.stderr) {
-                // A linker failure may be the machine's (out of processes or
-                // memory for a moment): not kept, so it is tried again.
-                Some(text) if text.contains("linking with") || text.contains("linker") => Built::Error(text),
-                // An ordinary compile error: the same sources give it again.
-                Some(text) => self.store(name, key, &Built::Error(text), None, &inv.bin),
-                None => Built::Error(format!(
+                // An error in the sources: the same sources give it again.
+                Some(d) if d.primary_files().next().is_some() => self.store(
+                    name,
+                    key,
+                    &Built::CompileError(d.text().to_string()),
+                    None,
+                    &inv.bin,
+                ),
+                // An error that points at no source (a linker's, which may
+                // be the machine's, out of processes or memory for a
+                // moment): not kept, so it is tried again.
+                Some(d) => Built::Failed(d.text().to_string()),
+                None => Built::Failed(format!(
                     "the compiler failed:\n{}",
                     tail(&String::from_utf8_lossy(&outcome.stderr), 20)
                 )),
@@ -737,11 +752,11 @@ impl Toolchain {
                 let mut text = format!("the compiler {}", outcome.summary());
                 let err = String::from_utf8_lossy(&outcome.stderr);
                 if let Some(first) = first_error(&outcome.stderr) {
-                    text.push_str(&format!("\n{first}"));
+                    text.push_str(&format!("\n{}", first.text()));
                 } else if !err.trim().is_empty() {
                     text.push_str(&format!("\n{}", tail(&err, 12)));
                 }
-                Built::Error(text)
+                Built::Failed(text)
             }
         };
         let _ = fs::remove_dir_all(&out);
@@ -792,8 +807,24 @@ impl Toolchain {
         args
     }
 
-    /// Writes the sources (readable, not writable, by `nobody`) and makes
-    /// an empty output folder that only `nobody` (the compiler) writes to.
+    /// The sandbox's spec for one compile: `env` with `args`, shown the
+    /// toolchain, the dependencies and the submission's folder `work`, and
+    /// writing only into `out`.
+    fn compile_spec(&self, args: Vec<String>, timeout: Duration, work: &Path, out: &Path) -> Spec {
+        let mut spec = Spec::new(&self.env_program)
+            .args(args)
+            .limits(compile_limits(timeout))
+            .readable(work)
+            .writable(out);
+        for path in &self.shown {
+            spec = spec.readable(path);
+        }
+        spec
+    }
+
+    /// Writes the sources (readable, not writable, by the compile run) and
+    /// makes an empty output folder, which the sandbox lends to the compile
+    /// run's user (and takes back).
     fn lay_out(&self, crate_dir: &Path, out: &Path, files: &Files) -> io::Result<()> {
         let src = crate_dir.join("src");
         let _ = fs::remove_dir_all(&src);
@@ -809,9 +840,6 @@ impl Toolchain {
         let _ = fs::remove_dir_all(out);
         fs::create_dir(out)?;
         fs::set_permissions(out, fs::Permissions::from_mode(0o700))?;
-        if let Some((uid, gid)) = self.drop_to {
-            std::os::unix::fs::chown(out, Some(uid), Some(gid))?;
-        }
         Ok(())
     }
 }
@@ -828,6 +856,8 @@ fn compile_limits(timeout: Duration) -> Limits {
         file_size: 1 << 30,
         open_files: 1024,
         processes: 256,
+        // rustc's and the linker's temporary files, in the run's /tmp.
+        scratch: 1 << 30,
         ..Limits::default()
     }
 }
@@ -960,18 +990,14 @@ impl Invocation {
 }
 
 /// The first error's text in rustc's JSON diagnostics.
-fn first_error(stderr: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(stderr).lines().find_map(|line| {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        if v.get("$message_type")?.as_str()? != "diagnostic" || v.get("level")?.as_str()? != "error" {
-            return None;
-        }
-        let text = v.get("rendered")?.as_str()?.trim_end().to_string();
-        Some(text)
-    })
+fn first_error(stderr: &[u8]) -> Option<Diagnostic> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(Diagnostic::from_rustc_json)
+        .find(Diagnostic::is_error)
 }
 
-/// Hard links to the toolchain's `bin/` and `lib/` where `nobody` can
+/// Hard links to the toolchain's `bin/` and `lib/` where any user can
 /// reach them (a copy when linking is impossible, once per toolchain).
 fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf, String> {
     let dest = cache.join(format!("toolchain-{commit}"));
@@ -1004,7 +1030,7 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
     Ok(dest)
 }
 
-/// Copies the dependencies' rlibs where `nobody` can read them, in a folder
+/// Copies the dependencies' rlibs where any user can read them, in a folder
 /// named after their names, sizes and times (so a rebuilt dependency gets
 /// a new folder, and compiled programs keyed by it are not mixed up).
 fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
@@ -1057,10 +1083,9 @@ fn clean_stale(work: &Path) {
             .strip_prefix('w')
             .and_then(|r| r.split('-').next())
             .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
+        let gone =
+            pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -1080,7 +1105,10 @@ mod tests {
             r#"{"$message_type":"diagnostic","level":"error","rendered":"error: aborting\n"}"#,
             "\nnot json\n"
         );
-        assert_eq!(first_error(stderr.as_bytes()).unwrap(), "error: expected `;`");
+        assert_eq!(
+            first_error(stderr.as_bytes()).unwrap().text(),
+            "error: expected `;`"
+        );
         assert!(first_error(b"").is_none());
     }
 

@@ -9,20 +9,24 @@
 //! Everything here treats the submission as hostile:
 //! - a folder is walked without following symbolic links, and only below
 //!   `crates/NN-name/src`;
-//! - an archive is never extracted to disk: a tar stream is parsed here
-//!   (`tar.rs`) and each wanted zip member is read from `unzip -p`'s
-//!   standard output, so no path in the archive can name a file outside,
-//!   and no link in it can be followed;
-//! - every file, every archive and the number of files have size limits;
+//! - an archive is never extracted to disk, and no program is run to read
+//!   it: a `.tar.gz` is read as a stream in memory (the `flate2` and `tar`
+//!   crates), a `.zip` by its central directory (the `zip` crate), so no
+//!   path in the archive can name a file outside, and no link in it can be
+//!   followed;
+//! - an archive is refused, with a one-line reason, when it unpacks to more
+//!   than a byte budget (a gzip bomb), has more members than a cap, or
+//!   names a member outside itself (`../x`, `/x`);
+//! - every file and the number of files per exercise have size limits;
 //! - what goes wrong with one exercise's files (missing, too large, not
 //!   UTF-8, a link) fails that exercise only, with the reason.
 
-use super::tar;
 use checks::Exercise;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::rc::Rc;
 
 /// The largest source file taken (bigger ones fail their exercise).
 pub const MAX_FILE: u64 = 1 << 20;
@@ -30,10 +34,29 @@ pub const MAX_FILE: u64 = 1 << 20;
 const MAX_FILES: usize = 64;
 /// The deepest path below `src/` (`a/b/c/d/e.rs`).
 const MAX_DEPTH: usize = 5;
-/// The most bytes read out of a tar stream before giving up on it.
-const MAX_UNPACKED: u64 = 1 << 30;
 /// The most candidate source files kept from one archive.
 const MAX_CANDIDATES: usize = 2048;
+
+/// What reading one archive may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Bytes unpacked in all: the whole stream of a `.tar.gz`, the members
+    /// read of a `.zip` (and the size of a `.zip` file itself).
+    pub bytes: u64,
+    /// Members (files, folders, links) in the archive.
+    pub members: usize,
+}
+
+impl Default for ArchiveLimits {
+    /// 1 GiB and 4096 members: a student repository with its build folder
+    /// left in fits; a bomb does not.
+    fn default() -> ArchiveLimits {
+        ArchiveLimits {
+            bytes: 1 << 30,
+            members: 4096,
+        }
+    }
+}
 
 /// One submission on the command line.
 #[derive(Debug, Clone)]
@@ -50,9 +73,13 @@ pub struct Submission {
 /// The forms a submission comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A student repository's folder.
     Folder,
+    /// A `.zip` of one.
     Zip,
+    /// A `.tar.gz` or `.tgz` of one.
     TarGz,
+    /// A `.tar` of one.
     Tar,
 }
 
@@ -119,16 +146,23 @@ pub type Files = Vec<(String, Vec<u8>)>;
 /// catalogue order): its files, or why it cannot be graded.
 #[derive(Debug)]
 pub struct Sources {
+    /// Per exercise: its files, or why it cannot be graded.
     pub exercises: Vec<Result<Files, String>>,
 }
 
 /// Reads the exercise sources of `sub`. `Err` means the submission as a
-/// whole cannot be read (a corrupt archive): every exercise fails with it.
+/// whole cannot be read (a corrupt or refused archive): every exercise
+/// fails with it.
 pub fn read(sub: &Submission, catalogue: &[Exercise]) -> Result<Sources, String> {
+    read_with(sub, catalogue, ArchiveLimits::default())
+}
+
+/// [`read`] with other limits on archives.
+pub fn read_with(sub: &Submission, catalogue: &[Exercise], limits: ArchiveLimits) -> Result<Sources, String> {
     let entries = match sub.kind {
         Kind::Folder => return Ok(read_folder(&sub.path, catalogue)),
-        Kind::Zip => zip_entries(&sub.path)?,
-        Kind::TarGz | Kind::Tar => tar_entries(&sub.path, sub.kind == Kind::TarGz)?,
+        Kind::Zip => zip_entries(&sub.path, limits)?,
+        Kind::TarGz | Kind::Tar => tar_entries(&sub.path, sub.kind == Kind::TarGz, limits)?,
     };
     Ok(select(entries, catalogue))
 }
@@ -326,10 +360,9 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Resul
 /// Reads a regular file without following a link, at most [`MAX_FILE`] bytes.
 fn read_capped_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::os::unix::fs::OpenOptionsExt;
-    const O_NOFOLLOW: i32 = 0o400_000; // Linux; std has no constant for it.
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| format!("cannot be read: {e}"))?;
     read_capped(file)
@@ -350,105 +383,145 @@ fn read_capped(reader: impl Read) -> Result<Vec<u8>, String> {
 
 // ---- archives ----
 
-/// A child process killed and reaped when dropped, so an archive tool
-/// stuck on a hostile archive never outlives us.
-struct Child(std::process::Child);
+/// A member's path, split; a member named outside the archive refuses it.
+fn member_parts(name: &[u8]) -> Result<Vec<String>, String> {
+    let name = String::from_utf8_lossy(name);
+    split(&name)
+        .ok_or_else(|| format!("the archive has a member named {name:?}, outside the archive: refused"))
+}
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// "the archive unpacks to more than 1024 MiB: refused".
+fn too_big(limits: ArchiveLimits) -> String {
+    format!(
+        "the archive unpacks to more than {} MiB: refused",
+        limits.bytes >> 20
+    )
+}
+
+/// "the archive has more than 4096 members (leave out target/ and .git/): refused".
+fn too_many(limits: ArchiveLimits) -> String {
+    format!(
+        "the archive has more than {} members (leave out target/ and .git/): refused",
+        limits.members
+    )
+}
+
+/// A reader that fails once `left` bytes have gone through it, and says
+/// so in `spent` (shared, as the reader is moved into the tar parser).
+struct Budget<R> {
+    inner: R,
+    left: u64,
+    spent: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            self.spent.set(true);
+            return Err(std::io::Error::other("over the byte budget"));
+        }
+        let room = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
-fn spawn(cmd: &mut Command, tool: &str) -> Result<Child, String> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map(Child)
-        .map_err(|e| format!("cannot run {tool}: {e}"))
-}
-
-/// The candidate sources of a tar archive, parsed here from the stream.
-fn tar_entries(path: &Path, gzipped: bool) -> Result<Vec<Entry>, String> {
-    let mut entries = Vec::new();
-    let mut visit = |name: &str, size: u64, data: &mut dyn Read| -> std::io::Result<()> {
-        let Some(parts) = split(name) else { return Ok(()) };
-        if source_offset(&parts).is_none() || entries.len() >= MAX_CANDIDATES {
-            return Ok(());
-        }
-        let data = if size > MAX_FILE {
-            Err(format!("is larger than {} KiB", MAX_FILE / 1024))
-        } else {
-            let mut bytes = Vec::new();
-            data.read_to_end(&mut bytes)?;
-            Ok(bytes)
-        };
-        entries.push(Entry { parts, data });
-        Ok(())
-    };
-    let result = if gzipped {
-        let mut cmd = Command::new("gzip");
-        cmd.arg("-dc").arg("--").arg(path).stderr(Stdio::piped());
-        let mut child = spawn(&mut cmd, "gzip")?;
-        let stdout = child.0.stdout.take().expect("stdout is piped");
-        // The stream is dropped when the parser returns, so a gzip that
-        // still had bytes to give ends on a broken pipe instead of blocking.
-        let parsed = tar::read(stdout, MAX_UNPACKED, &mut visit);
-        let mut err = String::new();
-        if let Some(stderr) = child.0.stderr.take() {
-            let _ = stderr.take(4096).read_to_string(&mut err);
-        }
-        let gzip_failed = !child.0.wait().is_ok_and(|s| s.success());
-        // gzip's complaint ("unexpected end of file") says more than the parser's.
-        if parsed.is_err() && gzip_failed && !err.contains("Broken pipe") && !err.trim().is_empty() {
-            return Err(format!("cannot read the archive: {}", err.trim()));
-        }
-        parsed
+/// The candidate sources of a tar archive, gzipped or not, read as one
+/// stream within the byte budget.
+fn tar_entries(path: &Path, gzipped: bool, limits: ArchiveLimits) -> Result<Vec<Entry>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let stream: Box<dyn Read> = if gzipped {
+        Box::new(flate2::read::GzDecoder::new(file))
     } else {
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        tar::read(file, MAX_UNPACKED, &mut visit)
+        Box::new(file)
     };
-    result.map_err(|e| format!("cannot read the archive: {e}"))?;
+    let spent = Rc::new(Cell::new(false));
+    let mut archive = tar::Archive::new(Budget {
+        inner: stream,
+        left: limits.bytes,
+        spent: Rc::clone(&spent),
+    });
+    let failed = |e: std::io::Error| {
+        if spent.get() {
+            too_big(limits)
+        } else {
+            format!("cannot read the archive: {e}")
+        }
+    };
+    let mut entries = Vec::new();
+    let mut members = 0;
+    for member in archive.entries().map_err(failed)? {
+        let mut member = member.map_err(failed)?;
+        members += 1;
+        if members > limits.members {
+            return Err(too_many(limits));
+        }
+        let parts = member_parts(&member.path_bytes())?;
+        if source_offset(&parts).is_none() || entries.len() >= MAX_CANDIDATES {
+            continue;
+        }
+        let kind = member.header().entry_type();
+        let data = if kind.is_symlink() || kind.is_hard_link() {
+            Err("is a link, which grading does not follow".to_string())
+        } else if !kind.is_file() {
+            Err("is not a regular file".to_string())
+        } else {
+            read_capped(&mut member).map_err(|why| if spent.get() { too_big(limits) } else { why })
+        };
+        if spent.get() {
+            return Err(too_big(limits));
+        }
+        entries.push(Entry { parts, data });
+    }
     Ok(entries)
 }
 
-/// The candidate sources of a zip archive: names from `unzip -Z1`, each
-/// wanted member's bytes from `unzip -p` (to standard output, never to disk).
-fn zip_entries(path: &Path) -> Result<Vec<Entry>, String> {
-    let listing = Command::new("unzip")
-        .arg("-Z1")
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run unzip: {e}"))?;
-    if !listing.status.success() {
-        let err = String::from_utf8_lossy(&listing.stderr);
-        let err = err.lines().next().unwrap_or("").trim();
-        return Err(format!("cannot read the zip archive (unzip failed: {err})"));
+/// The candidate sources of a zip archive, read by its central directory:
+/// only those members are unpacked, within the byte budget.
+fn zip_entries(path: &Path, limits: ArchiveLimits) -> Result<Vec<Entry>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .len();
+    if size > limits.bytes {
+        return Err(format!(
+            "the archive is larger than {} MiB: refused",
+            limits.bytes >> 20
+        ));
     }
-    let names = listing.stdout;
-    let names = String::from_utf8_lossy(&names);
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| format!("cannot read the zip archive: {e}"))?;
+    if archive.len() > limits.members {
+        return Err(too_many(limits));
+    }
+    let mut left = limits.bytes;
     let mut entries = Vec::new();
-    for name in names.lines() {
-        // unzip takes member names as patterns: skip any with pattern characters.
-        if name.starts_with('-') || name.contains(['*', '?', '[', ']']) {
+    for i in 0..archive.len() {
+        let member = archive
+            .by_index_raw(i)
+            .map_err(|e| format!("cannot read the zip archive: {e}"))?;
+        let parts = member_parts(member.name_raw())?;
+        if member.is_dir() || source_offset(&parts).is_none() || entries.len() >= MAX_CANDIDATES {
             continue;
         }
-        let Some(parts) = split(name) else { continue };
-        if source_offset(&parts).is_none() {
-            continue;
-        }
-        if entries.len() >= MAX_CANDIDATES {
-            break;
-        }
-        let data = (|| {
-            let mut cmd = Command::new("unzip");
-            cmd.arg("-p").arg(path).arg(name).stderr(Stdio::null());
-            let mut member = spawn(&mut cmd, "unzip")?;
-            let stdout = member.0.stdout.take().expect("stdout is piped");
-            read_capped(stdout)
-        })();
+        drop(member);
+        let mut member = archive
+            .by_index(i)
+            .map_err(|e| format!("cannot read the zip archive: {e}"))?;
+        let data = if member.is_symlink() {
+            Err("is a link, which grading does not follow".to_string())
+        } else {
+            let budget = left.min(MAX_FILE + 1);
+            let data = read_capped((&mut member).take(budget));
+            if let Ok(bytes) = &data {
+                left -= bytes.len() as u64;
+                if bytes.len() as u64 == budget && budget < MAX_FILE + 1 {
+                    return Err(too_big(limits));
+                }
+            }
+            data
+        };
         entries.push(Entry { parts, data });
     }
     Ok(entries)

@@ -1,0 +1,259 @@
+//! `cargo xtask bench isolation`: a class where full submissions sit
+//! between hostile ones, graded three times, and what the hostile ones
+//! managed; then the sandbox's cost per run, side by side in one run.
+//!
+//! Each hostile submission is a full one with one exercise replaced by a
+//! program from `xtask/fixtures/`: a fork bomb that never stops trying
+//! (02), 64 spinning threads (03), a leaver of files in /tmp, /var/tmp and
+//! /dev/shm (01), a caller of a port on 127.0.0.1 where this bench listens
+//! (04), and a reader of the grading workspace's hidden checks (05). The
+//! report says, for three rounds of grading the class with `--force`:
+//! every full submission's score (goal: full marks every time), the points
+//! each hostile one lost outside its own exercise (goal: 0), the files
+//! left, the connections made and whether the hidden checks reached a
+//! results file (goal: none); then the seconds to grade one full
+//! submission and one fork bomb alone, compiled already (goal: the bomb at
+//! most 1.5× the full one).
+//!
+//! Last, the cost of one sandbox run of `/bin/true` with every protection,
+//! without the namespaces, and also without a user of its own: the
+//! differences are what the namespaces and the uid switch cost.
+
+use crate::bench_grade::{Kind, Scratch, write_sources};
+use checks::report::Results;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// A hostile replacement: the exercise it replaces, its name, its source.
+struct Hostile {
+    exercise: u8,
+    name: &'static str,
+    source: &'static str,
+}
+
+const HOSTILE: [Hostile; 5] = [
+    Hostile {
+        exercise: 2,
+        name: "fork-bomb",
+        source: include_str!("../fixtures/fork_loop.rs"),
+    },
+    Hostile {
+        exercise: 3,
+        name: "spinner",
+        source: include_str!("../fixtures/spinner.rs"),
+    },
+    Hostile {
+        exercise: 1,
+        name: "tmp-leaver",
+        source: include_str!("../fixtures/tmp_leaver.rs"),
+    },
+    Hostile {
+        exercise: 4,
+        name: "net-caller",
+        source: include_str!("../fixtures/net_caller.rs"),
+    },
+    Hostile {
+        exercise: 5,
+        name: "reference-reader",
+        source: include_str!("../fixtures/reference_reader.rs"),
+    },
+];
+
+/// Rounds of grading the whole class.
+const ROUNDS: usize = 3;
+/// Sandbox runs per variant when measuring the cost of one.
+const RUNS: usize = 200;
+
+pub fn run() -> crate::Result {
+    let root = crate::root();
+    let catalogue = checks::catalogue();
+    let scratch = Scratch::new()?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let tag = std::process::id().to_string();
+
+    // The class: a full submission before and after each hostile one.
+    let subs_dir = scratch.path.join("submissions");
+    let mut names: Vec<(String, Option<&Hostile>)> = vec![("full-00".into(), None)];
+    for (i, h) in HOSTILE.iter().enumerate() {
+        names.push((format!("hostile-{:02}-{}", i + 1, h.name), Some(h)));
+        names.push((format!("full-{:02}", i + 1), None));
+    }
+    for (student, (name, hostile)) in names.iter().enumerate() {
+        let folder = subs_dir.join(name);
+        write_sources(&root, catalogue, student + 1, Kind::Solved, &folder)?;
+        if let Some(h) = hostile {
+            let e = catalogue
+                .iter()
+                .find(|e| e.number == h.exercise)
+                .ok_or("no such exercise")?;
+            let source = h
+                .source
+                .replace("TAG", &tag)
+                .replace("PORT", &port.to_string())
+                .replace("ROOT", &root.display().to_string());
+            let main = folder.join("crates").join(e.dir).join("src").join("main.rs");
+            std::fs::write(&main, source).map_err(|e| format!("cannot write {}: {e}", main.display()))?;
+        }
+    }
+    let subs: Vec<grader::Submission> = names
+        .iter()
+        .map(|(name, _)| grader::Submission::from_path(&subs_dir.join(name)))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "bench isolation: {} submissions ({} full, {} hostile) in {}, {ROUNDS} rounds",
+        subs.len(),
+        subs.len() - HOSTILE.len(),
+        HOSTILE.len(),
+        subs_dir.display()
+    );
+
+    let out = scratch.path.join("grades");
+    let cache = scratch.path.join("cache");
+    let options = grader::Options {
+        out: out.clone(),
+        jobs: checks::default_jobs(),
+        force: true,
+        budget: None,
+        cache,
+    };
+    let full_marks: BTreeMap<u8, f64> = catalogue
+        .iter()
+        .map(|e| (e.number, (e.checks)().iter().map(|c| f64::from(c.points)).sum()))
+        .collect();
+    let total: f64 = full_marks.values().sum();
+    let mut table = String::new();
+    let _ = writeln!(table, "\n{:<28} round 1 / 2 / 3", "submission");
+    let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut hidden_leaked = 0;
+    let mut connections = 0;
+    for round in 1..=ROUNDS {
+        println!("== round {round}: grading the class");
+        let summary = grader::grade(&root, &subs, &options, &grader::Quiet)?;
+        if !summary.errors.is_empty() {
+            return Err(summary.errors.join("; "));
+        }
+        for (name, hostile) in &names {
+            let path = grader::results_path(&out, name);
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let results: Results =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let cell = match hostile {
+                None => format!("{}/{total}", results.score),
+                Some(h) => {
+                    let lost: f64 = per_exercise(&results)
+                        .iter()
+                        .filter(|(n, _)| **n != h.exercise)
+                        .map(|(n, got)| full_marks[n] - got)
+                        .sum();
+                    format!("lost {lost} outside {:02}", h.exercise)
+                }
+            };
+            if text.contains("Check::hidden") {
+                hidden_leaked += 1;
+            }
+            rows.entry(name.clone()).or_default().push(cell);
+        }
+        while listener.accept().is_ok() {
+            connections += 1;
+        }
+    }
+    for (name, cells) in &rows {
+        let _ = writeln!(table, "{name:<28} {}", cells.join(" / "));
+    }
+    let leaked = left_files(&tag);
+    let _ = writeln!(
+        table,
+        "\nfiles left in /tmp, /var/tmp, /dev/shm: {}; connections to 127.0.0.1:{port}: {connections}; \
+         results holding the hidden checks: {hidden_leaked}",
+        leaked.len()
+    );
+    for path in &leaked {
+        let _ = std::fs::remove_file(path);
+    }
+
+    // One full submission and one fork bomb, alone, compiled already.
+    let alone = |i: usize| -> crate::Result<f64> {
+        let started = Instant::now();
+        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet)?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let (full, bomb) = (alone(0)?, alone(1)?);
+    let _ = writeln!(
+        table,
+        "seconds to grade one submission alone (compiled already): full {full:.2}, fork bomb {bomb:.2}: \
+         {:.2}×",
+        bomb / full
+    );
+
+    let _ = writeln!(
+        table,
+        "\n{:<52} {:>10}",
+        "one sandbox run of /bin/true", "ms per run"
+    );
+    for (label, spec) in [
+        ("every protection", sandbox::Spec::new("/bin/true")),
+        ("no namespaces", sandbox::Spec::new("/bin/true").namespaces(false)),
+        (
+            "no namespaces, no user of its own (runner's identity)",
+            sandbox::Spec::new("/bin/true")
+                .namespaces(false)
+                .identity(sandbox::Identity::Runner),
+        ),
+    ] {
+        let ms = per_run(&spec)?;
+        let _ = writeln!(table, "{label:<52} {ms:>10.2}");
+    }
+    if let Ok(o) = sandbox::run(&sandbox::Spec::new("/bin/true")) {
+        let _ = writeln!(table, "protections: {}", o.isolation.describe());
+    }
+    print!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Points per exercise number in a results file.
+fn per_exercise(results: &Results) -> BTreeMap<u8, f64> {
+    let mut points = BTreeMap::new();
+    for t in &results.tests {
+        let n = t
+            .number
+            .as_deref()
+            .and_then(|n| n.split('.').next()?.parse().ok())
+            .unwrap_or(0);
+        *points.entry(n).or_insert(0.0) += t.score;
+    }
+    points
+}
+
+/// The files the leaver left (`ipc-lab-leak-TAG-*`).
+fn left_files(tag: &str) -> Vec<std::path::PathBuf> {
+    let prefix = format!("ipc-lab-leak-{tag}-");
+    ["/tmp", "/var/tmp", "/dev/shm"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Milliseconds per sandbox run of `spec`, over [`RUNS`] runs, after one
+/// to warm up.
+fn per_run(spec: &sandbox::Spec) -> crate::Result<f64> {
+    sandbox::run(spec).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    for _ in 0..RUNS {
+        let o = sandbox::run(spec).map_err(|e| e.to_string())?;
+        if o.status != sandbox::Status::Exited(0) {
+            return Err(format!("/bin/true {}", o.summary()));
+        }
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64)
+}
