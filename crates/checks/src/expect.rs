@@ -113,7 +113,7 @@ pub fn stdout_lines(o: &Outcome, templates: &[&str]) -> Verdict {
 /// When lines are missing and the run left processes behind, the likely
 /// reason: output of a process nobody waited for is lost with it.
 fn left_behind(o: &Outcome) -> String {
-    if o.notes.is_empty() {
+    if o.not_waited.is_empty() && o.left_running.is_empty() {
         return String::new();
     }
     "the run left a process behind (see below): a child or thread that is not waited for \
