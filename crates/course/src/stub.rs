@@ -279,7 +279,14 @@ pub fn strip_hidden(text: &str) -> Result<String, String> {
 pub fn strip_staff(text: &str) -> Result<String, String> {
     let either = |line: &str, marker: &str| is_marker(line, marker) || is_toml_marker(line, marker);
     Ok(match strip_blocks(text, BEGIN_STAFF, END_STAFF, either)? {
-        Some(out) => join(&out, text),
+        Some(mut out) => {
+            // A block at the end of a file leaves the blank line above it
+            // behind, which rustfmt would remove: remove it here.
+            while out.last().is_some_and(|l| l.trim().is_empty()) {
+                out.pop();
+            }
+            join(&out, text)
+        }
         None => text.to_string(),
     })
 }
@@ -367,6 +374,12 @@ pub fn student_summary(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_staff_block_at_the_end_leaves_no_blank_line_behind() {
+        let text = "fn a() {}\n\n// BEGIN STAFF\nfn b() {}\n// END STAFF\n";
+        assert_eq!(strip_staff(text).unwrap(), "fn a() {}\n");
+    }
 
     #[test]
     fn the_student_summary_has_no_staff_chapter_or_empty_part() {
