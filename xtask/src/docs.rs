@@ -15,7 +15,8 @@
 //! through the release's own transforms (`todo!()` in place of each
 //! region), exactly what a student repository holds. In a student
 //! repository the staging changes nothing: the book shows the student's
-//! own code. Course staff who want the solutions in the book run
+//! own code. The staff chapter is left out, as the release leaves it out.
+//! Course staff who want the solutions and their chapter in the book run
 //! `mdbook serve docs` in the reference workspace.
 
 use crate::flags::DocsFlags;
@@ -135,6 +136,14 @@ impl Stage {
                 Ok(text.to_string())
             }
         })?;
+        // The students' book has no staff chapter (staff read it with
+        // `mdbook serve docs` in the reference workspace).
+        let _ = std::fs::remove_file(self.dir.join(stub::STAFF_CHAPTER));
+        let summary = self.dir.join("docs/src/SUMMARY.md");
+        if let Ok(text) = std::fs::read_to_string(&summary) {
+            std::fs::write(&summary, stub::student_summary(&text))
+                .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
+        }
         let crates =
             std::fs::read_dir(root.join("crates")).map_err(|e| format!("cannot read crates/: {e}"))?;
         for entry in crates.flatten() {

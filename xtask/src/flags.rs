@@ -143,6 +143,18 @@ pub struct VerifyFlags {
     /// How many checks to run at once (default: one per CPU).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    /// Instead: build every mutant of `mutants/` (wrong and acceptable
+    /// solutions) and check that each wrong one fails a public check and
+    /// each acceptable one passes every check.
+    #[arg(long)]
+    pub mutants: bool,
+    /// With --mutants: how many times to run each mutant's checks (scores
+    /// that differ between runs are reported).
+    #[arg(long, default_value_t = 1, requires = "mutants")]
+    pub runs: u32,
+    /// With --mutants: only the mutants of these exercises (number or name).
+    #[arg(requires = "mutants")]
+    pub exercises: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -278,6 +278,13 @@ impl Release {
                 (false, _) => self.copy(root, &child)?,
             }
         }
+        // The staff chapter is for the reference workspace's book only.
+        self.files.remove(Path::new(stub::STAFF_CHAPTER));
+        let summary = Path::new("docs/src/SUMMARY.md");
+        if let Some(file) = self.files.get_mut(summary) {
+            let text = String::from_utf8_lossy(&file.contents).into_owned();
+            file.contents = stub::student_summary(&text).into_bytes();
+        }
         Ok(())
     }
 

@@ -14,6 +14,11 @@
 //! changed. The stubs are checked with those binaries, public checks only
 //! (the student's view). Exit status: 0 when all holds, 1 when something
 //! does not (the table says what), 2 when it could not run at all.
+//!
+//! `verify --mutants` proves more: that realistic wrong solutions fail a
+//! public check and acceptable variants pass (see [`mutants`]).
+
+pub mod mutants;
 
 use crate::flags::VerifyFlags;
 use crate::release::Release;
@@ -33,6 +38,9 @@ pub fn run(flags: &VerifyFlags) -> crate::Result {
     let root = crate::root();
     let start = Instant::now();
     let jobs = flags.jobs.unwrap_or_else(checks::default_jobs);
+    if flags.mutants {
+        return mutants::run(&root, &flags.exercises, flags.runs.max(1), jobs);
+    }
     let exercises: Vec<&'static Exercise> = checks::catalogue().iter().collect();
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     let cargo_output = std::io::stderr().is_terminal();

@@ -604,7 +604,7 @@ fn autograder_bundle_grades_a_fake_root() {
         rushed
             .tests
             .iter()
-            .any(|t| t.output == "not graded: time budget exceeded"),
+            .any(|t| t.output.starts_with("not graded: time budget exceeded")),
         "{:?}",
         rushed.output
     );

@@ -319,9 +319,17 @@ fn the_release_holds_what_a_student_needs_and_no_staff_files() {
         "xtask/src/bench.rs",
         "xtask/autograder",
         "xtask/student",
+        "xtask/src/verify",
+        "docs/src/staff.md",
+        "mutants",
     ] {
         assert!(!s.dir.join(staff).exists(), "the release holds {staff}");
     }
+    let summary = std::fs::read_to_string(s.dir.join("docs/src/SUMMARY.md")).unwrap();
+    assert!(
+        !summary.contains("staff.md") && !summary.contains("course staff"),
+        "the student book lists the staff chapter:\n{summary}"
+    );
     // Nor any word of them in the files it keeps: no staff subcommand, no
     // dependency on the grader, no package only the grader uses.
     let main = std::fs::read_to_string(s.dir.join("xtask/src/main.rs")).unwrap();

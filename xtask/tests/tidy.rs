@@ -316,3 +316,244 @@ fn no_grade_is_decided_by_message_text() {
         found.join("\n")
     );
 }
+
+/// The line ranges of each `// ANCHOR: name` … `// ANCHOR_END: name` in
+/// `code`, 1-based and inclusive.
+fn anchors(code: &str) -> Vec<(String, usize, usize)> {
+    let mut open: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for (i, line) in code.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("// ANCHOR: ") {
+            open.push((name.trim().to_string(), i + 1));
+        } else if let Some(name) = line.strip_prefix("// ANCHOR_END: ") {
+            if let Some(at) = open.iter().position(|(n, _)| n == name.trim()) {
+                let (name, start) = open.remove(at);
+                out.push((name, start, i + 1));
+            }
+        }
+    }
+    out
+}
+
+/// The book shows every line a student writes: each solution region of an
+/// exercise lies inside an anchor that its chapter includes, so a reader
+/// sees the `todo!()` in the book, where the text talks about it.
+#[test]
+fn every_student_region_is_in_an_anchor_the_chapter_includes() {
+    let mut hidden = Vec::new();
+    for e in checks::catalogue() {
+        let rel = format!("crates/{}/src/main.rs", e.dir);
+        let code = std::fs::read_to_string(root().join(&rel)).unwrap();
+        let chapter = std::fs::read_to_string(root().join("docs/src").join(format!("{}.md", e.dir))).unwrap();
+        let prefix = format!("{{{{#include ../../{rel}:");
+        let included: Vec<&str> = chapter
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(prefix.as_str()))
+            .map(|rest| rest.trim_end_matches("}}"))
+            .collect();
+        let ranges = anchors(&code);
+        for (i, line) in code.lines().enumerate() {
+            if line.trim() != "// BEGIN SOLUTION" {
+                continue;
+            }
+            let n = i + 1;
+            let shown = ranges
+                .iter()
+                .any(|(name, start, end)| included.contains(&name.as_str()) && *start < n && n < *end);
+            if !shown {
+                let around: Vec<&str> = ranges
+                    .iter()
+                    .filter(|(_, start, end)| *start < n && n < *end)
+                    .map(|(name, _, _)| name.as_str())
+                    .collect();
+                hidden.push(format!(
+                    "{rel}:{n}: the solution region is {}; the chapter docs/src/{}.md includes {:?}",
+                    if around.is_empty() {
+                        "in no anchor".to_string()
+                    } else {
+                        format!("in anchor(s) {around:?}")
+                    },
+                    e.dir,
+                    included
+                ));
+            }
+        }
+    }
+    assert!(
+        hidden.is_empty(),
+        "the book must show every line a student writes: put each region inside \
+         `// ANCHOR: name` … `// ANCHOR_END: name` and include that anchor in the chapter \
+         ({{{{#include ../../crates/NN-name/src/main.rs:name}}}}):\n{}",
+        hidden.join("\n")
+    );
+}
+
+/// The widest TODO comment line the book's code column shows whole.
+const TODO_WIDTH: usize = 80;
+
+/// A TODO is read in the book as much as in the editor: its lines fit the
+/// book's code column, so none is cut off at the edge.
+#[test]
+fn todo_comments_fit_the_code_column() {
+    let mut long = Vec::new();
+    for e in checks::catalogue() {
+        let rel = format!("crates/{}/src/main.rs", e.dir);
+        let code = std::fs::read_to_string(root().join(&rel)).unwrap();
+        let mut in_todo = false;
+        for (i, line) in code.lines().enumerate() {
+            let t = line.trim_start();
+            in_todo =
+                t.starts_with("// TODO:") || (in_todo && t.starts_with("//") && t != "// BEGIN SOLUTION");
+            if in_todo && line.chars().count() > TODO_WIDTH {
+                long.push(format!("{rel}:{}: {} characters", i + 1, line.chars().count()));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "wrap these TODO lines at {TODO_WIDTH} characters (a TODO may take several `//` lines):\n{}",
+        long.join("\n")
+    );
+}
+
+/// Chapters speak to students: the words of the book's machinery (the
+/// anchors that include code) stay out of their text.
+#[test]
+fn student_chapters_use_no_authoring_jargon() {
+    let mut found = Vec::new();
+    for page in chapters() {
+        if page.file_name().is_some_and(|n| n == "staff.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            if line.to_lowercase().contains("anchor") && !line.contains("{{#include") {
+                found.push(format!("{}:{}: {line}", page.display(), i + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "say \"the code above\" or name the function instead of \"the anchor\":\n{}",
+        found.join("\n")
+    );
+}
+
+/// The sample outputs in the students' chapter on checking show the points a
+/// student sees (public checks only: the release has no hidden ones), so
+/// they cannot drift from the catalogue when checks are added or moved.
+#[test]
+fn checking_samples_show_the_students_point_totals() {
+    let text = std::fs::read_to_string(root().join("docs/src/checking.md")).unwrap();
+    let (mut rows, mut passed, mut earned, mut possible) = (0, 0, 0, 0);
+    let mut problems = Vec::new();
+    for line in text.lines() {
+        let mark = if line.starts_with("✓ ") {
+            true
+        } else if line.starts_with("✗ ") {
+            false
+        } else {
+            continue;
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(number), Some(score)) = (words.get(1), words.last()) else {
+            continue;
+        };
+        let Some((got, max)) = score.split_once('/') else {
+            continue;
+        };
+        let (Ok(got), Ok(max), Some(e)) = (got.parse::<u32>(), max.parse::<u32>(), checks::find(number))
+        else {
+            continue;
+        };
+        let public = e.max_points(false);
+        if max != public || (mark && got != max) || (!mark && got >= max) {
+            problems.push(format!(
+                "{line:?}: a student has {public} points possible for {} (public checks only)",
+                e.label()
+            ));
+        }
+        rows += 1;
+        passed += u32::from(mark);
+        earned += got;
+        possible += max;
+    }
+    assert!(rows > 0, "checking.md shows no table of results");
+    let summary = format!("{passed}/{rows} exercises pass, {earned}/{possible} points");
+    if !text.contains(&summary) {
+        problems.push(format!("the summary under the table should read {summary:?}"));
+    }
+    for line in text.lines().filter(|l| l.contains(" checks fail")) {
+        // "✗ 03 closing-ends: 3 of 5 checks fail  (…)"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let e = words.get(1).and_then(|n| checks::find(n));
+        let total = words
+            .iter()
+            .position(|w| *w == "of")
+            .and_then(|i| words.get(i + 1));
+        if let (Some(e), Some(total)) = (e, total) {
+            let public = (e.checks)().iter().filter(|c| !c.hidden).count();
+            if total.parse::<usize>() != Ok(public) {
+                problems.push(format!("{line:?}: {} has {public} public checks", e.label()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/src/checking.md:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The id mdBook gives a heading: lower case, spaces as `-`, only letters,
+/// digits, `-` and `_` kept.
+fn heading_id(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every chapter asks the reader to predict before running, and hides the
+/// answers; every link into the glossary names one of its entries.
+#[test]
+fn chapters_have_hidden_answers_and_glossary_links_resolve() {
+    let glossary = std::fs::read_to_string(root().join("docs/src/glossary.md")).unwrap();
+    let ids: Vec<String> = glossary
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(heading_id)
+        .collect();
+    let mut problems = Vec::new();
+    for e in checks::catalogue() {
+        let text = std::fs::read_to_string(root().join("docs/src").join(format!("{}.md", e.dir))).unwrap();
+        let open = text.matches("<details>").count();
+        if !text.contains("## Predict, then run") || open == 0 || open != text.matches("</details>").count() {
+            problems.push(format!(
+                "docs/src/{}.md: a `## Predict, then run` section with answers in <details>…</details>",
+                e.dir
+            ));
+        }
+    }
+    for page in chapters() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for target in link_targets(&text) {
+            if let Some(id) = target.strip_prefix("glossary.md#") {
+                if !ids.iter().any(|i| i == id) {
+                    problems.push(format!(
+                        "{}: no glossary entry #{id} (entries: {ids:?})",
+                        page.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

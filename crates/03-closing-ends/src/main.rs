@@ -45,6 +45,9 @@ const PROGRAM: Program = Program {
 /// What the child sends when no messages are given.
 const DEFAULT_MESSAGES: [&str; 3] = ["Hello, mama!", "I tidied my room.", "Bye, mama!"];
 
+/// How long the child waits before it sends its last message.
+const LAST_MESSAGE_DELAY: Duration = Duration::from_millis(100);
+
 /// How long `--keep-write-end` waits in silence before it explains the hang.
 const PATIENCE: Duration = Duration::from_secs(1);
 
@@ -100,7 +103,14 @@ fn main() {
     match unsafe { fork() }.or_exit("fork") {
         Fork::Child => {
             drop(read_end); // the child only writes
-            for record in &options.records {
+            let last = options.records.len().saturating_sub(1);
+            for (i, record) in options.records.iter().enumerate() {
+                if i == last && last > 0 {
+                    // The last message comes a moment later: a reader that
+                    // stops after one read misses it on every run, not only
+                    // when the scheduler happens to split the messages.
+                    std::thread::sleep(LAST_MESSAGE_DELAY);
+                }
                 write_all(&write_end, record).or_exit("write");
             }
             // Exiting closes the child's write end: one writer fewer.
@@ -112,7 +122,8 @@ fn main() {
                 // The bug, on purpose: this copy of the write end stays open.
                 kept_write_end = Some(write_end);
             } else {
-                // TODO: close the write end in the parent, or read() never sees EOF.
+                // TODO: close the write end in the parent, or read() never sees
+                // EOF.
                 // BEGIN SOLUTION
                 drop(write_end);
                 // END SOLUTION

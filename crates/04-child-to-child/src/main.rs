@@ -116,7 +116,8 @@ fn main() {
         Fork::Parent(pid) => pid,
     };
 
-    // TODO: close both ends in the parent: the reader sees EOF only when every write end is closed.
+    // TODO: close both ends in the parent: the reader sees EOF only when every
+    // write end is closed.
     // BEGIN SOLUTION
     drop(read_end);
     drop(write_end);
@@ -146,7 +147,8 @@ fn writer_child(mode: &Mode, write_end: OwnedFd) -> ! {
             _exit(0)
         }
         Mode::Pipeline { left, .. } => {
-            // TODO: make the write end this child's standard output (fd 1), so the command writes into the pipe.
+            // TODO: make the write end this child's standard output (fd 1), so
+            // the command writes into the pipe.
             // BEGIN SOLUTION
             dup2(&write_end, libc::STDOUT_FILENO).or_die("dup2");
             // END SOLUTION
@@ -167,7 +169,8 @@ fn reader_child(mode: &Mode, read_end: OwnedFd) -> ! {
             _exit(0)
         }
         Mode::Pipeline { right, .. } => {
-            // TODO: make the read end this child's standard input (fd 0), so the command reads from the pipe.
+            // TODO: make the read end this child's standard input (fd 0), so
+            // the command reads from the pipe.
             // BEGIN SOLUTION
             dup2(&read_end, libc::STDIN_FILENO).or_die("dup2");
             // END SOLUTION

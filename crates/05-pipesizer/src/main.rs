@@ -80,7 +80,8 @@ fn main() {
     }
 
     if options.nonblock {
-        // TODO: make writes to the pipe non-blocking (set_nonblocking), so a full pipe fails with EAGAIN.
+        // TODO: make writes to the pipe non-blocking (set_nonblocking), so a
+        // full pipe fails with EAGAIN.
         // BEGIN SOLUTION
         set_nonblocking(&write_end, true).or_exit("fcntl");
         // END SOLUTION
@@ -103,7 +104,8 @@ fn main() {
     let mut out = io::stdout().lock();
     let mut written: u64 = 0;
     loop {
-        // TODO: write one byte into the pipe; once the pipe is full this blocks, forever.
+        // TODO: write one byte into the pipe; once the pipe is full this
+        // blocks, forever.
         // BEGIN SOLUTION
         write_all(&write_end, b"!").or_exit("write");
         // END SOLUTION

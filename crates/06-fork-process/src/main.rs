@@ -27,6 +27,9 @@ const PROGRAM: Program = Program {
 /// each process has its own copy at the same address.
 static PRECIOUS: AtomicI32 = AtomicI32::new(42);
 
+/// How long the child waits before it prints.
+const STALL: std::time::Duration = std::time::Duration::from_millis(100);
+
 // ANCHOR: main
 fn main() {
     PROGRAM.flags([]);
@@ -45,6 +48,10 @@ fn main() {
             let doubled = PRECIOUS.load(Ordering::Relaxed) * 2;
             PRECIOUS.store(doubled, Ordering::Relaxed);
             // END SOLUTION
+            // A pause before printing, so that a parent that does not wait
+            // has always exited by now: the checks see the same thing on
+            // every run, not only when the scheduler happens to show it.
+            std::thread::sleep(STALL);
             let precious = PRECIOUS.load(Ordering::Relaxed);
             println!("Hello from pid {} (child), precious={precious}", getpid());
             std::io::stdout().flush().or_exit("flush");

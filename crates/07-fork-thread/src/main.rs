@@ -67,9 +67,22 @@ fn say(precious: i32) {
     let _ = write_all(stdout, line.as_bytes());
 }
 
+/// How long the child waits before it does its work: 100 ms.
+const STALL_NS: libc::c_long = 100_000_000;
+
 /// Where the child starts, on its own stack; its return value is its exit
 /// status.
 extern "C" fn child_main(_arg: *mut c_void) -> i32 {
+    // A pause first, so that a parent that does not wait has always
+    // unmapped this stack (or exited) by the time the child goes on: the
+    // mistake shows on every run, not only when the scheduler is unlucky.
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: STALL_NS,
+    };
+    // SAFETY: nanosleep is a raw system call; `pause` is on this stack and
+    // lives across the call; a null remainder is allowed.
+    unsafe { libc::nanosleep(&pause, ptr::null_mut()) };
     // Double the shared global in one atomic step and print the value this
     // side produced. `fetch_update` returns the old value (the closure never
     // gives up, so `Err` cannot happen; both arms carry the old value).
@@ -124,8 +137,8 @@ impl Stack {
 /// Starts `child_main` as a new process that shares this one's memory,
 /// working directory and descriptor table, running on `stack`.
 fn clone_child(stack: &Stack) -> pid_t {
-    // TODO: call clone() with CLONE_VM | CLONE_FS | CLONE_FILES, and SIGCHLD
-    // so that waitpid() can wait for it, starting child_main on stack.top().
+    // TODO: call clone() with CLONE_VM | CLONE_FS | CLONE_FILES, and SIGCHLD so
+    // that waitpid() can wait for it, starting child_main on stack.top().
     // BEGIN SOLUTION
     let flags = libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::SIGCHLD;
     // SAFETY: the stack is a live mapping that only the child uses, and it is
@@ -148,8 +161,8 @@ fn main() {
     let precious = PRECIOUS.fetch_add(1, Ordering::SeqCst) + 1;
     say(precious);
 
-    // TODO: wait for the child before its stack is unmapped below; it may
-    // still be running on it.
+    // TODO: wait for the child before its stack is unmapped below; it may still
+    // be running on it.
     // BEGIN SOLUTION
     let (_, status) = waitpid(child, 0).or_exit("waitpid");
     if status != WaitStatus::Exited(0) {

@@ -31,6 +31,9 @@ const PROGRAM: Program = Program {
 /// The global both threads change: shared, so it must be an atomic.
 static PRECIOUS: AtomicI32 = AtomicI32::new(42);
 
+/// How long the thread waits before it does its work.
+const STALL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Set by `--tids`: print each thread's id beside the pid.
 static SHOW_TIDS: AtomicBool = AtomicBool::new(false);
 
@@ -49,6 +52,10 @@ fn say(precious: i32) {
 /// The thread's work: double the global in one atomic step and print the
 /// value this thread produced.
 fn child() {
+    // A pause first, so that a main that forgets to join ends the process
+    // before this thread prints, every time rather than only sometimes
+    // (the checks must give the same program the same score on every run).
+    std::thread::sleep(STALL);
     // The closure never gives up, so `Err` cannot happen; both arms carry
     // the old value.
     let (Ok(old) | Err(old)) = PRECIOUS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v * 2));

@@ -253,12 +253,17 @@ fn code_processes() -> Cell {
 fn globals_processes() -> Cell {
     GLOBAL.store(0, Ordering::SeqCst);
     let [addr, wrote] = in_child(|| {
-        // TODO: write 1 into GLOBAL in the child; return its address and
-        // the value the child now reads there.
-        // BEGIN SOLUTION
-        GLOBAL.store(1, Ordering::SeqCst);
-        [addr_of(&GLOBAL), GLOBAL.load(Ordering::SeqCst) as u64]
-        // END SOLUTION
+        let experiment = || -> u64 {
+            // TODO: write 1 into GLOBAL in the child; return its address.
+            // BEGIN SOLUTION
+            GLOBAL.store(1, Ordering::SeqCst);
+            addr_of(&GLOBAL)
+            // END SOLUTION
+        };
+        let addr = experiment();
+        // What the child's GLOBAL now holds, read here rather than taken
+        // from the experiment: the evidence is what memory says.
+        [addr, GLOBAL.load(Ordering::SeqCst) as u64]
     });
     memory_cell(
         "child",
@@ -300,30 +305,45 @@ fn fds_processes() -> Cell {
     let file = scratch_file();
     let fd = file.as_raw_fd();
     let before = offset(&file);
-    let [wrote, _] = in_child(|| {
-        // TODO: in the child, write "hello" to the file, then close fd (the
-        // child's copy of the descriptor); return the number of bytes written.
-        // BEGIN SOLUTION
-        let hello = b"hello";
-        write_all(&file, hello).or_exit("write");
-        // SAFETY: the child never uses `file` again: it returns and _exits
-        // without running destructors, so fd is not closed twice.
-        cvt(unsafe { libc::close(fd) }).or_exit("close");
-        // (The second number has no use here.)
-        [hello.len() as u64, 0]
-        // END SOLUTION
+    let [wrote, closed_in_child] = in_child(|| {
+        let experiment = || -> u64 {
+            // TODO: in the child, write "hello" to the file, then close fd (the
+            // child's copy of the descriptor); return the number of bytes
+            // written.
+            // BEGIN SOLUTION
+            let hello = b"hello";
+            write_all(&file, hello).or_exit("write");
+            // SAFETY: the child never uses `file` again: it returns and
+            // _exits without running destructors, so fd is not closed twice.
+            cvt(unsafe { libc::close(fd) }).or_exit("close");
+            hello.len() as u64
+            // END SOLUTION
+        };
+        let wrote = experiment();
+        // The child itself says whether its fd is closed: the parent's
+        // table alone cannot tell "copied" from "the child never closed it".
+        [wrote, u64::from(!fd_is_open(fd))]
     });
     let still_open = fd_is_open(fd);
     let after = offset(&file);
-    let table = if still_open { "copied" } else { "shared" };
+    let table = match (closed_in_child == 1, still_open) {
+        (false, _) => "untested",
+        (true, true) => "copied",
+        (true, false) => "shared",
+    };
     let open_file = if wrote > 0 && after == before + wrote {
         "shared"
     } else {
         "copied"
     };
     let evidence = format!(
-        "child wrote {wrote} bytes, closed fd {fd}; parent's fd {fd} is {}, its offset went \
+        "child wrote {wrote} bytes, {} fd {fd}; parent's fd {fd} is {}, its offset went \
          {before} -> {after}",
+        if closed_in_child == 1 {
+            "closed"
+        } else {
+            "did NOT close"
+        },
         if still_open { "still open" } else { "closed" }
     );
     Cell::new(&format!("open files {open_file}, fd table {table}"), evidence)

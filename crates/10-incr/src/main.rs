@@ -18,6 +18,7 @@
 //! Run it: `cargo run -p incr` and `cargo run -p incr -- --atomic`
 //! (or `cargo xtask run 10 -- --atomic`).
 
+use std::sync::Barrier;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use syscalls::OrExit;
@@ -87,8 +88,8 @@ fn increment_racy(counter: &AtomicU64, count: u64) {
 /// Adds 1 to `counter`, `count` times, each as one indivisible step.
 fn increment_atomic(counter: &AtomicU64, count: u64) {
     for _ in 0..count {
-        // TODO: add 1 in one atomic read-modify-write, so that no other
-        // thread can come between the read and the write.
+        // TODO: add 1 in one atomic read-modify-write, so that no other thread
+        // can come between the read and the write.
         // BEGIN SOLUTION
         counter.fetch_add(1, Ordering::Relaxed);
         // END SOLUTION
@@ -106,13 +107,20 @@ fn main() {
         increment_racy
     };
 
+    // Every thread waits here until all have started, so they increment
+    // side by side: a thread that finished before the next one started
+    // could lose nothing, and the race would show only sometimes.
+    let start = Barrier::new(config.threads as usize);
     thread::scope(|s| {
         for _ in 0..config.threads {
             // A small stack is plenty, and keeps 1000 threads within an
             // address-space limit.
             thread::Builder::new()
                 .stack_size(64 * 1024)
-                .spawn_scoped(s, || increment(&counter, config.count))
+                .spawn_scoped(s, || {
+                    start.wait();
+                    increment(&counter, config.count)
+                })
                 .or_exit("pthread_create");
         }
         // The scope joins every thread before it returns.

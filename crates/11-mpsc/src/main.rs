@@ -91,6 +91,12 @@ fn main() {
     let config = parse_args();
 
     let (read_end, write_end) = pipe().or_exit("pipe");
+    // The starting gate: every writer waits for end of file on it, which
+    // comes when the parent closes its end after the last fork. So the
+    // writers start together, and a first writer cannot finish before the
+    // next one exists (with small records it would, and whether writes
+    // interleave would depend on luck rather than on how they are made).
+    let (gate_rx, gate_tx) = pipe().or_exit("pipe");
     io::stdout().flush().or_exit("flush");
 
     let mut children: Vec<pid_t> = Vec::new();
@@ -100,13 +106,18 @@ fn main() {
         match unsafe { fork() }.or_exit("fork") {
             Fork::Child => {
                 drop(read_end); // a writer never reads
+                drop(gate_tx);
+                read(&gate_rx, &mut [0u8; 1]).or_exit("read");
                 writer_child(writer, &write_end, &config)
             }
             Fork::Parent(pid) => children.push(pid),
         }
     }
+    drop(gate_rx);
+    drop(gate_tx); // open the gate
 
-    // TODO: close the parent's write end: end of file comes only when every write end is closed.
+    // TODO: close the parent's write end: end of file comes only when every
+    // write end is closed.
     // BEGIN SOLUTION
     drop(write_end);
     // END SOLUTION
@@ -143,8 +154,9 @@ fn writer_child(writer: u32, write_end: &OwnedFd, config: &Config) -> ! {
     let mut record = vec![0u8; config.size];
     for seq in 0..config.messages {
         encode(&mut record, writer, seq);
-        // TODO: send the whole record with ONE write (write_all): a write of at most PIPE_BUF bytes
-        // is never interleaved with another writer's; two writes can be.
+        // TODO: send the whole record with ONE write (write_all): a write of at
+        // most PIPE_BUF bytes is never interleaved with another writer's; two
+        // writes can be.
         // BEGIN SOLUTION
         write_all(write_end, &record).or_exit("write");
         // END SOLUTION

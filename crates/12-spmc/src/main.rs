@@ -92,8 +92,9 @@ fn main() {
         match unsafe { fork() }.or_exit("fork") {
             Fork::Child => {
                 drop(results_rx); // a worker sends results, it does not read them
-                // TODO: close this worker's copy of the work pipe's write end: while any write end
-                // is open, even its own, read() never returns 0 and the worker never stops.
+                // TODO: close this worker's copy of the work pipe's write end:
+                // while any write end is open, even its own, read() never
+                // returns 0 and the worker never stops.
                 // BEGIN SOLUTION
                 drop(work_tx);
                 // END SOLUTION
@@ -113,8 +114,8 @@ fn main() {
         // One unit, one write of UNIT_SIZE bytes: it enters the pipe whole.
         write_all(&work_tx, &Unit::new(id).encode()).or_exit("write");
     }
-    // TODO: close the parent's write end of the work pipe: the workers see end of file, finish and
-    // report, only when no write end is left.
+    // TODO: close the parent's write end of the work pipe: the workers see end
+    // of file, finish and report, only when no write end is left.
     // BEGIN SOLUTION
     drop(work_tx);
     // END SOLUTION
@@ -168,8 +169,9 @@ fn worker_child(worker: u32, work_rx: &OwnedFd, results_tx: &OwnedFd) -> ! {
 /// when that much is there. On an empty pipe the read sleeps until a unit
 /// comes, or returns 0 once no write end is left.
 fn next_unit(work_rx: &OwnedFd) -> Option<Unit> {
-    // TODO: read ONE unit: a single read() into a buffer of exactly UNIT_SIZE bytes (a larger one
-    // may grab several units, or a unit and a half); read returns 0 at end of file.
+    // TODO: read ONE unit: a single read() into a buffer of exactly UNIT_SIZE
+    // bytes (a larger one may grab several units, or a unit and a half); read
+    // returns 0 at end of file.
     // BEGIN SOLUTION
     let mut bytes = [0u8; UNIT_SIZE];
     match read(work_rx, &mut bytes).or_exit("read") {

@@ -231,7 +231,8 @@ fn read_eof(_: &Context) -> Rule {
     let second = write_end.try_clone().or_exit("dup");
     write_all(&second, b"x").or_exit("write");
     drop(write_end);
-    // TODO: close the last write end: only when none is left does read() return 0.
+    // TODO: close the last write end: only when none is left does read() return
+    // 0.
     // BEGIN SOLUTION
     drop(second);
     // END SOLUTION
@@ -272,8 +273,8 @@ fn write_no_reader_default(_: &Context) -> Rule {
     // anything; it ends in _exit (or is killed), never returning here.
     let child = match unsafe { fork() }.or_exit("fork") {
         Fork::Child => {
-            // TODO: give SIGPIPE its default action back (Rust starts with it ignored), so this
-            // write kills the child.
+            // TODO: give SIGPIPE its default action back (Rust starts with it
+            // ignored), so this write kills the child.
             // BEGIN SOLUTION
             if default_signal(libc::SIGPIPE).is_err() {
                 _exit(2);

@@ -87,29 +87,51 @@ fn parse_args() -> Config {
     config
 }
 
-/// What one worker hands back: the result of its work, and the CPUs it was
-/// seen running on (bit `c % 64` set for CPU `c`).
+/// What one worker hands back: the result of its work, the CPUs it was
+/// seen running on (bit `c % 64` set for CPU `c`), and how many CPUs it was
+/// allowed to run on (its own affinity mask, read by the worker itself).
 #[derive(Clone, Copy, Default)]
 struct Share {
     result: u64,
     cpus_seen: u64,
+    cpus_allowed: u64,
 }
 
+/// The size of a [`Share`] on the wire.
+const SHARE_BYTES: usize = 24;
+
 impl Share {
-    /// The 16 bytes a worker process sends through its pipe.
-    fn to_bytes(self) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
+    /// The bytes a worker process sends through its pipe.
+    fn to_bytes(self) -> [u8; SHARE_BYTES] {
+        let mut bytes = [0u8; SHARE_BYTES];
         bytes[..8].copy_from_slice(&self.result.to_le_bytes());
-        bytes[8..].copy_from_slice(&self.cpus_seen.to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.cpus_seen.to_le_bytes());
+        bytes[16..].copy_from_slice(&self.cpus_allowed.to_le_bytes());
         bytes
     }
 
-    fn from_bytes(bytes: [u8; 16]) -> Share {
-        let (result, cpus_seen) = bytes.split_at(8);
+    fn from_bytes(bytes: [u8; SHARE_BYTES]) -> Share {
+        let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
         Share {
-            result: u64::from_le_bytes(result.try_into().expect("8 bytes")),
-            cpus_seen: u64::from_le_bytes(cpus_seen.try_into().expect("8 bytes")),
+            result: word(0),
+            cpus_seen: word(8),
+            cpus_allowed: word(16),
         }
+    }
+}
+
+/// How many CPUs the calling thread may run on, without allocating (a
+/// forked child calls it). 0 if the kernel will not say.
+fn cpus_allowed() -> u64 {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is writable and its size is passed; pid 0 is this thread.
+    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    if ok {
+        // SAFETY: `set` was filled in by the kernel just above.
+        u64::try_from(unsafe { libc::CPU_COUNT(&set) }).unwrap_or(0)
+    } else {
+        0
     }
 }
 
@@ -118,6 +140,9 @@ impl Share {
 ///
 /// It allocates nothing, so a forked child may run it.
 fn work(worker: u64, steps: u64) -> Share {
+    // Measured here, by the worker: what it was really allowed, which is
+    // what pinning is about, not what the parent meant to allow.
+    let cpus_allowed = cpus_allowed();
     let mut x = worker.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut acc = 0u64;
     let mut cpus_seen = 0u64;
@@ -136,6 +161,7 @@ fn work(worker: u64, steps: u64) -> Share {
     Share {
         result: acc,
         cpus_seen,
+        cpus_allowed,
     }
 }
 
@@ -161,13 +187,14 @@ fn run_threads(workers: u64, steps: u64) -> Vec<Share> {
     })
 }
 
+// ANCHOR: processes
 /// Runs the workers as child processes; each sends its [`Share`] back
 /// through a pipe of its own, then the parent waits for it.
 fn run_processes(workers: u64, steps: u64) -> Vec<Share> {
     // TODO: start one child per worker: a pipe, then fork. The child runs
     // work(i, steps_of(i, workers, steps)), writes share.to_bytes() into the
     // pipe and leaves with _exit(0). The parent keeps the read ends and pids,
-    // then reads each child's 16 bytes (read_share) and waits for it.
+    // then reads each child's share (read_share) and waits for it.
     // BEGIN SOLUTION
     let mut children: Vec<(pid_t, OwnedFd)> = Vec::new();
     for i in 0..workers {
@@ -205,10 +232,11 @@ fn run_processes(workers: u64, steps: u64) -> Vec<Share> {
         .collect()
     // END SOLUTION
 }
+// ANCHOR_END: processes
 
-/// Reads the 16 bytes of one worker's [`Share`] from its pipe.
+/// Reads the bytes of one worker's [`Share`] from its pipe.
 fn read_share(read_end: &OwnedFd) -> Share {
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; SHARE_BYTES];
     let mut got = 0;
     while got < bytes.len() {
         match read(read_end, &mut bytes[got..]).or_exit("read") {
@@ -248,12 +276,13 @@ struct Run {
     result: u64,
 }
 
+// ANCHOR: measure
 /// Runs the workers as `kind`, with this thread (and so every worker it
 /// starts) confined to `cpus`; afterwards this thread may again use `all`.
 fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
-    // TODO: confine this thread to `cpus` with sched_setaffinity. The
-    // workers inherit the set: threads from the thread that creates them,
-    // processes from the parent that forks them.
+    // TODO: confine this thread to `cpus` with sched_setaffinity. The workers
+    // inherit the set: threads from the thread that creates them, processes
+    // from the parent that forks them.
     // BEGIN SOLUTION
     sched_setaffinity(cpus).or_exit("sched_setaffinity");
     // END SOLUTION
@@ -272,13 +301,20 @@ fn measure(kind: Kind, cpus: &[usize], all: &[usize], config: &Config) -> Run {
     sched_setaffinity(all).or_exit("sched_setaffinity");
     Run {
         kind,
-        cpus: cpus.len(),
+        // The most any worker was allowed: a worker that could run on more
+        // CPUs than `cpus` shows that the confining did not happen.
+        cpus: shares
+            .iter()
+            .map(|s| s.cpus_allowed as usize)
+            .max()
+            .unwrap_or(cpus.len()),
         wall,
         cpu,
         seen: shares.iter().fold(0u64, |m, s| m | s.cpus_seen).count_ones(),
         result: shares.iter().fold(0u64, |r, s| r ^ s.result),
     }
 }
+// ANCHOR_END: measure
 
 /// Pinned wall time over free wall time, from the microseconds printed.
 fn speedup(pinned: &Run, free: &Run) -> f64 {

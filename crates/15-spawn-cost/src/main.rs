@@ -155,10 +155,11 @@ fn measure(config: &Config, mut once: impl FnMut()) -> Stats {
     }
 }
 
+// ANCHOR: start
 /// Forks a child that exits at once, and waits for it.
 fn fork_and_wait() {
-    // TODO: fork; the child leaves at once with _exit(0), the parent waits
-    // for it with waitpid. (Flushing stdout first is main's job.)
+    // TODO: fork; the child leaves at once with _exit(0), the parent waits for
+    // it with waitpid. (Flushing stdout first is main's job.)
     // BEGIN SOLUTION
     // SAFETY: the child calls only _exit, which is async-signal-safe.
     match unsafe { fork() }.or_exit("fork") {
@@ -183,13 +184,14 @@ fn fork_exec_and_wait(argv: &Argv) {
 
 /// Starts `argv` with posix_spawn, and waits for it.
 fn spawn_and_wait(argv: &Argv) {
-    // TODO: start the program with posix_spawn(argv) (no copy of this
-    // process is made), then wait for it.
+    // TODO: start the program with posix_spawn(argv) (no copy of this process
+    // is made), then wait for it.
     // BEGIN SOLUTION
     let pid = posix_spawn(argv).or_exit("posix_spawn");
     expect_success(pid);
     // END SOLUTION
 }
+// ANCHOR_END: start
 
 /// Starts a thread that does nothing, and joins it.
 fn thread_and_join() {
@@ -209,6 +211,7 @@ fn expect_success(pid: syscalls::pid_t) {
     }
 }
 
+// ANCHOR: touch
 /// Anonymous memory whose every page has been written, so it is really
 /// there: backed by a page and mapped by a page-table entry.
 struct Touched {
@@ -247,14 +250,32 @@ impl Touched {
         // SAFETY: the mapping is `len` bytes, readable and writable, and
         // nothing else refers to it.
         let bytes = unsafe { std::slice::from_raw_parts_mut(addr.cast::<u8>(), len) };
-        // TODO: write one byte in every page (page_size() bytes apart): a
-        // page nobody touched is not there yet, and fork has nothing to copy.
+        // TODO: write one byte in every page (page_size() bytes apart): a page
+        // nobody touched is not there yet, and fork has nothing to copy.
         // BEGIN SOLUTION
         for byte in bytes.iter_mut().step_by(page_size()) {
             *byte = 1;
         }
         // END SOLUTION
         memory
+    }
+}
+// ANCHOR_END: touch
+
+impl Touched {
+    /// How many of its bytes are resident: backed by a page now, as
+    /// `mincore` says. The evidence that every page was touched (a page
+    /// that was never written is not there, and fork has nothing to copy).
+    fn resident(&self) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        let page = page_size();
+        let mut present = vec![0u8; self.len.div_ceil(page)];
+        // SAFETY: `addr..addr+len` is our mapping, page-aligned (mmap
+        // returned it); `present` has one byte per page of it.
+        cvt(unsafe { libc::mincore(self.addr, self.len, present.as_mut_ptr()) }).or_exit("mincore");
+        present.iter().filter(|&&p| p & 1 == 1).count() * page
     }
 }
 
@@ -346,11 +367,15 @@ fn main() {
 
     if !config.tsv {
         println!("after the parent touched some memory (medians, µs):");
-        println!("touched         fork + waitpid  fork + exec /bin/true  posix_spawn /bin/true");
+        println!("touched   resident  fork + waitpid  fork + exec /bin/true  posix_spawn /bin/true");
     }
     let mut medians: Vec<(usize, Duration, Duration)> = Vec::new();
     for &mib in &config.sizes {
         let memory = Touched::new(mib << 20);
+        let resident = memory.resident();
+        if config.tsv {
+            println!("touched\t{mib}\t{resident}");
+        }
         let per_size: [(Way, &dyn Fn()); 3] = [
             (FORK, &fork_and_wait),
             (FORK_EXEC, &|| fork_exec_and_wait(&true_argv)),
@@ -371,8 +396,9 @@ fn main() {
         });
         if !config.tsv {
             println!(
-                "{:>5} MiB {:>20.1} {:>22.1} {:>22.1}",
+                "{:>5} MiB {:>6.1} MiB {:>15.1} {:>22.1} {:>22.1}",
                 mib,
+                resident as f64 / f64::from(1 << 20),
                 micros(stats[0].median),
                 micros(stats[1].median),
                 micros(stats[2].median)

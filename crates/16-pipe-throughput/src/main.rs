@@ -306,11 +306,12 @@ fn send_write(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
     write_all(write_end, chunk)
 }
 
+// ANCHOR: send
 /// `vmsplice`: the pipe gets references to the chunk's pages, no copy.
 fn send_vmsplice(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
-    // TODO: vmsplice the chunk into the pipe. A call may take only part of
-    // it (as much as the pipe has room for): call again with the rest until
-    // none is left; a call that takes 0 bytes is an error (WriteZero).
+    // TODO: vmsplice the chunk into the pipe. A call may take only part of it
+    // (as much as the pipe has room for): call again with the rest until none
+    // is left; a call that takes 0 bytes is an error (WriteZero).
     // BEGIN SOLUTION
     let mut rest = chunk;
     while !rest.is_empty() {
@@ -322,6 +323,7 @@ fn send_vmsplice(write_end: &OwnedFd, chunk: &[u8]) -> io::Result<()> {
     Ok(())
     // END SOLUTION
 }
+// ANCHOR_END: send
 
 /// How the reading process takes the bytes out of the pipe.
 #[derive(Clone, Copy, PartialEq)]
@@ -356,6 +358,7 @@ fn receive_read(read_end: &OwnedFd, chunk: usize) -> (usize, Checksum) {
     }
 }
 
+// ANCHOR: receive
 /// Moves everything to `/dev/null` with `splice` until end of file, and
 /// counts it. No byte is copied or looked at.
 fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
@@ -364,8 +367,8 @@ fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
         .open("/dev/null")
         .or_exit("open /dev/null");
     // TODO: splice at most `chunk` bytes at a time from the pipe to `null`
-    // (flag libc::SPLICE_F_MOVE) until it returns 0, end of file, and
-    // return how many bytes moved in all.
+    // (flag libc::SPLICE_F_MOVE) until it returns 0, end of file, and return
+    // how many bytes moved in all.
     // BEGIN SOLUTION
     let mut bytes = 0;
     loop {
@@ -376,7 +379,9 @@ fn receive_splice(read_end: &OwnedFd, chunk: usize) -> usize {
     }
     // END SOLUTION
 }
+// ANCHOR_END: receive
 
+// ANCHOR: between
 /// A writer child sends the stream through a pipe; this process receives
 /// it. `capacity` enlarges the pipe first.
 fn between_processes(
@@ -388,8 +393,8 @@ fn between_processes(
 ) -> Run {
     let (read_end, write_end) = pipe().or_exit("pipe");
     if let Some(capacity) = capacity {
-        // TODO: ask the kernel for a pipe of `capacity` bytes
-        // (set_pipe_size): a writer then fills it, and sleeps, less often.
+        // TODO: ask the kernel for a pipe of `capacity` bytes (set_pipe_size):
+        // a writer then fills it, and sleeps, less often.
         // BEGIN SOLUTION
         set_pipe_size(&write_end, capacity).or_exit("fcntl(F_SETPIPE_SZ)");
         // END SOLUTION
@@ -431,6 +436,7 @@ fn between_processes(
         checksum,
     }
 }
+// ANCHOR_END: between
 
 /// A writer thread copies each chunk into a buffer and sends the buffer
 /// over a channel; this thread checks it and hands the buffer back.

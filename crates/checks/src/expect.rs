@@ -34,10 +34,25 @@ pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Verdict {
 pub fn exited(o: &Outcome, code: i32) -> Verdict {
     match o.status {
         Status::Exited(c) if c == code => Ok(()),
+        Status::Exited(_) => Err(format!(
+            "expected the program to exit with status {code}, but it {}{}",
+            o.summary(),
+            said(o)
+        )),
         _ => Err(format!(
             "expected the program to exit with status {code}, but it {}",
             o.summary()
         )),
+    }
+}
+
+/// A program that fails usually says why on its last line of stderr:
+/// `": <that line>"`, or nothing when it said nothing.
+fn said(o: &Outcome) -> String {
+    let err = stderr(o);
+    match err.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => format!(", saying: {}", escape(line.trim())),
+        None => String::new(),
     }
 }
 
@@ -92,7 +107,18 @@ pub fn stdout_lines(o: &Outcome, templates: &[&str]) -> Verdict {
             "the last line of output has no newline at its end".to_string()
         });
     }
-    Err(diff(&bindings.render(templates), &actual))
+    Err(diff(&bindings.render(templates), &actual) + &left_behind(o))
+}
+
+/// When lines are missing and the run left processes behind, the likely
+/// reason: output of a process nobody waited for is lost with it.
+fn left_behind(o: &Outcome) -> String {
+    if o.not_waited.is_empty() && o.left_running.is_empty() {
+        return String::new();
+    }
+    "the run left a process behind (see below): a child or thread that is not waited for \
+     may not have printed yet when the program ended, so its lines are missing\n"
+        .to_string()
 }
 
 /// Standard output is these lines in some order: for programs whose
@@ -108,9 +134,10 @@ pub fn stdout_lines_any_order(o: &Outcome, templates: &[&str]) -> Verdict {
     }
     let expected = Bindings::new(o.pid).render(templates);
     Err(format!(
-        "expected these lines in any order:\n{}\ngot:\n{}",
+        "expected these lines in any order:\n{}\ngot:\n{}\n{}",
         indent(&expected),
-        indent(&actual)
+        indent(&actual),
+        left_behind(o)
     ))
 }
 
@@ -243,9 +270,61 @@ fn match_line(template: &str, line: &str, b: &mut Bindings) -> bool {
 /// How many lines of a diff a report shows.
 const DIFF_LINES: usize = 40;
 
+/// Control bytes made visible: `\0`, `\x1b`, `\r`… (newlines and tabs
+/// stay as they are). A run of more than three NUL bytes becomes
+/// `\0×N`, so 8180 of them take one line, not a screen of nothing.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' => {
+                let mut run = 1;
+                while chars.next_if_eq(&'\0').is_some() {
+                    run += 1;
+                }
+                if run > 3 {
+                    out.push_str(&format!("\\0×{run}"));
+                } else {
+                    out.push_str(&"\\0".repeat(run));
+                }
+            }
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What NUL bytes in a program's output most likely mean, in one sentence;
+/// `None` when there are none.
+pub fn nul_bytes(actual: &str) -> Option<String> {
+    let count = actual.chars().filter(|&c| c == '\0').count();
+    if count == 0 {
+        return None;
+    }
+    // One run of NULs: a buffer printed whole, its unused end included.
+    let first = actual.find('\0').unwrap_or(0);
+    let one_run = actual[first..].chars().take(count).all(|c| c == '\0');
+    Some(if one_run {
+        format!(
+            "{count} NUL bytes after the message: the program printed the whole buffer, not the \
+             n bytes read (use &buf[..n])"
+        )
+    } else {
+        format!("{count} NUL bytes in the output: only the bytes read() returned are data")
+    })
+}
+
 /// A line-by-line diff of expected and actual text, from `predicates`,
-/// cut to [`DIFF_LINES`] lines.
+/// cut to [`DIFF_LINES`] lines. Control bytes are shown escaped (see
+/// [`escape`]), and NUL bytes are explained.
 pub fn diff(expected: &str, actual: &str) -> String {
+    let note = nul_bytes(actual);
+    let (expected, actual) = (escape(expected), escape(actual));
+    let (expected, actual) = (expected.as_str(), actual.as_str());
     let pred = predicates::str::diff(expected.to_string());
     let Some(case) = pred.find_case(false, actual) else {
         return format!("expected:\n{}\ngot:\n{}", indent(expected), indent(actual));
@@ -272,6 +351,9 @@ pub fn diff(expected: &str, actual: &str) -> String {
     if actual.is_empty() {
         out.push_str("(the program printed nothing)\n");
     }
+    if let Some(note) = note {
+        out.insert_str(0, &format!("{note}\n"));
+    }
     out
 }
 
@@ -284,6 +366,7 @@ pub fn indent(text: &str) -> String {
     if text.is_empty() {
         return "    (nothing)".to_string();
     }
+    let text = escape(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut out: Vec<String> = lines
         .iter()
@@ -351,6 +434,27 @@ mod tests {
         assert!(d.lines().count() <= DIFF_LINES + 3, "{d}");
         assert!(d.contains("more lines of diff"), "{d}");
         assert!(indent(&many).ends_with("… (960 more lines)"));
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_and_nul_runs_counted() {
+        assert_eq!(escape("a\0b\x1b[31m\r\n\t"), "a\\0b\\x1b[31m\\r\n\t");
+        let whole_buffer = format!("Read Hello\n{}", "\0".repeat(8180));
+        let d = diff("Read Hello\n", &whole_buffer);
+        assert!(d.contains("\\0×8180"), "{d}");
+        assert!(!d.contains('\0'), "{d}");
+        assert!(
+            d.starts_with("8180 NUL bytes after the message: the program printed the whole buffer"),
+            "{d}"
+        );
+        assert_eq!(nul_bytes("plain\n"), None);
+        assert!(nul_bytes("a\0b\0c").unwrap().contains("in the output"));
+        let quoted = format!("It was “Hello{}”\n", "\0".repeat(8180));
+        assert!(
+            nul_bytes(&quoted)
+                .unwrap()
+                .starts_with("8180 NUL bytes after the message")
+        );
     }
 
     #[test]

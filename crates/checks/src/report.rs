@@ -104,7 +104,7 @@ impl Results {
                     score: f64::from(c.score),
                     max_score: f64::from(c.max_score),
                     status: if c.passed() { "passed" } else { "failed" }.to_string(),
-                    output: c.output.clone(),
+                    output: output(c, r.exercise.hint),
                     visibility: if c.hidden { "after_due_date" } else { "visible" }.to_string(),
                 });
             }
@@ -126,6 +126,20 @@ impl Results {
         let mut s = serde_json::to_string_pretty(self).expect("results always serialize");
         s.push('\n');
         s
+    }
+}
+
+/// A check's text on Gradescope: why it failed, then the exercise's hint
+/// when the failure is the program's (a student there has no
+/// `cargo xtask hint` at hand); the text alone otherwise (passed, out of
+/// time, not graded).
+fn output(c: &crate::CheckResult, hint: &str) -> String {
+    use crate::Failure;
+    match c.failure {
+        Some(Failure::Judged | Failure::DidNotCompile | Failure::NotAttempted) => {
+            format!("{}\n\nHint: {hint}", c.output.trim_end())
+        }
+        _ => c.output.clone(),
     }
 }
 
@@ -169,6 +183,39 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_check_carries_the_hint_and_others_do_not() {
+        use crate::Failure;
+        let exercise = &crate::catalogue()[0];
+        let check = |failure: Option<Failure>| crate::CheckResult {
+            name: "x",
+            command: "selfpipe".into(),
+            score: u32::from(failure.is_none()),
+            max_score: 1,
+            hidden: false,
+            failure,
+            output: if failure.is_none() {
+                String::new()
+            } else {
+                "why\n".into()
+            },
+            duration: Duration::ZERO,
+            isolation: None,
+        };
+        let result = ExerciseResult {
+            exercise,
+            checks: vec![
+                check(Some(Failure::Judged)),
+                check(None),
+                check(Some(Failure::OutOfTime)),
+            ],
+        };
+        let r = Results::from_results(&[result], Duration::ZERO);
+        assert_eq!(r.tests[0].output, format!("why\n\nHint: {}", exercise.hint));
+        assert_eq!(r.tests[1].output, "");
+        assert_eq!(r.tests[2].output, "why\n");
     }
 
     #[test]

@@ -332,9 +332,68 @@ fn strip_blocks(
     Ok(any.then_some(out))
 }
 
+/// The chapter for course staff, left out of the student release.
+pub const STAFF_CHAPTER: &str = "docs/src/staff.md";
+
+/// The book's table of contents without the staff chapter: its entry, and
+/// the part title above it when nothing else is left in that part.
+pub fn student_summary(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.starts_with("# ") && i > 0 {
+            // A part: keep it only if some entry of it stays.
+            let end = (i + 1..lines.len())
+                .find(|&k| lines[k].starts_with("# "))
+                .unwrap_or(lines.len());
+            let part = &lines[i..end];
+            let kept: Vec<&str> = part
+                .iter()
+                .copied()
+                .filter(|l| !l.contains("(staff.md)"))
+                .collect();
+            if kept
+                .iter()
+                .any(|l| l.trim_start().starts_with("- [") || l.trim_start().starts_with('['))
+            {
+                out.extend(kept);
+            }
+            i = end;
+            continue;
+        }
+        if !line.contains("(staff.md)") {
+            out.push(line);
+        }
+        i += 1;
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_staff_block_at_the_end_leaves_no_blank_line_behind() {
+        let text = "fn a() {}\n\n// BEGIN STAFF\nfn b() {}\n// END STAFF\n";
+        assert_eq!(strip_staff(text).unwrap(), "fn a() {}\n");
+    }
+
+    #[test]
+    fn the_student_summary_has_no_staff_chapter_or_empty_part() {
+        let text = "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n\n# For course staff\n\n- [Releasing and grading](staff.md)\n";
+        assert_eq!(
+            student_summary(text),
+            "# Summary\n\n[Intro](introduction.md)\n\n# Pipes\n\n- [01](01-selfpipe.md)\n"
+        );
+    }
 
     /// Test sources spell the markers `@BEGIN`, `@END`, `@HIDE`, `@SHOW`:
     /// this file ships in the release, which must hold no marker line.

@@ -416,17 +416,61 @@ impl Diagnosis {
                     .to_string(),
             );
         }
+        // Threads blocked the same way (the same call on the same fd of the
+        // same pipe, or waiting for the same kind of child) get one sentence
+        // in full, then one line naming the others: with many workers the
+        // text stays a few lines, not a paragraph per worker.
+        let mut same: Vec<(String, String, Vec<i32>)> = Vec::new();
+        let mut zombies: Vec<(String, Vec<i32>)> = Vec::new();
         for process in &self.processes {
             if is_zombie(process) {
-                out.push(format!(
-                    "pid {} ({}) has exited, but its parent has not waited for it yet (a zombie).",
-                    process.pid, process.comm
-                ));
+                match zombies.iter_mut().find(|(comm, _)| *comm == process.comm) {
+                    Some((_, pids)) => pids.push(process.pid),
+                    None => zombies.push((process.comm.clone(), vec![process.pid])),
+                }
                 continue;
             }
             for thread in process.threads.iter().filter(|t| t.wait != Wait::Exited) {
-                out.push(self.sentence(process, thread));
+                let key = match &thread.wait {
+                    Wait::PipeRead { .. } | Wait::PipeWrite { .. } if process.threads.len() == 1 => {
+                        Some(activity(process, thread))
+                    }
+                    _ => None,
+                };
+                let known = key.as_ref().and_then(|k| {
+                    same.iter_mut()
+                        .find(|(key, comm, _)| key == k && *comm == process.comm)
+                });
+                match known {
+                    Some((_, _, pids)) => pids.push(process.pid),
+                    None => {
+                        out.push(self.sentence(process, thread));
+                        if let Some(key) = key {
+                            same.push((key, process.comm.clone(), Vec::new()));
+                        }
+                    }
+                }
             }
+        }
+        for (key, comm, pids) in same.iter().filter(|(_, _, pids)| !pids.is_empty()) {
+            let what = if pids.len() == 1 {
+                key.clone()
+            } else {
+                plural_verb(key, "")
+            };
+            out.push(format!("{} ({comm}) {what} as well.", pid_list(pids)));
+        }
+        for (comm, pids) in zombies {
+            let (verb, noun) = if pids.len() == 1 {
+                ("has", "a zombie")
+            } else {
+                ("have", "zombies")
+            };
+            out.push(format!(
+                "{} ({comm}) {verb} exited, but the parent has not waited for {} yet ({noun}).",
+                pid_list(&pids),
+                if pids.len() == 1 { "it" } else { "them" }
+            ));
         }
         out
     }
@@ -569,20 +613,45 @@ impl Diagnosis {
                 ),
             };
         }
-        let parts: Vec<String> = holders
-            .iter()
-            .map(|h| {
-                let fds = fd_list(&h.fds);
-                if h.pid == process.pid {
-                    format!("pid {} {fds} ({role} itself)", h.pid)
-                } else if !h.inside {
-                    format!("pid {} ({}) {fds}, outside the program", h.pid, h.comm)
-                } else {
-                    let what = self.process(h.pid).map(process_activity).unwrap_or_default();
-                    format!("pid {} ({}) {fds}, which {what}", h.pid, h.comm)
+        // Holders that look alike (same name, same fds, doing the same) are
+        // named together, so the clause does not grow with every worker.
+        let mut alike: Vec<(String, String, String, Vec<i32>)> = Vec::new();
+        let mut parts: Vec<String> = Vec::new();
+        for h in &holders {
+            let fds = fd_list(&h.fds);
+            if h.pid == process.pid {
+                parts.push(format!("pid {} {fds} ({role} itself)", h.pid));
+            } else if !h.inside {
+                parts.push(format!("pid {} ({}) {fds}, outside the program", h.pid, h.comm));
+            } else {
+                let what = self.process(h.pid).map(process_activity).unwrap_or_default();
+                match alike
+                    .iter_mut()
+                    .find(|(comm, f, w, _)| comm == h.comm && *f == fds && *w == what)
+                {
+                    Some((_, _, _, pids)) => pids.push(h.pid),
+                    None => {
+                        parts.push(String::new()); // filled in below
+                        alike.push((h.comm.to_string(), fds, what, vec![h.pid]));
+                    }
                 }
-            })
-            .collect();
+            }
+        }
+        let mut groups = alike.into_iter();
+        for part in parts.iter_mut().filter(|p| p.is_empty()) {
+            let Some((comm, fds, what, pids)) = groups.next() else {
+                break;
+            };
+            *part = if pids.len() == 1 {
+                format!("pid {} ({comm}) {fds}, which {what}", pids[0])
+            } else {
+                format!(
+                    "{} ({comm}) {fds} each, which {}",
+                    pid_list(&pids),
+                    plural_verb(&what, "all ")
+                )
+            };
+        }
         let verb = if end == End::Write {
             "is still open"
         } else {
@@ -611,6 +680,34 @@ impl Diagnosis {
         let parts: Vec<String> = children.iter().map(|&c| describe(c)).collect();
         format!("{which}: {}", parts.join("; "))
     }
+}
+
+/// "pid 812", or "pids 812, 813 and 814", or, for many, the first few and
+/// how many in all: the text stays short whatever the number of processes.
+fn pid_list(pids: &[i32]) -> String {
+    const SHOWN: usize = 4;
+    match pids {
+        [one] => format!("pid {one}"),
+        _ if pids.len() <= SHOWN + 1 => {
+            let parts: Vec<String> = pids.iter().map(i32::to_string).collect();
+            format!("pids {}", join_and(&parts))
+        }
+        _ => {
+            let parts: Vec<String> = pids[..SHOWN].iter().map(i32::to_string).collect();
+            format!("pids {} and {} more", parts.join(", "), pids.len() - SHOWN)
+        }
+    }
+}
+
+/// "is blocked in read()" said of several: "are blocked in read()", or
+/// with `all` = "all ", "are all blocked in read()".
+fn plural_verb(what: &str, all: &str) -> String {
+    for (one, many) in [("is ", "are "), ("has ", "have "), ("waits ", "wait ")] {
+        if let Some(rest) = what.strip_prefix(one) {
+            return format!("{many}{all}{rest}");
+        }
+    }
+    what.to_string()
 }
 
 /// Which end of a pipe.
@@ -1367,4 +1464,61 @@ fn syscall_name(nr: i64) -> String {
         _ => return format!("system call {nr}"),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker blocked reading pipe 7 (fd 3) while holding its write end
+    /// (fd 4) itself, as in a pool where each worker forgot to close it.
+    fn worker(pid: i32) -> ProcessReport {
+        let end = |fd, access| FdReport {
+            fd,
+            target: "pipe:[7]".to_string(),
+            pipe: Some(7),
+            access,
+        };
+        ProcessReport {
+            pid,
+            ppid: 1,
+            pgid: 1,
+            comm: "spmc".to_string(),
+            threads: vec![ThreadReport {
+                tid: pid,
+                comm: "spmc".to_string(),
+                state: 'S',
+                wchan: Some("pipe_read".to_string()),
+                syscall: Syscall::Unknown,
+                wait: Wait::PipeRead {
+                    call: "read",
+                    fd: 3,
+                    inode: 7,
+                },
+                user_ticks: 0,
+                system_ticks: 0,
+                context_switches: 0,
+                progress: None,
+            }],
+            fds: vec![end(3, Access::Read), end(4, Access::Write)],
+            children: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn many_alike_processes_are_summarised_not_listed_again_and_again() {
+        for workers in [3, 30] {
+            let d = Diagnosis {
+                processes: (100..100 + workers).map(worker).collect(),
+                ..Diagnosis::default()
+            };
+            let text = d.explain();
+            assert!(text.len() <= 3, "{workers} workers: {text:#?}");
+            let all = text.join("\n");
+            assert!(all.len() < 800, "{workers} workers: {} bytes:\n{all}", all.len());
+            assert!(all.contains("pid 100 fd 4 (the reader itself)"), "{all}");
+            assert!(all.contains("which are all blocked in read(fd 3)"), "{all}");
+            assert!(text.last().unwrap().ends_with("as well."), "{all}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Exercise 03, closing-ends: what it must print, and its hint.
 
-use crate::expect::{exited, stderr_contains, stdout_contains, stdout_lines, waited_for};
+use crate::expect::{ensure, exited, stderr_contains, stdout, stdout_contains, stdout_lines, waited_for};
 use crate::{Check, Exercise, Verdict};
 use sandbox::Outcome;
 
@@ -53,6 +53,17 @@ fn checks() -> Vec<Check> {
             waited_for(o, "its child")
         }),
         Check::public("--keep-write-end explains why EOF never comes", 2, |o| {
+            // With its write end kept, the parent can never see end of file:
+            // printing "No more messages" means it stopped reading early.
+            let out = stdout(o);
+            ensure(!out.contains(NO_MORE), || {
+                format!(
+                    "the parent printed {NO_MORE:?} although it kept its write end open, so end of \
+                     file never came: it stopped reading before end of file. Read until read() \
+                     returns 0; one read is not all the messages. It printed:\n{}",
+                    crate::expect::indent(&out)
+                )
+            })?;
             exited(o, 1)?;
             stdout_lines(o, DEFAULT_LINES)?;
             let pid = o.pid;
@@ -72,13 +83,13 @@ fn checks() -> Vec<Check> {
             stdout_contains(o, "Usage: closing-ends")
         })
         .args(["--help"]),
-        // BEGIN HIDDEN
-        Check::hidden(
+        Check::public(
             "a message larger than one read (and than the pipe) comes out once",
             2,
             |o| received(o, &["x".repeat(LONG), "short".into()]),
         )
         .args(["x".repeat(LONG), "short".into()]),
+        // BEGIN HIDDEN
         Check::hidden(
             "many messages, several per read, each printed once in order",
             2,

@@ -72,6 +72,24 @@ fn checks() -> Vec<Check> {
             waited_for(o, "both children")
         })
         .args(["true", "--", "no-such-command-ipc-lab"]),
+        // A writer that outlives its reader must be stopped by SIGPIPE, which
+        // comes only when no read end is left open: a parent that keeps its
+        // copy of the read end makes `yes | head` run forever.
+        Check::public(
+            "yes -- head -n 2: the writer dies of SIGPIPE when head exits",
+            2,
+            |o| {
+                pipeline(o, 0, &["y", "y"])?;
+                let err = stderr(o);
+                ensure(err.is_empty(), || {
+                    format!(
+                        "yes must die of SIGPIPE when head exits (restore SIGPIPE's default \
+                     before exec), but it printed:\n{err}"
+                    )
+                })
+            },
+        )
+        .args(["yes", "--", "head", "-n", "2"]),
         Check::public("--help explains and exits 0", 1, |o| {
             exited(o, 0)?;
             stdout_contains(o, "Usage: child-to-child")
@@ -82,17 +100,12 @@ fn checks() -> Vec<Check> {
             pipeline(o, 0, &["100000"])
         })
         .args(["seq", "1", "100000", "--", "tail", "-n", "1"]),
-        Check::hidden("the writer dies of SIGPIPE quietly: yes -- head -n 2", 2, |o| {
-            pipeline(o, 0, &["y", "y"])?;
-            let err = stderr(o);
-            ensure(err.is_empty(), || {
-                format!(
-                    "yes must die of SIGPIPE when head exits (restore SIGPIPE's default \
-                     before exec), but it printed:\n{err}"
-                )
-            })
-        })
-        .args(["yes", "--", "head", "-n", "2"]),
+        Check::hidden(
+            "more than the pipe holds, cut short: seq 1 1000000 -- head -n 1",
+            1,
+            |o| pipeline(o, 0, &["1"]),
+        )
+        .args(["seq", "1", "1000000", "--", "head", "-n", "1"]),
         Check::hidden("the left command reads the program's stdin", 1, |o| {
             pipeline(o, 0, &["HELLO", "PIPE"])
         })

@@ -22,6 +22,14 @@ const LINE: &str = "Hello from pid {P}, precious={N}";
 /// 43 and 86 (main added first) or 84 and 85 (the thread doubled first).
 fn shared_values(o: &Outcome) -> Verdict {
     exited(o, 0)?;
+    let out = stdout(o);
+    crate::expect::ensure(out.lines().count() != 1, || {
+        format!(
+            "one line where two were expected:\n{}\nwhen main returns the process ends, threads \
+             and all: join the thread before main returns",
+            crate::expect::indent(&out)
+        )
+    })?;
     stdout_lines(o, &[LINE, LINE])?;
     let mut values: Vec<i64> = stdout(o)
         .lines()
@@ -69,13 +77,13 @@ fn two_threads(o: &Outcome) -> Verdict {
 fn checks() -> Vec<Check> {
     vec![
         Check::public("one pid, one shared global", 4, shared_values),
+        Check::public("--tids: the two lines come from two threads", 2, two_threads).args(["--tids"]),
         Check::public("--help explains and exits 0", 1, |o| {
             exited(o, 0)?;
             stdout_contains(o, "Usage: std-thread")
         })
         .args(["--help"]),
         // BEGIN HIDDEN
-        Check::hidden("the two lines come from two threads", 2, two_threads).args(["--tids"]),
         Check::hidden("rejects an unknown argument with exit 2", 1, |o| {
             exited(o, 2)?;
             stderr_contains(o, "Usage: std-thread")

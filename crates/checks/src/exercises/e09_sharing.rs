@@ -97,10 +97,17 @@ fn verdicts(o: &Outcome) -> Verdict {
     for (row, want) in rows.iter().zip(TABLE) {
         for (column, i) in [("processes", 1), ("threads", 2)] {
             if row.cells[i] != want[i] {
-                wrong.push(format!(
+                let mut line = format!(
                     "{} / {column}: expected {:?}, got {:?}",
                     want[0], want[i], row.cells[i]
-                ));
+                );
+                if row.cells[i].ends_with("untested") {
+                    line.push_str(
+                        " — the child never closed its fd, so the experiment cannot tell whether \
+                         closing it in one process closes it in the other",
+                    );
+                }
+                wrong.push(line);
             }
         }
     }
@@ -165,8 +172,9 @@ fn checks() -> Vec<Check> {
         .args(["--help"]),
         // BEGIN HIDDEN
         Check::hidden("the evidence shows the values each experiment saw", 2, evidence),
+        // Only the waiting: a wrong verdict is the first check's failure,
+        // not this one's.
         Check::hidden("every forked child was waited for", 1, |o| {
-            verdicts(o)?;
             crate::expect::waited_for(o, "every forked child")
         }),
         Check::hidden("rejects an unknown argument with exit 2", 1, |o| {

@@ -51,6 +51,38 @@ fn all_whole(o: &Outcome, writers: u64, messages: u64, size: u64) -> Verdict {
     waited_for(o, "every writer")
 }
 
+/// What a reader that cuts records into pieces shows: more records than
+/// were sent. Named, since the totals alone look like tearing.
+fn pieces_not_records(whole: i64, torn: i64, all: i64) -> Verdict {
+    ensure(whole + torn <= all, || {
+        format!(
+            "{whole} whole + {torn} torn records, but only {all} were sent: the reader cut records \
+             into pieces. A read() returns at most what the pipe holds at that moment (a pipe \
+             holds 65536 bytes), so one read is not one record: read until the record is full"
+        )
+    })
+}
+
+/// One writer, records above `PIPE_BUF`: nobody else writes, so nothing can
+/// tear them; all arrive whole, and the closing line says none tore.
+fn one_writer_whole(o: &Outcome, messages: u64, size: u64) -> Verdict {
+    exited(o, 0)?;
+    let out = stdout(o);
+    let lines: Vec<&str> = out.lines().collect();
+    let totals =
+        format!("1 writer × {messages} records of {size} bytes: {{N}} whole, {{N}} torn, {{N}} missing");
+    if let Some(found) = lines.get(1).and_then(|l| numbers(&totals, l, o.pid)) {
+        pieces_not_records(found[0], found[1], messages as i64)?;
+    }
+    let whole = format!("writer 1: {messages} of {messages} records whole");
+    let totals =
+        format!("1 writer × {messages} records of {size} bytes: {messages} whole, 0 torn, 0 missing");
+    let none =
+        format!("none torn this time: writes above PIPE_BUF ({PIPE_BUF} bytes) may interleave, but need not");
+    stdout_lines(o, &[whole.as_str(), totals.as_str(), none.as_str()])?;
+    waited_for(o, "every writer")
+}
+
 /// Above `PIPE_BUF` any number of torn records is fine, but the report must
 /// add up: a line per writer, whole counts that sum to the total, whole +
 /// torn = every record, none missing, and the closing line that matches the
@@ -88,6 +120,7 @@ fn honest_totals(o: &Outcome, writers: u64, messages: u64, size: u64) -> Verdict
         format!("the writers' whole records add up to {whole_sum}, but the totals line says {whole}")
     })?;
     let all = (writers * messages) as i64;
+    pieces_not_records(whole, torn, all)?;
     ensure(missing == 0 && whole + torn == all, || {
         format!(
             "every byte arrives, so the {all} records must all be there, whole or torn: got {whole} \
@@ -122,6 +155,16 @@ fn checks() -> Vec<Check> {
             |o| all_whole(o, 2, 3000, 100),
         )
         .args(["--writers", "2", "--messages", "3000", "--size", "100"]),
+        // One writer cannot tear its own records, so every one of these must
+        // arrive whole whatever the timing; but a record of 100000 bytes
+        // never fits one read (the pipe holds 65536), so a reader that takes
+        // one read for a record cuts every record into pieces.
+        Check::public(
+            "1 writer × 20 records of 100000 bytes: every record whole (one read is not a record)",
+            2,
+            |o| one_writer_whole(o, 20, 100_000),
+        )
+        .args(["--writers", "1", "--messages", "20", "--size", "100000"]),
         Check::public("--help explains and exits 0", 1, |o| {
             exited(o, 0)?;
             stdout_contains(o, "Usage: mpsc")
@@ -129,11 +172,14 @@ fn checks() -> Vec<Check> {
         .args(["--help"]),
         // BEGIN HIDDEN
         Check::hidden(
-            "9 writers × 777 records of 16 bytes: every record whole",
+            "9 writers × 10000 records of 16 bytes: every record whole",
             2,
-            |o| all_whole(o, 9, 777, 16),
+            |o| all_whole(o, 9, 10_000, 16),
         )
-        .args(["--writers", "9", "--messages", "777", "--size", "16"]),
+        // Each writer sends more than the pipe holds, so the writers block
+        // and take turns many times: a record made of two writes tears on
+        // every run, even with all nine on one CPU.
+        .args(["--writers", "9", "--messages", "10000", "--size", "16"]),
         Check::hidden(
             "--size 100000 (above PIPE_BUF): torn records counted honestly, totals add up",
             2,

@@ -57,8 +57,19 @@ fn check_rows(rows: &[Row], cpus: u64) -> Verdict {
         let pinned = i % 2 == 0;
         let want = if pinned { 1 } else { cpus };
         let which = format!("{} {}", if pinned { "pinned" } else { "free" }, row.kind);
+        // The program reports what the workers themselves were allowed
+        // (their affinity masks, read in the workers): the same on every
+        // run, unlike the CPUs they happened to be seen on.
         ensure(row.cpus == want, || {
-            format!("the {which} run should use {want} CPU(s), but says {}", row.cpus)
+            if pinned {
+                format!(
+                    "the {which} run's workers were allowed {} CPUs, not 1: confine the thread \
+                     that starts them (sched_setaffinity) before starting them",
+                    row.cpus
+                )
+            } else {
+                format!("the {which} run should use {want} CPU(s), but says {}", row.cpus)
+            }
         })?;
         ensure(row.wall > 0.0 && row.cpu > 0.0, || {
             format!("the {which} run reports a wall or CPU time that is not positive: {row:?}")

@@ -4,6 +4,17 @@
 //! check that every measurement is reported, with a positive median no
 //! larger than its 90th percentile, over the number of runs asked for, and
 //! that the closing ratio line agrees with the medians printed.
+//!
+//! What the lesson rests on — fork's cost grows with the memory the parent
+//! has *touched* — is judged by what the program reports about that memory:
+//! how much of it is resident (`mincore`) after touching. That number does
+//! not depend on the machine's load: a page written is a page present (there
+//! is no swap in the sandbox's way: it would have to evict a page written a
+//! moment ago). A touch that misses pages (a run of consecutive bytes, one
+//! byte per KiB of a 16 MiB area) leaves most of them absent, and fork then
+//! looks cheap (the issue measured 1.1× from 0 to 16 MiB for such a mistake,
+//! 4.5× for the reference). The check wants at least [`MIN_RESIDENT`] of
+//! the area resident: the reference has all of it, every run.
 
 use crate::expect::{ensure, exited, indent, stderr_contains, stdout, stdout_contains};
 use crate::{Check, Exercise, Verdict};
@@ -42,6 +53,22 @@ const PER_SIZE: [&str; 3] = ["fork", "fork-exec", "posix_spawn"];
 
 /// The smallest number of runs a time-budgeted measurement makes.
 const MIN_RUNS: u64 = 5;
+
+/// The share of the touched area that must be resident afterwards.
+const MIN_RESIDENT: f64 = 0.95;
+
+/// The memory said to be touched is there: at least [`MIN_RESIDENT`] of
+/// `mib` MiB resident.
+fn check_resident(mib: u64, resident_mib: f64) -> Verdict {
+    let wanted = mib as f64 * MIN_RESIDENT;
+    ensure(resident_mib >= wanted && resident_mib <= mib as f64 + 0.5, || {
+        format!(
+            "after touching {mib} MiB only {resident_mib:.1} MiB of it is resident: pages that \
+             were never written are not there, so fork has nothing to copy and looks cheap. \
+             Write one byte in every page (page_size() bytes apart)"
+        )
+    })
+}
 
 /// A median and 90th percentile that make sense.
 fn check_stats(what: &str, median: f64, p90: f64) -> Verdict {
@@ -96,11 +123,13 @@ fn tables(o: &Outcome, sizes: &[u64], runs: Option<u64>) -> Verdict {
             .strip_prefix(&format!("{mib} MiB"))
             .map(|rest| rest.split_whitespace().filter_map(|n| n.parse().ok()).collect())
             .unwrap_or_default();
-        let [fork, fork_exec, spawn] = numbers[..] else {
+        let [resident, fork, fork_exec, spawn] = numbers[..] else {
             return Err(format!(
-                "expected \"{mib} MiB\" and three medians (fork, fork + exec, posix_spawn), got {line:?}"
+                "expected \"{mib} MiB\", the resident MiB and three medians (fork, fork + exec, \
+                 posix_spawn), got {line:?}"
             ));
         };
+        check_resident(mib, resident)?;
         ensure(fork > 0.0 && fork_exec > 0.0 && spawn > 0.0, || {
             format!("every median must be positive: {line:?}")
         })?;
@@ -148,11 +177,41 @@ fn check_runs(what: &str, count: u64, runs: Option<u64>) -> Verdict {
     }
 }
 
-/// The `--tsv` lines: four `cost` lines, then three `memory` lines per size.
+/// The `--tsv` lines: four `cost` lines, then per size a `touched` line
+/// (MiB, resident bytes) and three `memory` lines.
 fn tsv(o: &Outcome, sizes: &[u64], runs: u64) -> Verdict {
     exited(o, 0)?;
     let out = stdout(o);
-    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    let mut lines: Vec<Vec<&str>> = out.lines().map(|l| l.split('\t').collect()).collect();
+    let mut touched = Vec::new();
+    lines.retain(|fields| {
+        let is_touched = fields.first() == Some(&"touched");
+        if is_touched {
+            touched.push(fields.clone());
+        }
+        !is_touched
+    });
+    ensure(touched.len() == sizes.len(), || {
+        format!(
+            "expected one line touched\tMIB\tRESIDENT_BYTES per size ({}), got {}:\n{}",
+            sizes.len(),
+            touched.len(),
+            indent(&out)
+        )
+    })?;
+    for (fields, &mib) in touched.iter().zip(sizes) {
+        let bytes = match fields[..] {
+            [_, m, b] if m == mib.to_string() => b.parse::<u64>().ok(),
+            _ => None,
+        };
+        let Some(bytes) = bytes else {
+            return Err(format!(
+                "expected touched\t{mib}\tRESIDENT_BYTES, got {:?}",
+                fields.join("\t")
+            ));
+        };
+        check_resident(mib, bytes as f64 / f64::from(1 << 20))?;
+    }
     let mut expected: Vec<(String, String)> = FIRST
         .iter()
         .map(|(_, key)| ("cost".to_string(), key.to_string()))
