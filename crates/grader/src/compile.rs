@@ -260,7 +260,10 @@ impl Toolchain {
     ) -> Result<Toolchain, String> {
         own_dir(cache, 0o711)?;
         let as_root = euid() == 0;
-        if as_root {
+        // A compile run's user reaches the cache through its folders, unless
+        // a mount namespace shows it the cache's parts directly (then the
+        // cache may sit anywhere, even under a private /root).
+        if as_root && !sandbox::shows_only_what_it_is_shown() {
             reachable_by_others(cache)?;
         }
         let private = cache.join("private");

@@ -627,6 +627,20 @@ impl Spec {
     }
 }
 
+/// Whether runs here get a mount namespace, in which a program sees only
+/// the system and what its spec shows it ([`Spec::readable`],
+/// [`Spec::writable`]) at their own paths, whatever the permissions of the
+/// folders above them. Found out once per process, by a run of `/bin/true`.
+pub fn shows_only_what_it_is_shown() -> bool {
+    static SHOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SHOWN.get_or_init(|| {
+        let probe = ["/bin/true", "/usr/bin/true"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file());
+        probe.is_some_and(|p| run(&Spec::new(p)).is_ok_and(|o| o.isolation.has(Protection::MountNamespace)))
+    })
+}
+
 /// Runs the program; `Err` only when the sandbox itself failed (fork, pipe…).
 ///
 /// A program that cannot be started (missing file, not executable, bad
