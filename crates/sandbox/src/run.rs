@@ -171,24 +171,6 @@ fn namespaces_refused(who: &Who) -> Option<Absence> {
     refused.clone().map(Absence::Refused)
 }
 
-/// The empty folder each run's new root is mounted on (in the run's own
-/// mount namespace, so all runs share it): made once per runner process.
-fn root_mount_point() -> io::Result<PathBuf> {
-    static ROOT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-root", std::process::id()));
-        match fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("sandbox: cannot make {}: {e}", dir.display())),
-        }
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
-        Ok(dir)
-    })
-    .clone()
-    .map_err(io::Error::other)
-}
-
 /// The caller's writable folders, lent to the run's user.
 struct Writable<'a> {
     dirs: &'a [PathBuf],
@@ -323,6 +305,17 @@ impl WorkDir {
         Ok(target)
     }
 
+    /// An empty folder in it that the run's new root is mounted on, in the
+    /// run's own mount namespace (on the machine it stays an empty folder,
+    /// removed with the rest; the program never sees this directory, only
+    /// its namesake in the new root).
+    fn root_mount_point(&self) -> io::Result<PathBuf> {
+        let dir = self.path.join(".root");
+        fs::create_dir(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        Ok(dir)
+    }
+
     fn remove(mut self) -> io::Result<()> {
         self.removed = true;
         fs::remove_dir_all(&self.path)
@@ -411,7 +404,7 @@ fn run_in(spec: &Spec, who: &Who, workdir: &WorkDir) -> io::Result<Attempt> {
     let namespaces = match refused {
         Some(_) => None,
         None => Some(Namespaces::plan(
-            &root_mount_point()?,
+            &workdir.root_mount_point()?,
             limits.scratch,
             ids,
             &Binds {
