@@ -144,8 +144,7 @@ pub fn run() -> crate::Result {
             let path = grader::results_path(&out, name);
             let text =
                 std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let results: Results =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let results = Results::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             let cell = match hostile {
                 None => format!("{}/{total}", results.score),
                 Some(h) => {

@@ -927,7 +927,7 @@ pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
         let Ok(text) = std::fs::read_to_string(dir.join("results.json")) else {
             continue;
         };
-        let Ok(results) = serde_json::from_str::<Results>(&text) else {
+        let Ok(results) = Results::from_json(&text) else {
             continue;
         };
         let mut per_exercise = vec![0.0; catalogue.len()];
