@@ -9,6 +9,13 @@
 //! able to read the build directory, nor see it through the run's mount
 //! namespace) and the tracer's log, written one record at a time, so even a
 //! run the sandbox killed leaves every record up to the kill.
+//!
+//! Without arguments, the exercises whose default run is a benchmark or a
+//! pipe filled byte by byte are traced with lighter arguments
+//! ([`lighter`]), said on screen: every call the tracer follows costs two
+//! stops of the program, so 05's 65,536 one-byte writes, 12's 10,000 work
+//! units or 16's gigabytes alone would take seconds. The calls and tables
+//! are the same kind; only their number shrinks.
 
 use crate::flags::TraceFlags;
 use checks::build::{BuildOptions, build};
@@ -23,8 +30,41 @@ pub struct Run {
     pub outcome: Option<sandbox::Outcome>,
 }
 
+/// Arguments that trace exercise `number` in well under a second with
+/// the same lesson, when none are given; and why, for the student.
+pub fn lighter(number: u8) -> Option<(&'static [&'static str], &'static str)> {
+    Some(match number {
+        5 => (
+            &["--size", "4096"],
+            "a one-page pipe fills after 4096 one-byte writes instead of 65536",
+        ),
+        12 => (&["--units", "1000"], "1000 work units instead of 10000"),
+        14 => (&["--steps", "20000000"], "a tenth of the work"),
+        15 => (
+            &["--iterations", "10", "--sizes", "0,16"],
+            "10 runs of each way to start something",
+        ),
+        16 => (&["--bytes", "1M"], "1 MiB per run instead of 128 MiB"),
+        _ => return None,
+    })
+}
+
 pub fn run(flags: &TraceFlags) -> crate::Result {
     let e = crate::exercise(&flags.exercise)?;
+    let light = lighter(e.number).filter(|_| flags.args.is_empty() && flags.from_log.is_none());
+    let args: Vec<String> = match light {
+        Some((args, why)) => {
+            println!(
+                "tracing `{} {}`: {why}; its timings mean nothing under a tracer \
+                 (`cargo xtask trace {} -- ARGS` traces other arguments)\n",
+                e.name,
+                args.join(" "),
+                e.number
+            );
+            args.iter().map(|a| a.to_string()).collect()
+        }
+        None => flags.args.clone(),
+    };
     let run = match &flags.from_log {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -34,7 +74,7 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
                 outcome: None,
             }
         }
-        None => traced(e, &flags.args)?,
+        None => traced(e, &args)?,
     };
     if let Some(path) = &flags.save_log {
         let text: String = run.records.iter().map(Record::to_line).collect();

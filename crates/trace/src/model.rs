@@ -119,6 +119,9 @@ pub struct Pipe {
     pub written: u64,
     /// Bytes read out of it, in all.
     pub taken: u64,
+    /// The most it holds: Linux's default, or what `fcntl(F_SETPIPE_SZ)`
+    /// or `F_GETPIPE_SZ` returned.
+    pub capacity: u64,
 }
 
 impl Proc {
@@ -222,7 +225,7 @@ pub enum Action {
         /// The pipe descriptors closed by it.
         closed: Vec<i32>,
     },
-    /// `read` on a pipe.
+    /// `read` on a pipe (`times` alike reads in a row, each with `result`).
     Read {
         /// The descriptor.
         fd: i32,
@@ -230,8 +233,10 @@ pub enum Action {
         result: Io,
         /// It had blocked first (a step before said so).
         woke: bool,
+        /// How many alike reads in a row this step stands for (1 or more).
+        times: u64,
     },
-    /// `write` on a pipe.
+    /// `write` on a pipe (`times` alike writes in a row, each with `result`).
     Write {
         /// The descriptor.
         fd: i32,
@@ -241,6 +246,17 @@ pub enum Action {
         result: Io,
         /// It had blocked first.
         woke: bool,
+        /// How many alike writes in a row this step stands for (1 or more).
+        times: u64,
+    },
+    /// `fcntl(fd, F_SETPIPE_SZ)` gave pipe `pipe` room for `bytes`.
+    Capacity {
+        /// The descriptor.
+        fd: i32,
+        /// The pipe.
+        pipe: usize,
+        /// Its capacity now.
+        bytes: u64,
     },
     /// A call cannot go on (the reason is in the process's `blocked`).
     Blocks,
@@ -295,7 +311,8 @@ pub struct Trace {
     pub refused: bool,
 }
 
-/// The pipe capacity the model assumes for "a write blocks" (Linux's default).
+/// The pipe capacity the model assumes for "a write blocks" until the
+/// program asks (Linux's default).
 const CAPACITY: u64 = 65536;
 
 /// Replays `records` into a [`Trace`].
@@ -334,10 +351,27 @@ struct Replay<'a> {
     /// Calls entered and not yet returned, by pid, and whether a "blocks"
     /// step was shown for them.
     pending: BTreeMap<i32, (Call, [i64; 4], bool)>,
+    /// The last `Exit` replayed (pid, call, arguments, result), which a
+    /// `Repeat` record repeats.
+    last_exit: Option<(i32, Call, [i64; 4], i64)>,
 }
 
 impl Replay<'_> {
     fn step(&mut self, pid: i32, action: Action) {
+        // A read or write just like the step before (same process, same
+        // descriptor, same result, neither waited): one step, `times` more.
+        if let Some(last) = self.trace.steps.last_mut() {
+            if last.pid == pid {
+                if let Some(more) = again(&last.action, &action) {
+                    match &mut last.action {
+                        Action::Read { times, .. } | Action::Write { times, .. } => *times += more,
+                        _ => {}
+                    }
+                    last.state.clone_from(&self.state);
+                    return;
+                }
+            }
+        }
         self.trace.steps.push(Step {
             pid,
             action,
@@ -358,6 +392,7 @@ impl Replay<'_> {
                         inode: *inode,
                         written: 0,
                         taken: 0,
+                        capacity: CAPACITY,
                     });
                 }
                 Obj::Pipe { pipe, write: *write }
@@ -401,6 +436,7 @@ impl Replay<'_> {
             | Record::Exec { pid, .. }
             | Record::Enter { pid, .. }
             | Record::Exit { pid, .. }
+            | Record::Repeat { pid, .. }
             | Record::Signal { pid, .. }
             | Record::Gone { pid, .. } => *pid,
             Record::Spawn { parent, .. } => *parent,
@@ -430,7 +466,17 @@ impl Replay<'_> {
                 args,
                 ret,
                 fds,
-            } => self.exit(*pid, *call, *args, *ret, fds),
+            } => {
+                self.exit(*pid, *call, *args, *ret, fds, 1);
+                self.last_exit = Some((*pid, *call, *args, *ret));
+            }
+            Record::Repeat { pid, times } => {
+                if let Some((last, call, args, ret)) = self.last_exit {
+                    if last == *pid {
+                        self.exit(*pid, call, args, ret, &[], *times);
+                    }
+                }
+            }
             Record::Signal { pid, signal } => {
                 // SIGCHLD only tells a parent what its waitpid will say.
                 if *signal != libc::SIGCHLD && self.state.procs.contains_key(pid) {
@@ -551,7 +597,8 @@ impl Replay<'_> {
         }
     }
 
-    fn exit(&mut self, pid: i32, call: Call, args: [i64; 4], ret: i64, fds: &[Fd]) {
+    /// `call` returned `ret`, `times` times in a row.
+    fn exit(&mut self, pid: i32, call: Call, args: [i64; 4], ret: i64, fds: &[Fd], times: u64) {
         let woke = self.pending.remove(&pid).is_some_and(|(_, _, shown)| shown);
         if let Some(p) = self.state.procs.get_mut(&pid) {
             p.blocked = None;
@@ -582,6 +629,24 @@ impl Replay<'_> {
                 let was = self.table_mut(pid).and_then(|t| t.remove(&fd)).map(|e| e.obj);
                 if matches!(was, Some(Obj::Pipe { .. })) || (failed.is_some() && fd > 2) {
                     self.step(pid, Action::Close { fd, was, failed });
+                }
+            }
+            Call::Fcntl if matches!(args[1] as i32, libc::F_SETPIPE_SZ | libc::F_GETPIPE_SZ) => {
+                let Some(Obj::Pipe { pipe, .. }) = self.lookup(pid, fd) else {
+                    return;
+                };
+                if ret > 0 {
+                    self.state.pipes[pipe].capacity = ret as u64;
+                    if args[1] as i32 == libc::F_SETPIPE_SZ {
+                        self.step(
+                            pid,
+                            Action::Capacity {
+                                fd,
+                                pipe,
+                                bytes: ret as u64,
+                            },
+                        );
+                    }
                 }
             }
             Call::Dup | Call::Dup2 | Call::Dup3 | Call::Fcntl | Call::Open => {
@@ -626,9 +691,9 @@ impl Replay<'_> {
                 if let Io::Bytes(n) = result {
                     let p = &mut self.state.pipes[pipe];
                     if write {
-                        p.written += n;
+                        p.written += n * times;
                     } else {
-                        p.taken += n;
+                        p.taken += n * times;
                     }
                 }
                 if let Some(p) = self.state.procs.get_mut(&pid) {
@@ -641,9 +706,15 @@ impl Replay<'_> {
                         asked,
                         result,
                         woke,
+                        times,
                     }
                 } else {
-                    Action::Read { fd, result, woke }
+                    Action::Read {
+                        fd,
+                        result,
+                        woke,
+                        times,
+                    }
                 };
                 self.step(pid, action);
             }
@@ -773,8 +844,12 @@ impl Replay<'_> {
                 };
                 let readers = self.holders(pipe, false);
                 let asked = if call == Call::Write { args[2] as u64 } else { 1 };
-                (self.state.pipes[pipe].held() + asked.min(4096) > CAPACITY && !readers.is_empty())
-                    .then_some(Blocked::Write { fd, pipe, readers })
+                let p = &self.state.pipes[pipe];
+                (p.held() + asked.min(4096) > p.capacity && !readers.is_empty()).then_some(Blocked::Write {
+                    fd,
+                    pipe,
+                    readers,
+                })
             }
             Call::Wait4 | Call::Waitid => {
                 let (target, options) = if call == Call::Wait4 {
@@ -832,6 +907,45 @@ impl Replay<'_> {
         }
         self.trace.ending = self.state.procs.get(&self.trace.first).map(|p| p.life);
         self.trace
+    }
+}
+
+/// How many more times `next` repeats `last`: a read or write with the
+/// same descriptor, size and result, that did not wait (a step that woke
+/// up keeps its own line, so the wait before it stays in view).
+fn again(last: &Action, next: &Action) -> Option<u64> {
+    match (last, next) {
+        (
+            Action::Read {
+                fd: a,
+                result: ra,
+                woke: false,
+                ..
+            },
+            Action::Read {
+                fd: b,
+                result: rb,
+                woke: false,
+                times,
+            },
+        ) if a == b && ra == rb => Some(*times),
+        (
+            Action::Write {
+                fd: a,
+                asked: sa,
+                result: ra,
+                woke: false,
+                ..
+            },
+            Action::Write {
+                fd: b,
+                asked: sb,
+                result: rb,
+                woke: false,
+                times,
+            },
+        ) if a == b && sa == sb && ra == rb => Some(*times),
+        _ => None,
     }
 }
 

@@ -87,6 +87,15 @@ fn fd_list(fds: &[i32]) -> String {
     }
 }
 
+/// ", 4096 times in a row," for a step that stands for alike calls.
+fn again(times: u64) -> String {
+    if times > 1 {
+        format!(", {times} times in a row,")
+    } else {
+        String::new()
+    }
+}
+
 fn holder_list(list: &[(i32, i32)], me: i32) -> String {
     let each: Vec<String> = list
         .iter()
@@ -224,12 +233,18 @@ fn describe_step(step: &Step, before: &State) -> String {
             }
             pipes_changed(text)
         }
-        Action::Read { fd, result, woke } => {
+        Action::Read {
+            fd,
+            result,
+            woke,
+            times,
+        } => {
             let call = if *woke {
                 format!("read({fd}) wakes up and")
             } else {
                 format!("read({fd})")
             };
+            let call = format!("{call}{}", again(*times));
             let pipe = pipe_of(before, pid, *fd).or_else(|| pipe_of(s, pid, *fd));
             let held = |p: usize| {
                 format!(
@@ -261,12 +276,14 @@ fn describe_step(step: &Step, before: &State) -> String {
             asked,
             result,
             woke,
+            times,
         } => {
             let call = if *woke {
                 format!("write({fd}) wakes up and")
             } else {
                 format!("write({fd}, {})", plural(*asked as usize, "byte", "bytes"))
             };
+            let call = format!("{call}{}", again(*times));
             let pipe = pipe_of(before, pid, *fd).or_else(|| pipe_of(s, pid, *fd));
             match (result, pipe) {
                 (Io::Bytes(n), Some((p, _))) => format!(
@@ -286,6 +303,11 @@ fn describe_step(step: &Step, before: &State) -> String {
                 _ => format!("{who} write({fd})"),
             }
         }
+        Action::Capacity { fd, pipe, bytes } => format!(
+            "{who} fcntl({fd}, F_SETPIPE_SZ): pipe {} now holds at most {}",
+            pipe_name(*pipe),
+            plural(*bytes as usize, "byte", "bytes")
+        ),
         Action::Blocks => match s.procs.get(&pid).and_then(|p| p.blocked.as_ref()) {
             Some(Blocked::Read { fd, pipe, writers }) => format!(
                 "{who} read({fd}) blocks: pipe {} is empty and its write end is still open in {}",
@@ -554,17 +576,21 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
                 _ => {}
             },
             Action::Write {
-                result: Io::Bytes(n), ..
+                result: Io::Bytes(n),
+                times,
+                ..
             } => {
-                writes += 1;
-                wrote += n;
+                writes += times;
+                wrote += n * times;
                 writers.insert(s.pid);
             }
             Action::Read {
-                result: Io::Bytes(n), ..
+                result: Io::Bytes(n),
+                times,
+                ..
             } => {
-                reads += 1;
-                read += n;
+                reads += times;
+                read += n * times;
                 readers.insert(s.pid);
             }
             _ => {}
@@ -582,14 +608,14 @@ fn io_run(trace: &Trace, first: usize, last: usize, pipe: usize) -> String {
     if writes > 0 {
         parts.push(format!(
             "{} ({wrote} bytes) by {}",
-            plural(writes, "write", "writes"),
+            plural(writes as usize, "write", "writes"),
             by(&writers)
         ));
     }
     if reads > 0 {
         parts.push(format!(
             "{} ({read} bytes) by {}",
-            plural(reads, "read", "reads"),
+            plural(reads as usize, "read", "reads"),
             by(&readers)
         ));
     }
