@@ -25,12 +25,14 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
             Verbosity::Normal => std::io::IsTerminal::is_terminal(&std::io::stderr()),
             Verbosity::Verbose => true,
         };
-    let results = check(
+    let mut results = check(
         &root,
         &exercises,
         flags.jobs.unwrap_or_else(checks::default_jobs),
         show_progress,
     )?;
+    // The tracer's advice, where it names why a check failed.
+    crate::trace::advise_failures(&root, &mut results);
     crate::progress::record(&root, &results);
     if flags.json {
         print!("{}", Results::from_results(&results, start.elapsed()).to_json());
@@ -185,7 +187,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
 /// The exercises whose programs make pipes or processes: their failures are
 /// what `cargo xtask trace` shows (a pipe never at end of file, a child
 /// never waited for).
-const TRACEABLE: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13];
+pub(crate) const TRACEABLE: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13];
 
 /// `cargo xtask trace N -- ARGS` for the first failing check of `r` that
 /// ran (not a compile error), when the exercise makes pipes or processes.

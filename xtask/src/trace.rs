@@ -175,6 +175,76 @@ pub fn run_traced(
     name: &str,
     args: &[String],
 ) -> crate::Result<Run> {
+    run_traced_with(exe, tracer, name, args, |spec| spec)
+}
+
+/// A failed check's explanation gains the tracer's advice where it names
+/// the cause: each check of an exercise that makes pipes or processes,
+/// failed on what its program did ([`checks::Failure::Judged`]), runs again
+/// under the tracer with the same arguments, input and limits, and the
+/// advice of [`trace::advice::causes`] (an end that kept a reader waiting,
+/// a child never waited for, a write with no reader, the wrong end) is
+/// added to its `output`. Passing checks cost nothing; where the tracer
+/// cannot be built or `ptrace` is refused, nothing is added.
+///
+/// This lives here, not in `checks`: the checks (and the grader, which
+/// needs no ptrace) stay free of the tracer, and only the student's
+/// `cargo xtask check` pays for the second run.
+pub fn advise_failures(root: &std::path::Path, results: &mut [checks::ExerciseResult]) {
+    let failed = |c: &checks::CheckResult| c.failure == Some(checks::Failure::Judged);
+    let wanted: Vec<&str> = results
+        .iter()
+        .filter(|r| crate::check::TRACEABLE.contains(&r.exercise.number) && r.checks.iter().any(failed))
+        .map(|r| r.exercise.name)
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let mut packages = wanted.clone();
+    packages.push("trace");
+    let Ok(built) = build(root, &packages, &BuildOptions::default()) else {
+        return;
+    };
+    let Ok(tracer) = built.binary("ipc-lab-trace") else {
+        return;
+    };
+    for r in results.iter_mut().filter(|r| wanted.contains(&r.exercise.name)) {
+        let Ok(exe) = built.binary(r.exercise.name) else {
+            continue;
+        };
+        let checks = (r.exercise.checks)();
+        for c in r.checks.iter_mut().filter(|c| failed(c)) {
+            let Some(check) = checks.iter().find(|k| k.name == c.name) else {
+                continue;
+            };
+            let Ok(run) = run_traced_with(exe, tracer, r.exercise.name, &check.args, |spec| {
+                spec.stdin(check.stdin.clone()).timeout(check.timeout)
+            }) else {
+                continue;
+            };
+            let trace = trace::model::replay(&run.records);
+            let causes = trace::advice::causes(&trace);
+            if trace.refused || causes.is_empty() {
+                continue;
+            }
+            c.output.push_str("\nrun again under the tracer, it shows why:");
+            for a in causes {
+                c.output.push_str("\n  - ");
+                c.output.push_str(&a.text());
+            }
+        }
+    }
+}
+
+/// [`run_traced`], with the sandbox's [`sandbox::Spec`] adjusted by `adjust`
+/// (a check's input and time limit).
+fn run_traced_with(
+    exe: &std::path::Path,
+    tracer: &std::path::Path,
+    name: &str,
+    args: &[String],
+    adjust: impl FnOnce(sandbox::Spec) -> sandbox::Spec,
+) -> crate::Result<Run> {
     let lent = Lent::new()?;
     let copy = lent.dir.join(name);
     std::fs::copy(exe, &copy)
@@ -183,7 +253,7 @@ pub fn run_traced(
     let mut argv: Vec<std::ffi::OsString> =
         vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
     argv.extend(args.iter().map(Into::into));
-    let mut spec = sandbox::Spec::new(tracer).args(argv).writable(&lent.dir);
+    let mut spec = adjust(sandbox::Spec::new(tracer).args(argv).writable(&lent.dir));
     // The log is a file the tracer writes: room for a long one.
     spec.limits.file_size = spec.limits.file_size.max(256 << 20);
     let outcome = sandbox::run(&spec).map_err(|err| format!("the sandbox failed: {err}"))?;

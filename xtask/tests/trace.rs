@@ -512,3 +512,36 @@ fn the_page_steps_through_in_a_browser_and_shows_the_blocking_step() {
     );
     assert!(last.contains("stroke=\"#e03131\""), "the culprit end is framed");
 }
+
+#[test]
+fn a_failed_check_that_hangs_is_explained_with_the_tracer_s_advice() {
+    // 03 with the parent keeping its write end (the `keeps-write-end`
+    // mutant): its read never sees end of file, the checks hang.
+    let copy = Scratch::workspace("trace-advice-03");
+    let main = copy.exercise_source("03-closing-ends");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let broken = text.replacen(
+        "drop(write_end);\n                // END SOLUTION",
+        "let _still_open = &write_end;\n                // END SOLUTION",
+        1,
+    );
+    assert_ne!(text, broken, "03's solution region moved: update this test");
+    std::fs::write(&main, broken).unwrap();
+    let assert = xtask(&copy.dir).args(["check", "3"]).assert().code(1);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    // The failed check's own explanation names the parent's open write end.
+    let advice = out
+        .lines()
+        .position(|l| l.contains("run again under the tracer, it shows why:"))
+        .unwrap_or_else(|| panic!("no advice:\n{out}"));
+    let named = out
+        .lines()
+        .skip(advice + 1)
+        .take_while(|l| l.starts_with("    - "))
+        .any(|l| l.contains("blocked reading pipe A while its own fd 4 is a write end of pipe A"));
+    assert!(named, "{out}");
+    // Passing exercises get no second run, so no advice.
+    let ok = xtask(root()).args(["check", "3"]).assert().success();
+    let ok = String::from_utf8_lossy(&ok.get_output().stdout).into_owned();
+    assert!(!ok.contains("under the tracer"), "{ok}");
+}

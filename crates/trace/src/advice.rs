@@ -188,6 +188,30 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
     out.into_iter().collect()
 }
 
+/// The advice that names why a run went wrong, for a failed check's
+/// explanation: when the run ended with a process still blocked (a hang),
+/// the ends that kept it waiting (its own write end, an end never used nor
+/// closed); and whenever they happened, a child never waited for, a write
+/// with no reader left, a read or write on the wrong end. An unused end a
+/// process still held when it exited is left out: its exit closed it, so
+/// it made nothing fail.
+pub fn causes(trace: &Trace) -> Vec<Advice> {
+    let hung = trace.steps.last().is_some_and(|s| {
+        s.state
+            .procs
+            .values()
+            .any(|p| p.life == Life::Running && p.blocked.is_some())
+    });
+    advise(trace)
+        .into_iter()
+        .filter(|a| match a {
+            Advice::WriteEndInReader { .. } | Advice::UnusedEnd { blocked: true, .. } => hung,
+            Advice::UnusedEnd { blocked: false, .. } => false,
+            Advice::NotWaitedFor { .. } | Advice::NoReader { .. } | Advice::WrongEnd { .. } => true,
+        })
+        .collect()
+}
+
 impl Advice {
     /// The advice in words.
     pub fn text(&self) -> String {
@@ -261,9 +285,60 @@ mod tests {
     }
 
     #[test]
+    fn a_hang_names_the_reader_s_own_write_end_and_a_finished_run_does_not() {
+        let mut log = vec![
+            Record::Start {
+                pid: 1,
+                argv: vec!["p".into()],
+                fds: vec![],
+            },
+            Record::Exit {
+                pid: 1,
+                call: Call::Pipe2,
+                args: [0; 4],
+                ret: 0,
+                fds: [(3, false), (4, true)]
+                    .map(|(fd, write)| crate::log::Fd {
+                        fd,
+                        object: crate::log::Object::Pipe { inode: 9, write },
+                        cloexec: true,
+                    })
+                    .to_vec(),
+            },
+            Record::Enter {
+                pid: 1,
+                call: Call::Read,
+                args: [3, 0, 10, 0],
+            },
+        ];
+        let own = Advice::WriteEndInReader {
+            pid: 1,
+            fd: 4,
+            pipe: 0,
+        };
+        assert_eq!(causes(&crate::model::replay(&log)), vec![own.clone()]);
+        // The same process closes fd 4 and exits: nothing hung, nothing to say.
+        log.push(Record::Exit {
+            pid: 1,
+            call: Call::Read,
+            args: [3, 0, 10, 0],
+            ret: 0,
+            fds: vec![],
+        });
+        log.push(Record::Gone {
+            pid: 1,
+            code: Some(0),
+            signal: None,
+        });
+        let t = crate::model::replay(&log);
+        assert!(causes(&t).is_empty(), "{:?}", advise(&t));
+    }
+
+    #[test]
     fn a_parent_that_ends_without_waiting_is_told_one_still_running_is_not() {
         let advice = advise(&crate::model::replay(&family(true)));
         assert_eq!(advice, vec![Advice::NotWaitedFor { parent: 1, child: 2 }]);
+        assert_eq!(causes(&crate::model::replay(&family(true))), advice);
         assert!(advise(&crate::model::replay(&family(false))).is_empty());
     }
 }
