@@ -545,3 +545,57 @@ fn a_failed_check_that_hangs_is_explained_with_the_tracer_s_advice() {
     let ok = String::from_utf8_lossy(&ok.get_output().stdout).into_owned();
     assert!(!ok.contains("under the tracer"), "{ok}");
 }
+
+#[test]
+fn pipesizer_traced_completes_and_shows_the_pipe_full() {
+    // Without arguments, 05 is traced with a one-page pipe (said on
+    // screen): the writes in a row are one step, every byte counted, and
+    // the last write blocks on a full pipe whose only read end is its own.
+    let t = traced("5", &[]);
+    assert!(
+        t.text.starts_with("tracing `pipesizer --size 4096`"),
+        "{}",
+        t.text
+    );
+    let first = t.trace.first;
+    let writes: Vec<_> = t
+        .trace
+        .steps
+        .iter()
+        .filter_map(|s| match s.action {
+            Action::Write {
+                result: Io::Bytes(1),
+                times,
+                ..
+            } => Some(times),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(writes, vec![4096], "{}", t.text);
+    let s = last(&t.trace);
+    assert_eq!(s.pipes[0].capacity, 4096);
+    assert_eq!(s.pipes[0].held(), 4096);
+    assert!(
+        matches!(
+            s.procs[&first].blocked,
+            Some(trace::model::Blocked::Write { fd: 4, pipe: 0, .. })
+        ),
+        "{}",
+        t.text
+    );
+    assert!(
+        t.text
+            .contains("write(4, 1 byte), 4096 times in a row, returns 1: pipe A holds 4096 bytes"),
+        "{}",
+        t.text
+    );
+    assert!(
+        t.text
+            .contains("write(4) blocks: pipe A is full and its read end is open in pid"),
+        "{}",
+        t.text
+    );
+    // The printed count is every byte, one line each.
+    assert_eq!(t.stdout.lines().next(), Some("1"));
+    assert!(t.text.contains("… and 4056 more lines"), "{}", t.text);
+}

@@ -169,10 +169,6 @@ pub enum Record {
         ret: i64,
         fds: Vec<Fd>,
     },
-    /// `pid`'s last call (the `Exit` just before, with nothing logged in
-    /// between) was made again `times` more times, each returning the same
-    /// (05's one-byte writes): one line for a run of alike calls.
-    Repeat { pid: i32, times: u64 },
     /// A signal was delivered to `pid`.
     Signal { pid: i32, signal: i32 },
     /// `pid` is exiting (its descriptors close now): with `code`, or killed
@@ -239,7 +235,6 @@ impl Record {
                 args[3]
             )
             .and_then(|()| fd_list(out, fds)),
-            Record::Repeat { pid, times } => write!(out, "repeat {pid} {times}"),
             Record::Signal { pid, signal } => write!(out, "signal {pid} {signal}"),
             Record::Gone { pid, code, signal } => match (code, signal) {
                 (_, Some(s)) => write!(out, "gone {pid} killed {s}"),
@@ -286,10 +281,6 @@ impl Record {
                 args: [t.num()?, t.num()?, t.num()?, t.num()?],
                 ret: t.num()?,
                 fds: t.fds()?,
-            },
-            "repeat" => Record::Repeat {
-                pid: t.num()?,
-                times: t.num()?,
             },
             "signal" => Record::Signal {
                 pid: t.num()?,
@@ -488,9 +479,63 @@ mod tests {
             }],
         };
         let line = r.to_line();
+        assert_eq!(line, "exit 7 pipe2 1 2 3 4 0 3,c,r,99\n");
         assert_eq!(parse(&line).unwrap(), vec![r.clone()]);
         let cut = format!("{line}{}", &line[..10]);
         assert_eq!(parse(&cut).unwrap(), vec![r]);
-        assert!(parse("{}\nnot json\n").is_err());
+        assert!(parse("{}\nnot a record\n").is_err());
+        assert!(parse("exit 7 pipe2 1 2\nsignal 7 13\n").is_err(), "a short line");
+        // Every kind, with strings that hold the separators.
+        let all = vec![
+            Record::Start {
+                pid: 1,
+                argv: vec![
+                    "p".into(),
+                    "two words, 100%".into(),
+                    String::new(),
+                    "“é”\n".into(),
+                ],
+                fds: vec![Fd {
+                    fd: 5,
+                    object: Object::Other {
+                        name: "/tmp/a b,c".into(),
+                    },
+                    cloexec: false,
+                }],
+            },
+            Record::Spawn {
+                parent: 1,
+                child: 2,
+                call: Call::Clone3,
+                flags: 0x1_0000_0000,
+            },
+            Record::Exec {
+                pid: 2,
+                argv: vec![],
+                fds: vec![],
+            },
+            Record::Enter {
+                pid: 2,
+                call: Call::Wait4,
+                args: [-1, 0, 0, 0],
+            },
+            Record::Signal { pid: 2, signal: 13 },
+            Record::Gone {
+                pid: 2,
+                code: None,
+                signal: Some(9),
+            },
+            Record::Gone {
+                pid: 1,
+                code: Some(3),
+                signal: None,
+            },
+            Record::Left { pids: vec![3, 4] },
+            Record::Left { pids: vec![] },
+            Record::Refused { errno: 1 },
+        ];
+        let text: String = all.iter().map(Record::to_line).collect();
+        assert_eq!(text.lines().count(), all.len(), "one line each:\n{text}");
+        assert_eq!(parse(&format!("{HEADER}{text}")).unwrap(), all);
     }
 }

@@ -351,9 +351,6 @@ struct Replay<'a> {
     /// Calls entered and not yet returned, by pid, and whether a "blocks"
     /// step was shown for them.
     pending: BTreeMap<i32, (Call, [i64; 4], bool)>,
-    /// The last `Exit` replayed (pid, call, arguments, result), which a
-    /// `Repeat` record repeats.
-    last_exit: Option<(i32, Call, [i64; 4], i64)>,
 }
 
 impl Replay<'_> {
@@ -436,7 +433,6 @@ impl Replay<'_> {
             | Record::Exec { pid, .. }
             | Record::Enter { pid, .. }
             | Record::Exit { pid, .. }
-            | Record::Repeat { pid, .. }
             | Record::Signal { pid, .. }
             | Record::Gone { pid, .. } => *pid,
             Record::Spawn { parent, .. } => *parent,
@@ -466,17 +462,7 @@ impl Replay<'_> {
                 args,
                 ret,
                 fds,
-            } => {
-                self.exit(*pid, *call, *args, *ret, fds, 1);
-                self.last_exit = Some((*pid, *call, *args, *ret));
-            }
-            Record::Repeat { pid, times } => {
-                if let Some((last, call, args, ret)) = self.last_exit {
-                    if last == *pid {
-                        self.exit(*pid, call, args, ret, &[], *times);
-                    }
-                }
-            }
+            } => self.exit(*pid, *call, *args, *ret, fds),
             Record::Signal { pid, signal } => {
                 // SIGCHLD only tells a parent what its waitpid will say.
                 if *signal != libc::SIGCHLD && self.state.procs.contains_key(pid) {
@@ -597,8 +583,7 @@ impl Replay<'_> {
         }
     }
 
-    /// `call` returned `ret`, `times` times in a row.
-    fn exit(&mut self, pid: i32, call: Call, args: [i64; 4], ret: i64, fds: &[Fd], times: u64) {
+    fn exit(&mut self, pid: i32, call: Call, args: [i64; 4], ret: i64, fds: &[Fd]) {
         let woke = self.pending.remove(&pid).is_some_and(|(_, _, shown)| shown);
         if let Some(p) = self.state.procs.get_mut(&pid) {
             p.blocked = None;
@@ -691,9 +676,9 @@ impl Replay<'_> {
                 if let Io::Bytes(n) = result {
                     let p = &mut self.state.pipes[pipe];
                     if write {
-                        p.written += n * times;
+                        p.written += n;
                     } else {
-                        p.taken += n * times;
+                        p.taken += n;
                     }
                 }
                 if let Some(p) = self.state.procs.get_mut(&pid) {
@@ -706,14 +691,14 @@ impl Replay<'_> {
                         asked,
                         result,
                         woke,
-                        times,
+                        times: 1,
                     }
                 } else {
                     Action::Read {
                         fd,
                         result,
                         woke,
-                        times,
+                        times: 1,
                     }
                 };
                 self.step(pid, action);
@@ -1101,6 +1086,82 @@ mod tests {
         );
         // It blocked first: the pipe was empty and both write ends open.
         assert!(matches!(kinds[3], Action::Blocks), "{kinds:?}");
+    }
+
+    #[test]
+    fn a_run_of_alike_writes_is_one_step_with_every_byte_and_the_full_pipe_blocks() {
+        // 05: 65,536 one-byte writes into a pipe nobody reads, then one
+        // more that never returns.
+        let mut log = start_and_pipe();
+        let write = [4, 0, 1, 0];
+        for _ in 0..CAPACITY {
+            log.push(Record::Enter {
+                pid: 1,
+                call: Call::Write,
+                args: write,
+            });
+            log.push(Record::Exit {
+                pid: 1,
+                call: Call::Write,
+                args: write,
+                ret: 1,
+                fds: vec![],
+            });
+        }
+        log.push(Record::Enter {
+            pid: 1,
+            call: Call::Write,
+            args: write,
+        });
+        let t = replay(&log);
+        let kinds: Vec<&Action> = t.steps.iter().map(|s| &s.action).collect();
+        assert_eq!(t.steps.len(), 4, "{kinds:?}");
+        assert!(matches!(
+            t.steps[2].action,
+            Action::Write {
+                fd: 4,
+                asked: 1,
+                result: Io::Bytes(1),
+                times: CAPACITY,
+                ..
+            }
+        ));
+        assert_eq!(t.steps[2].state.pipes[0].held(), CAPACITY);
+        assert_eq!(t.steps[3].action, Action::Blocks);
+        assert!(matches!(
+            t.steps[3].state.procs[&1].blocked,
+            Some(Blocked::Write { fd: 4, pipe: 0, .. })
+        ));
+        // A write that waited first keeps its own step, and a smaller
+        // pipe (F_SETPIPE_SZ) is full sooner.
+        let mut log = start_and_pipe();
+        log.push(Record::Exit {
+            pid: 1,
+            call: Call::Fcntl,
+            args: [4, libc::F_SETPIPE_SZ as i64, 4096, 0],
+            ret: 4096,
+            fds: vec![],
+        });
+        for _ in 0..4096 {
+            log.push(Record::Exit {
+                pid: 1,
+                call: Call::Write,
+                args: write,
+                ret: 1,
+                fds: vec![],
+            });
+        }
+        log.push(Record::Enter {
+            pid: 1,
+            call: Call::Write,
+            args: write,
+        });
+        let t = replay(&log);
+        assert_eq!(t.steps[3].state.pipes[0].held(), 4096);
+        assert!(matches!(
+            t.steps.last().unwrap().state.procs[&1].blocked,
+            Some(Blocked::Write { .. })
+        ));
     }
 
     #[test]
