@@ -1,73 +1,103 @@
-//! `cargo xtask bench trace`: what tracing costs. Each of exercises 02, 03,
-//! 04 and 11 (their reference programs, default arguments) runs in the
-//! sandbox untraced and traced, alternately, several times in one run; the
+//! `cargo xtask bench trace`: what tracing costs, for every exercise. Each
+//! reference program runs with the arguments `cargo xtask trace N` gives it
+//! (none, or the lighter ones of [`crate::trace::lighter`]), in the
+//! sandbox, untraced and traced, by turns, several times in one run; the
 //! table gives the median wall time of each (the sandbox's own clock, from
-//! start to the end of the run) and, for the traced runs, the time to
-//! replay the log and render the timeline and the page, with the ratio.
+//! start to the end of the run), the time to replay the log and render the
+//! timeline and the page, and the whole `xtask trace N` command as a
+//! student runs it (this xtask binary, build check included; `cargo run`'s
+//! own start is not in it).
 
 use crate::term::Progress;
 use checks::build::{BuildOptions, build};
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs of each kind per exercise; the median counts.
-const RUNS: usize = 15;
-
-const EXERCISES: [&str; 4] = ["childpipe", "closing-ends", "child-to-child", "mpsc"];
+const RUNS: usize = 5;
 
 pub fn run() -> crate::Result {
     let root = crate::root();
     let progress = Progress::new();
     progress.update("building the exercises and the tracer…");
-    let mut packages = EXERCISES.to_vec();
+    let exercises = checks::catalogue();
+    let mut packages: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     packages.push("trace");
     let built = build(&root, &packages, &BuildOptions::default()).map_err(|e| e.to_string())?;
     let tracer = built.binary("ipc-lab-trace")?;
+    let xtask = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
     let mut rows = Vec::new();
-    for name in EXERCISES {
-        let exe = built.binary(name)?;
+    for e in exercises {
+        let exe = built.binary(e.name)?;
+        let args: Vec<String> = crate::trace::lighter(e.number)
+            .map(|(args, _)| args.iter().map(|a| a.to_string()).collect())
+            .unwrap_or_default();
         let mut plain = Vec::new();
         let mut traced = Vec::new();
         let mut shown = Vec::new();
+        let mut command = Vec::new();
         let mut steps = 0;
         for k in 0..RUNS {
-            progress.update(&format!("{name}: run {} of {RUNS}…", k + 1));
-            let outcome =
-                sandbox::run(&sandbox::Spec::new(exe)).map_err(|e| format!("the sandbox failed: {e}"))?;
+            progress.update(&format!("{:02} {}: run {} of {RUNS}…", e.number, e.name, k + 1));
+            let outcome = sandbox::run(&sandbox::Spec::new(exe).args(&args))
+                .map_err(|e| format!("the sandbox failed: {e}"))?;
             plain.push(outcome.duration);
-            let run = crate::trace::run_traced(exe, tracer, name, &[])?;
+            let run = crate::trace::run_traced(exe, tracer, e.name, &args)?;
             let outcome = run.outcome.ok_or("the traced run has no outcome")?;
             traced.push(outcome.duration);
             let start = Instant::now();
             let trace = trace::model::replay(&run.records);
             let advice = trace::advice::advise(&trace);
             let text = trace::timeline::render(&trace, &advice);
-            let page = trace::page::render(&trace, &advice, name);
+            let page = trace::page::render(&trace, &advice, e.name);
             shown.push(start.elapsed());
             steps = trace.steps.len();
             std::hint::black_box((text, page));
+            let start = Instant::now();
+            let status = std::process::Command::new(&xtask)
+                .args(["trace", &e.number.to_string()])
+                .env("IPC_LAB_ROOT", &root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|err| format!("cannot run {}: {err}", xtask.display()))?;
+            command.push(start.elapsed());
+            if !status.success() {
+                return Err(format!("`xtask trace {}` failed: {status}", e.number));
+            }
         }
+        let shown_args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(" `{}`", args.join(" "))
+        };
         rows.push((
-            name,
+            format!("{:02} {}{shown_args}", e.number, e.name),
+            steps,
             median(&mut plain),
             median(&mut traced),
             median(&mut shown),
-            steps,
+            median(&mut command),
         ));
     }
     progress.finish();
-    println!("| exercise | steps | untraced | traced | traced / untraced | replay + timeline + page |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (name, plain, traced, shown, steps) in rows {
+    println!(
+        "| exercise (arguments) | steps | untraced | traced | traced / untraced | replay + timeline + page | `xtask trace N` |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, steps, plain, traced, shown, command) in rows {
         println!(
-            "| {name} | {steps} | {:.1} ms | {:.1} ms | {:.2}× | {:.1} ms |",
+            "| {name} | {steps} | {:.0} ms | {:.0} ms | {:.2}× | {:.0} ms | {:.0} ms |",
             ms(plain),
             ms(traced),
             traced.as_secs_f64() / plain.as_secs_f64(),
-            ms(shown)
+            ms(shown),
+            ms(command)
         );
     }
-    println!("\n(median of {RUNS} runs each, in the sandbox, alternating untraced and traced)");
+    println!(
+        "\n(median of {RUNS} runs each, by turns: untraced and traced in the sandbox, then the whole command)"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
