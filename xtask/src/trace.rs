@@ -179,13 +179,16 @@ pub fn run_traced(
 }
 
 /// A failed check's explanation gains the tracer's advice where it names
-/// the cause: each check of an exercise that makes pipes or processes,
-/// failed on what its program did ([`checks::Failure::Judged`]), runs again
-/// under the tracer with the same arguments, input and limits, and the
-/// advice of [`trace::advice::causes`] (an end that kept a reader waiting,
-/// a child never waited for, a write with no reader, the wrong end) is
-/// added to its `output`. Passing checks cost nothing; where the tracer
-/// cannot be built or `ptrace` is refused, nothing is added.
+/// the cause: in each exercise that makes pipes or processes, the first
+/// check that failed on what its program did ([`checks::Failure::Judged`],
+/// the one the `trace:` line points to) runs again under the tracer with
+/// the same arguments, input and limits, and the advice of
+/// [`trace::advice::causes`] (an end that kept a reader waiting, a child
+/// never waited for, a write with no reader, the wrong end) is added to its
+/// `output`. One run per failing exercise: the advice is about the program,
+/// the same under each check it fails (and a fresh release, every exercise
+/// failing, pays one short run each). Passing checks cost nothing; where
+/// the tracer cannot be built or `ptrace` is refused, nothing is added.
 ///
 /// This lives here, not in `checks`: the checks (and the grader, which
 /// needs no ptrace) stay free of the tracer, and only the student's
@@ -213,25 +216,26 @@ pub fn advise_failures(root: &std::path::Path, results: &mut [checks::ExerciseRe
             continue;
         };
         let checks = (r.exercise.checks)();
-        for c in r.checks.iter_mut().filter(|c| failed(c)) {
-            let Some(check) = checks.iter().find(|k| k.name == c.name) else {
-                continue;
-            };
-            let Ok(run) = run_traced_with(exe, tracer, r.exercise.name, &check.args, |spec| {
-                spec.stdin(check.stdin.clone()).timeout(check.timeout)
-            }) else {
-                continue;
-            };
-            let trace = trace::model::replay(&run.records);
-            let causes = trace::advice::causes(&trace);
-            if trace.refused || causes.is_empty() {
-                continue;
-            }
-            c.output.push_str("\nrun again under the tracer, it shows why:");
-            for a in causes {
-                c.output.push_str("\n  - ");
-                c.output.push_str(&a.text());
-            }
+        let Some(c) = r.checks.iter_mut().find(|c| failed(c)) else {
+            continue;
+        };
+        let Some(check) = checks.iter().find(|k| k.name == c.name) else {
+            continue;
+        };
+        let Ok(run) = run_traced_with(exe, tracer, r.exercise.name, &check.args, |spec| {
+            spec.stdin(check.stdin.clone()).timeout(check.timeout)
+        }) else {
+            continue;
+        };
+        let trace = trace::model::replay(&run.records);
+        let causes = trace::advice::causes(&trace);
+        if trace.refused || causes.is_empty() {
+            continue;
+        }
+        c.output.push_str("\nrun again under the tracer, it shows why:");
+        for a in causes {
+            c.output.push_str("\n  - ");
+            c.output.push_str(&a.text());
         }
     }
 }

@@ -540,6 +540,8 @@ fn a_failed_check_that_hangs_is_explained_with_the_tracer_s_advice() {
         .take_while(|l| l.starts_with("    - "))
         .any(|l| l.contains("blocked reading pipe A while its own fd 4 is a write end of pipe A"));
     assert!(named, "{out}");
+    // One traced run per failing exercise: its first failed check.
+    assert_eq!(out.matches("run again under the tracer").count(), 1, "{out}");
     // Passing exercises get no second run, so no advice.
     let ok = xtask(root()).args(["check", "3"]).assert().success();
     let ok = String::from_utf8_lossy(&ok.get_output().stdout).into_owned();

@@ -189,25 +189,59 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
 }
 
 /// The advice that names why a run went wrong, for a failed check's
-/// explanation: when the run ended with a process still blocked (a hang),
-/// the ends that kept it waiting (its own write end, an end never used nor
-/// closed); and whenever they happened, a child never waited for, a write
-/// with no reader left, a read or write on the wrong end. An unused end a
-/// process still held when it exited is left out: its exit closed it, so
-/// it made nothing fail.
+/// explanation, decided on how the run ended:
+/// - it hung (a process still blocked at the end): the ends that kept it
+///   waiting (the reader's own write end, an end never used nor closed);
+/// - a parent exited 0 without waiting for a child: that child;
+/// - a process ended on a failed write with no reader (`EPIPE`, or killed
+///   by `SIGPIPE`) or on a read or write on the wrong end (`EBADF`), as its
+///   last call: that call (13 makes these mistakes on purpose, and goes on).
+///
+/// Nothing when a process panicked (exit status 101, Rust's): the panic is
+/// the cause, and the check shows it; what followed it (a parent that never
+/// got to `waitpid`, a child writing to a reader that died) is not. An
+/// unused end a process held until it exited is left out too: its exit
+/// closed it.
 pub fn causes(trace: &Trace) -> Vec<Advice> {
-    let hung = trace.steps.last().is_some_and(|s| {
-        s.state
-            .procs
-            .values()
-            .any(|p| p.life == Life::Running && p.blocked.is_some())
-    });
+    /// Rust's exit status after a panic.
+    const PANICKED: i32 = 101;
+    let Some(last) = trace.steps.last() else {
+        return Vec::new();
+    };
+    let procs = &last.state.procs;
+    if procs.values().any(|p| p.life == Life::Exited(PANICKED)) {
+        return Vec::new();
+    }
+    let hung = procs
+        .values()
+        .any(|p| p.life == Life::Running && p.blocked.is_some());
+    // `pid` failed and ended, and its last call was this read or write.
+    let died_on = |pid: i32, fd: i32| {
+        let failed = procs.get(&pid).is_some_and(|p| {
+            matches!(p.life, Life::Killed(_)) || matches!(p.life, Life::Exited(c) if c != 0)
+        });
+        let last_call = trace.steps.iter().rev().filter(|s| s.pid == pid).find(|s| {
+            !matches!(
+                s.action,
+                Action::Gone { .. } | Action::Signal { .. } | Action::Blocks
+            )
+        });
+        failed
+            && last_call.is_some_and(|s| {
+                matches!(s.action,
+                    Action::Read { fd: f, result: Io::Failed(_), .. } | Action::Write { fd: f, result: Io::Failed(_), .. }
+                    if f == fd)
+            })
+    };
     advise(trace)
         .into_iter()
-        .filter(|a| match a {
+        .filter(|a| match *a {
             Advice::WriteEndInReader { .. } | Advice::UnusedEnd { blocked: true, .. } => hung,
             Advice::UnusedEnd { blocked: false, .. } => false,
-            Advice::NotWaitedFor { .. } | Advice::NoReader { .. } | Advice::WrongEnd { .. } => true,
+            Advice::NotWaitedFor { parent, .. } => {
+                procs.get(&parent).is_some_and(|p| p.life == Life::Exited(0))
+            }
+            Advice::NoReader { pid, fd } | Advice::WrongEnd { pid, fd, .. } => died_on(pid, fd),
         })
         .collect()
 }
@@ -339,6 +373,16 @@ mod tests {
         let advice = advise(&crate::model::replay(&family(true)));
         assert_eq!(advice, vec![Advice::NotWaitedFor { parent: 1, child: 2 }]);
         assert_eq!(causes(&crate::model::replay(&family(true))), advice);
+        // A parent that panicked never got to waitpid: the panic is the cause.
+        let mut panicked = family(false);
+        panicked.push(Record::Gone {
+            pid: 1,
+            code: Some(101),
+            signal: None,
+        });
+        let t = crate::model::replay(&panicked);
+        assert_eq!(advise(&t), advice);
+        assert!(causes(&t).is_empty());
         assert!(advise(&crate::model::replay(&family(false))).is_empty());
     }
 }
