@@ -245,6 +245,15 @@ fn child_to_child_pipeline_dup2s_onto_stdin_and_stdout_and_exec_closes_the_rest(
         assert_eq!(table[&fd].obj, Obj::Pipe { pipe: 0, write }, "{}", p.program);
     }
     assert!(eof_read_by(&t.trace, children(&t.trace)[1]));
+    // However the stops came in, the end of file is shown after the last
+    // write end closed.
+    let eof = t
+        .trace
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::Read { result: Io::Eof, .. }))
+        .unwrap();
+    assert_eq!(open_ends(&eof.state, 0, true), 0, "{}", t.text);
     all_clean(&t.trace);
 }
 

@@ -428,17 +428,7 @@ impl Replay<'_> {
     }
 
     fn record(&mut self, r: &Record) {
-        let pid = match r {
-            Record::Start { pid, .. }
-            | Record::Exec { pid, .. }
-            | Record::Enter { pid, .. }
-            | Record::Exit { pid, .. }
-            | Record::Signal { pid, .. }
-            | Record::Gone { pid, .. } => *pid,
-            Record::Spawn { parent, .. } => *parent,
-            Record::Left { .. } | Record::Refused { .. } => 0,
-        };
-        self.announce_blocks(pid);
+        self.announce_blocks(actor(r));
         match r {
             Record::Start { pid, argv, fds } => self.start(*pid, argv, fds),
             Record::Spawn {
@@ -668,6 +658,9 @@ impl Replay<'_> {
                 if !write && ret > self.state.pipes[pipe].held() as i64 {
                     self.replay_writer_first(pid, pipe);
                 }
+                if !write && ret == 0 {
+                    self.replay_closers_first(pid, pipe);
+                }
                 let result = match ret {
                     0 if !write => Io::Eof,
                     n if n >= 0 => Io::Bytes(n as u64),
@@ -744,6 +737,56 @@ impl Replay<'_> {
             self.at = j;
             self.record(&self.records[j].clone());
             self.at = at;
+        }
+    }
+
+    /// A read returned end of file while the model still has a write end
+    /// of `pipe` open in another process: the call that dropped it (a
+    /// `close`, `dup2` over it, `execve`, the exit) was reported after the
+    /// reader's wake-up. Replay that process's records up to that call now,
+    /// in its own order, for each such holder.
+    fn replay_closers_first(&mut self, reader: i32, pipe: usize) {
+        let end = (self.at + 1 + LOOKAHEAD).min(self.records.len());
+        loop {
+            let holders = self.holders(pipe, true);
+            let Some(&(holder, fd)) = holders.iter().find(|(h, _)| *h != reader) else {
+                return;
+            };
+            let drops = |r: &Record| match r {
+                Record::Exit {
+                    pid,
+                    call: Call::Close,
+                    args,
+                    ret: 0,
+                    ..
+                } => *pid == holder && args[0] as i32 == fd,
+                Record::Exit {
+                    pid,
+                    call: Call::Dup2 | Call::Dup3,
+                    args,
+                    ret,
+                    ..
+                } => *pid == holder && args[1] as i32 == fd && *ret >= 0,
+                Record::Gone { pid, .. } | Record::Exec { pid, .. } => *pid == holder,
+                _ => false,
+            };
+            let Some(j) = (self.at + 1..end).find(|&j| !self.done.contains(&j) && drops(&self.records[j]))
+            else {
+                return;
+            };
+            let own: Vec<usize> = (self.at + 1..=j)
+                .filter(|&k| !self.done.contains(&k) && actor(&self.records[k]) == holder)
+                .collect();
+            let at = self.at;
+            for k in own {
+                self.done.insert(k);
+                self.at = k;
+                self.record(&self.records[k].clone());
+            }
+            self.at = at;
+            if self.holders(pipe, true).contains(&(holder, fd)) {
+                return;
+            }
         }
     }
 
@@ -892,6 +935,20 @@ impl Replay<'_> {
         }
         self.trace.ending = self.state.procs.get(&self.trace.first).map(|p| p.life);
         self.trace
+    }
+}
+
+/// The process or thread a record is about.
+fn actor(r: &Record) -> i32 {
+    match r {
+        Record::Start { pid, .. }
+        | Record::Exec { pid, .. }
+        | Record::Enter { pid, .. }
+        | Record::Exit { pid, .. }
+        | Record::Signal { pid, .. }
+        | Record::Gone { pid, .. } => *pid,
+        Record::Spawn { parent, .. } => *parent,
+        Record::Left { .. } | Record::Refused { .. } => 0,
     }
 }
 
@@ -1162,6 +1219,56 @@ mod tests {
             t.steps.last().unwrap().state.procs[&1].blocked,
             Some(Blocked::Write { .. })
         ));
+    }
+
+    #[test]
+    fn an_end_of_file_reported_before_the_writer_s_close_is_replayed_after_it() {
+        // The reader's read returns 0 first in the log; the writer's close
+        // of the last write end (and a write before it) come after.
+        let mut log = start_and_pipe();
+        log.push(Record::Spawn {
+            parent: 1,
+            child: 2,
+            call: Call::Fork,
+            flags: 0,
+        });
+        for (pid, fd) in [(1, 4), (2, 3)] {
+            log.push(Record::Exit {
+                pid,
+                call: Call::Close,
+                args: [fd, 0, 0, 0],
+                ret: 0,
+                fds: vec![],
+            });
+        }
+        log.push(Record::Exit {
+            pid: 1,
+            call: Call::Read,
+            args: [3, 0, 100, 0],
+            ret: 0,
+            fds: vec![],
+        });
+        log.push(Record::Exit {
+            pid: 2,
+            call: Call::Close,
+            args: [4, 0, 0, 0],
+            ret: 0,
+            fds: vec![],
+        });
+        let t = replay(&log);
+        let eof = t
+            .steps
+            .iter()
+            .position(|s| matches!(s.action, Action::Read { result: Io::Eof, .. }))
+            .unwrap();
+        assert_eq!(
+            open_ends(&t.steps[eof].state, 0, true),
+            0,
+            "{:?}",
+            t.steps[eof - 1].action
+        );
+        assert_eq!(t.steps[eof - 1].pid, 2);
+        assert_eq!(t.steps.len(), 7, "every record is a step, once");
     }
 
     #[test]

@@ -170,8 +170,10 @@ pub fn record(program: &CString, argv: &[CString], sink: &mut Sink) -> Result<En
         return Err(Failure::Start("the child did not stop before exec".into()));
     }
     let filtered = seccomp_mode(child) == Some(2);
+    // Asked for only with a filter: a kernel without seccomp may refuse it.
+    let seccomp = if filtered { libc::PTRACE_O_TRACESECCOMP } else { 0 };
     let options = libc::PTRACE_O_TRACESYSGOOD
-        | libc::PTRACE_O_TRACESECCOMP
+        | seccomp
         | libc::PTRACE_O_TRACEFORK
         | libc::PTRACE_O_TRACEVFORK
         | libc::PTRACE_O_TRACECLONE
