@@ -5,7 +5,8 @@
 //! start to the end of the run) and, for the traced runs, the time to
 //! replay the log and render the timeline and the page, with the ratio.
 
-use crate::term::Progress;
+use crate::term::{Progress, outln};
+use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -15,28 +16,27 @@ const RUNS: usize = 15;
 
 const EXERCISES: [&str; 4] = ["childpipe", "closing-ends", "child-to-child", "mpsc"];
 
-pub fn run() -> crate::Result {
+pub fn run() -> Result<ExitCode> {
     let root = crate::root();
     let progress = Progress::new();
     progress.update("building the exercises and the tracer…");
     let mut packages = EXERCISES.to_vec();
     packages.push("trace");
-    let built = build(&root, &packages, &BuildOptions::default()).map_err(|e| e.to_string())?;
-    let tracer = built.binary("ipc-lab-trace")?;
+    let built = build(&root, &packages, &BuildOptions::default()).context("cannot build")?;
+    let tracer = built.binary("ipc-lab-trace").map_err(anyhow::Error::msg)?;
     let mut rows = Vec::new();
     for name in EXERCISES {
-        let exe = built.binary(name)?;
+        let exe = built.binary(name).map_err(anyhow::Error::msg)?;
         let mut plain = Vec::new();
         let mut traced = Vec::new();
         let mut shown = Vec::new();
         let mut steps = 0;
         for k in 0..RUNS {
             progress.update(&format!("{name}: run {} of {RUNS}…", k + 1));
-            let outcome =
-                sandbox::run(&sandbox::Spec::new(exe)).map_err(|e| format!("the sandbox failed: {e}"))?;
+            let outcome = sandbox::run(&sandbox::Spec::new(exe)).context("the sandbox failed")?;
             plain.push(outcome.duration);
             let run = crate::trace::run_traced(exe, tracer, name, &[])?;
-            let outcome = run.outcome.ok_or("the traced run has no outcome")?;
+            let outcome = run.outcome.context("the traced run has no outcome")?;
             traced.push(outcome.duration);
             let start = Instant::now();
             let trace = trace::model::replay(&run.records);
@@ -56,10 +56,10 @@ pub fn run() -> crate::Result {
         ));
     }
     progress.finish();
-    println!("| exercise | steps | untraced | traced | traced / untraced | replay + timeline + page |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    outln!("| exercise | steps | untraced | traced | traced / untraced | replay + timeline + page |");
+    outln!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, plain, traced, shown, steps) in rows {
-        println!(
+        outln!(
             "| {name} | {steps} | {:.1} ms | {:.1} ms | {:.2}× | {:.1} ms |",
             ms(plain),
             ms(traced),
@@ -67,7 +67,7 @@ pub fn run() -> crate::Result {
             ms(shown)
         );
     }
-    println!("\n(median of {RUNS} runs each, in the sandbox, alternating untraced and traced)");
+    outln!("\n(median of {RUNS} runs each, in the sandbox, alternating untraced and traced)");
     Ok(ExitCode::SUCCESS)
 }
 

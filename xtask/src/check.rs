@@ -5,7 +5,8 @@
 //! checks could not run at all (a bad exercise name, cargo missing).
 
 use crate::flags::CheckFlags;
-use crate::term::{Paint, Progress, Verbosity, verbosity};
+use crate::term::{Paint, Progress, Verbosity, out, outln, verbosity};
+use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
 use checks::report::Results;
 use checks::{Exercise, ExerciseResult};
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub fn run(flags: &CheckFlags) -> crate::Result {
+pub fn run(flags: &CheckFlags) -> Result<ExitCode> {
     let root = crate::root();
     let exercises = select(&flags.exercises)?;
     let start = Instant::now();
@@ -33,7 +34,7 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
     )?;
     crate::progress::record(&root, &results);
     if flags.json {
-        print!("{}", Results::from_results(&results, start.elapsed()).to_json());
+        out!("{}", Results::from_results(&results, start.elapsed()).to_json());
     } else {
         print_report(&results, start.elapsed().as_secs_f64());
     }
@@ -46,7 +47,7 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
 }
 
 /// The exercises named on the command line, or all of them.
-fn select(queries: &[String]) -> crate::Result<Vec<&'static Exercise>> {
+fn select(queries: &[String]) -> Result<Vec<&'static Exercise>> {
     if queries.is_empty() {
         return Ok(checks::catalogue().iter().collect());
     }
@@ -67,13 +68,13 @@ pub fn check(
     exercises: &[&'static Exercise],
     jobs: usize,
     show_progress: bool,
-) -> crate::Result<Vec<ExerciseResult>> {
+) -> Result<Vec<ExerciseResult>> {
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     let options = BuildOptions {
         show_progress,
         target_dir: None,
     };
-    let built = build(root, &names, &options).map_err(|e| e.to_string())?;
+    let built = build(root, &names, &options).context("cannot build the exercises")?;
     let items: Vec<_> = exercises
         .iter()
         .map(|e| (*e, built.binary(e.name).map(Path::to_path_buf)))
@@ -100,7 +101,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         let root =
             std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
         if verbosity == Verbosity::Verbose || (root && !isolation.missing.is_empty()) {
-            println!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
+            outln!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
         }
     }
     // Columns as wide as their longest entry, in characters.
@@ -124,7 +125,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             paint.red("✗")
         };
         let points = format!("{}/{}", r.score(), r.max_score());
-        println!(
+        outln!(
             "{mark} {:<label_w$} {:<title_w$} {points:>6}",
             r.exercise.label(),
             r.exercise.title
@@ -132,7 +133,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         if verbosity == Verbosity::Verbose {
             for c in r.checks.iter().filter(|c| c.passed()) {
                 let hidden = if c.hidden { " (hidden check)" } else { "" };
-                println!(
+                outln!(
                     "    {} {}{hidden} {}",
                     paint.green("✓"),
                     c.name,
@@ -143,7 +144,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     }
     let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failing {
-        println!();
+        outln!();
         for c in r.checks.iter().filter(|c| !c.passed()) {
             let hidden = if c.hidden { " (hidden check)" } else { "" };
             // How soon the verdict came (a hang stopped early, or at the timeout).
@@ -153,20 +154,20 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
                 }
                 _ => String::new(),
             };
-            println!(
+            outln!(
                 "{} {}: {}{hidden}{took}",
                 paint.red("✗"),
                 paint.bold(&r.exercise.label()),
                 c.name
             );
-            println!("  {}", paint.dim(&format!("$ {}", c.command)));
+            outln!("  {}", paint.dim(&format!("$ {}", c.command)));
             for line in c.output.lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
-        println!("  {} {}", paint.bold("hint:"), r.exercise.hint);
+        outln!("  {} {}", paint.bold("hint:"), r.exercise.hint);
         if let Some(command) = trace_command(r) {
-            println!(
+            outln!(
                 "  {} `{command}` shows its descriptor tables and pipes step by step",
                 paint.bold("trace:")
             );
@@ -175,8 +176,8 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     let passed = results.len() - failing.len();
     let score: u32 = results.iter().map(ExerciseResult::score).sum();
     let max: u32 = results.iter().map(ExerciseResult::max_score).sum();
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{passed}/{} exercises pass, {score}/{max} points, {seconds:.1} s",
         results.len()
     );

@@ -1,9 +1,10 @@
 //! `cargo xtask list`: the exercises, with their status at the last check.
 
-use crate::term::Paint;
+use crate::term::{Paint, outln};
+use anyhow::Result;
 use std::process::ExitCode;
 
-pub fn run() -> crate::Result {
+pub fn run() -> Result<ExitCode> {
     let progress = crate::progress::load(&crate::root());
     let paint = Paint::stdout();
     // Columns as wide as their longest entry (titles are counted in
@@ -16,7 +17,7 @@ pub fn run() -> crate::Result {
             .unwrap_or(0)
     };
     let (name_w, title_w) = (width(|e| e.name).max(8), width(|e| e.title).max(5));
-    println!(
+    outln!(
         "{}",
         paint.bold(&format!(
             "{:<3} {:<name_w$} {:<title_w$} {:<11} {:>6}",
@@ -40,12 +41,14 @@ pub fn run() -> crate::Result {
             ),
             None => (paint.dim(&format!("{:<11}", "· unchecked")), format!("-/{max}")),
         };
-        println!(
+        outln!(
             "{:02}  {:<name_w$} {:<title_w$} {status} {points:>6}",
-            e.number, e.name, e.title
+            e.number,
+            e.name,
+            e.title
         );
     }
-    println!(
+    outln!(
         "\n{passed}/{} passed at their last check. `cargo xtask check` checks them all.",
         checks::catalogue().len()
     );

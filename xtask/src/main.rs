@@ -33,20 +33,42 @@ mod release;
 mod verify;
 // END STAFF
 
+use anyhow::{Result, anyhow};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// What a subcommand reports back: an exit code, or a one-line error.
-type Result<T = ExitCode> = std::result::Result<T, String>;
-
+/// Runs the command; prints an error as one line, with its causes
+/// (`error: cannot read X: permission denied`), and exits 2. A closed
+/// stdout is no error (see [`term`]).
 fn main() -> ExitCode {
+    let result = run();
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::from(2)
+        }
+    };
+    match term::stdout_error() {
+        Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {e}");
+            ExitCode::from(2)
+        }
+        _ => code,
+    }
+}
+
+/// Parses the flags and dispatches; what the command reports back is an
+/// exit code, or an error.
+fn run() -> Result<ExitCode> {
     let flags = flags::parse();
     term::set_verbosity(match (flags.quiet, flags.verbose) {
         (true, _) => term::Verbosity::Quiet,
         (_, true) => term::Verbosity::Verbose,
         _ => term::Verbosity::Normal,
     });
-    let result = match flags.command {
+    match flags.command {
         flags::Command::List => list::run(),
         flags::Command::Run { exercise, args } => run::run(&exercise, &args),
         flags::Command::Check(opts) => check::run(&opts),
@@ -62,13 +84,6 @@ fn main() -> ExitCode {
         flags::Command::Autograder(opts) => autograder::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
         // END STAFF
-    };
-    match result {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
     }
 }
 
@@ -88,6 +103,6 @@ fn root() -> PathBuf {
 fn exercise(query: &str) -> Result<&'static checks::Exercise> {
     checks::find(query).ok_or_else(|| {
         let last = checks::catalogue().len();
-        format!("no exercise '{query}': give a number from 1 to {last} or a name (see `cargo xtask list`)")
+        anyhow!("no exercise '{query}': give a number from 1 to {last} or a name (see `cargo xtask list`)")
     })
 }

@@ -32,12 +32,13 @@
 //! nothing.
 
 use crate::flags::WatchFlags;
-use crate::term::{Paint, Verbosity, verbosity};
+use crate::term::{Paint, Verbosity, out, outln, verbosity};
+use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, build};
 use checks::{Exercise, ExerciseResult};
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,25 +75,22 @@ enum Source {
 /// up when file events turn out not to arrive.
 type Pace = Arc<AtomicU64>;
 
-pub fn run(flags: &WatchFlags) -> crate::Result {
+pub fn run(flags: &WatchFlags) -> Result<ExitCode> {
     let root = crate::root();
     let crates = root.join("crates");
     let crates = crates.canonicalize().unwrap_or(crates);
     if !crates.is_dir() {
-        return Err(format!(
+        bail!(
             "{} is not a folder: is this an ipc-lab repository?",
             crates.display()
-        ));
+        );
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (tx, rx) = mpsc::channel();
 
     let (watcher, how, pace) = start_detectors(&crates, flags.poll, &tx);
     let _raw = if interactive {
-        Some(
-            crate::tty::RawMode::enable()
-                .map_err(|e| format!("cannot read single keys from the terminal: {e}"))?,
-        )
+        Some(crate::tty::RawMode::enable().context("cannot read single keys from the terminal")?)
     } else {
         None
     };
@@ -103,7 +101,7 @@ pub fn run(flags: &WatchFlags) -> crate::Result {
     // Only beside file events is the poll a slow safety net worth speeding up.
     w.safety_net = watcher.as_ref().map(|_| pace);
     if !interactive && verbosity() != Verbosity::Quiet {
-        println!(
+        outln!(
             "watch: {}. Keys, one per line: h hint, l list, n next, r re-run, q quit. Ctrl-C stops.",
             w.how
         );
@@ -464,7 +462,8 @@ impl Watch {
     }
 
     fn event_loop(&mut self, rx: &Receiver<Event>) {
-        loop {
+        // A watch whose stdout is gone has no one left to tell.
+        while !crate::term::stdout_gone() {
             let next = match self.pending.pop_front() {
                 Some(e) => Ok(e),
                 None => rx.recv_timeout(Duration::from_millis(250)),
@@ -549,7 +548,7 @@ impl Watch {
             self.warning = Some(w);
             self.draw();
         } else {
-            println!("{}", self.paint.yellow(&format!("watch: {w}")));
+            outln!("{}", self.paint.yellow(&format!("watch: {w}")));
         }
     }
 
@@ -650,7 +649,7 @@ impl Watch {
             return;
         }
         if let Some(w) = self.warning.take() {
-            println!("{}", self.paint.yellow(&format!("watch: {w}")));
+            outln!("{}", self.paint.yellow(&format!("watch: {w}")));
         }
         if self.current.is_none() {
             self.print_lines(&self.all_done_lines());
@@ -663,10 +662,10 @@ impl Watch {
         let total = self.passed.len();
         if self.interactive {
             // Leave the last screen in place, and the prompt below it.
-            println!();
+            outln!();
         }
         if verbosity() != Verbosity::Quiet {
-            println!("watch: stopped; {done}/{total} exercises pass.");
+            outln!("watch: stopped; {done}/{total} exercises pass.");
         }
     }
 
@@ -850,12 +849,12 @@ impl Watch {
     // ---- plain mode ------------------------------------------------------
 
     fn print_lines(&self, lines: &[Vec<Span>]) {
-        let mut out = std::io::stdout().lock();
+        let mut text = String::new();
         for l in lines {
-            let text: String = l.iter().map(|s| paint(self.paint, s)).collect();
-            let _ = writeln!(out, "{text}");
+            text.extend(l.iter().map(|s| paint(self.paint, s)));
+            text.push('\n');
         }
-        let _ = out.flush();
+        out!("{text}");
     }
 
     fn print_verdict(&self) {
@@ -992,9 +991,7 @@ impl Watch {
             screen.push_str("\x1b[K");
         }
         screen.push_str("\x1b[J");
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(screen.as_bytes());
-        let _ = out.flush();
+        out!("{screen}");
     }
 }
 
