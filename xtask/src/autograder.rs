@@ -31,13 +31,12 @@ use std::process::{Command, ExitCode};
 const SETUP: &str = include_str!("../autograder/setup.sh");
 const RUN: &str = include_str!("../autograder/run_autograder");
 
-pub fn run(flags: &AutograderFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &AutograderFlags) -> Result<ExitCode> {
     let bundle = flags.out.join("autograder.zip");
     if bundle.exists() && !flags.force {
         bail!("{} exists; pass --force to write it again", bundle.display());
     }
-    let version = rust_version(&root)?;
+    let version = rust_version(root)?;
     let mut zip = ZipWriter::new();
     let add = |zip: &mut ZipWriter, name: &str, data: &[u8], mode: u32| {
         zip.add(name, data, mode)
@@ -51,7 +50,7 @@ pub fn run(flags: &AutograderFlags) -> Result<ExitCode> {
     )?;
     add(&mut zip, "run_autograder", RUN.as_bytes(), 0o755)?;
     let mut files = Vec::new();
-    workspace_files(&root, Path::new(""), &mut files)?;
+    workspace_files(root, Path::new(""), &mut files)?;
     for rel in &files {
         let path = root.join(rel);
         let data = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -34,12 +34,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub fn run(flags: &BenchFlags) -> Result<ExitCode> {
+pub fn run(root: &Path, flags: &BenchFlags) -> Result<ExitCode> {
     match flags.what.as_str() {
-        "grade" => crate::bench_grade::run(),
-        "isolation" => crate::bench_isolation::run(),
-        "trace" => crate::bench_trace::run(),
-        "pipes" => pipes(),
+        "grade" => crate::bench_grade::run(root),
+        "isolation" => crate::bench_isolation::run(root),
+        "trace" => crate::bench_trace::run(root),
+        "pipes" => pipes(root),
         other => Err(anyhow!(
             "no benchmark '{other}': use `pipes` (the default), `grade`, `isolation` or `trace`"
         )),
@@ -55,11 +55,10 @@ const REPEAT: u32 = 3;
 /// The packages measured, in the order they run.
 const PACKAGES: [&str; 3] = ["pipe-throughput", "spawn-cost", "parallelism"];
 
-fn pipes() -> Result<ExitCode> {
-    let root = crate::root();
+fn pipes(root: &Path) -> Result<ExitCode> {
     let progress = Progress::new();
     progress.update("building exercises 14-16 in release mode…");
-    let binaries = build_release(&root, &PACKAGES)?;
+    let binaries = build_release(root, &PACKAGES)?;
     let binary = |name: &str| -> Result<&Path> {
         binaries
             .get(name)

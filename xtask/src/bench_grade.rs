@@ -102,8 +102,7 @@ enum Form {
     Zip,
 }
 
-pub fn run() -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path) -> Result<ExitCode> {
     let catalogue = checks::catalogue();
     let scratch = Scratch::new()?;
     let subs_dir = scratch.path.join("submissions");
@@ -114,7 +113,7 @@ pub fn run() -> Result<ExitCode> {
     for (i, (kind, form)) in CLASS.iter().enumerate() {
         let name = format!("{:02}-{}", i + 1, kind.label());
         let folder = scratch.path.join("sources").join(&name);
-        write_sources(&root, catalogue, i + 1, *kind, &folder)?;
+        write_sources(root, catalogue, i + 1, *kind, &folder)?;
         let path = match form {
             Form::Folder => {
                 let to = subs_dir.join(&name);
@@ -170,15 +169,15 @@ pub fn run() -> Result<ExitCode> {
     };
     let shown = crate::grade::Terminal::new();
     outln!("\n== ours: cargo xtask grade, cold (nothing cached)");
-    let cold = grader::grade(&root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
+    let cold = grader::grade(root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
     if !cold.errors.is_empty() {
         bail!(cold.errors.join("; "));
     }
     outln!("\n== ours again: dependencies built, every program compiled anew");
     let _ = std::fs::remove_dir_all(cache.join("private").join("bins"));
-    let steady = grader::grade(&root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
+    let steady = grader::grade(root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
     outln!("\n== ours again: everything cached (regrading)");
-    let warm = grader::grade(&root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+    let warm = grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
 
     // The plain way, on a few.
@@ -206,7 +205,7 @@ pub fn run() -> Result<ExitCode> {
         let name = format!("{:02}-{}", i + 1, CLASS[i].0.label());
         outln!("\n== the plain way: cargo test in a copy, cold target ({name})");
         let copy = scratch.path.join("plain").join(&name);
-        copy_workspace(&root, &copy)?;
+        copy_workspace(root, &copy)?;
         for e in catalogue {
             let src = copy.join("crates").join(e.dir).join("src");
             let _ = std::fs::remove_dir_all(&src);

@@ -26,6 +26,7 @@ use checks::report::Results;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -69,8 +70,7 @@ const ROUNDS: usize = 3;
 /// Sandbox runs per variant when measuring the cost of one.
 const RUNS: usize = 200;
 
-pub fn run() -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path) -> Result<ExitCode> {
     let catalogue = checks::catalogue();
     let scratch = Scratch::new()?;
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
@@ -92,7 +92,7 @@ pub fn run() -> Result<ExitCode> {
     }
     for (student, (name, hostile)) in names.iter().enumerate() {
         let folder = subs_dir.join(name);
-        write_sources(&root, catalogue, student + 1, Kind::Solved, &folder)?;
+        write_sources(root, catalogue, student + 1, Kind::Solved, &folder)?;
         if let Some(h) = hostile {
             let e = catalogue
                 .iter()
@@ -141,7 +141,7 @@ pub fn run() -> Result<ExitCode> {
     let mut connections = 0;
     for round in 1..=ROUNDS {
         outln!("== round {round}: grading the class");
-        let summary = grader::grade(&root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+        let summary = grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
         if !summary.errors.is_empty() {
             bail!(summary.errors.join("; "));
         }
@@ -195,7 +195,7 @@ pub fn run() -> Result<ExitCode> {
     // One full submission and one fork bomb, alone, compiled already.
     let alone = |i: usize| -> Result<f64> {
         let started = Instant::now();
-        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+        grader::grade(root, &subs[i..=i], &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
         Ok(started.elapsed().as_secs_f64())
     };
     // Alternately, three times each: the median of each.

@@ -8,6 +8,7 @@
 use crate::term::{Progress, outln};
 use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -16,13 +17,12 @@ const RUNS: usize = 15;
 
 const EXERCISES: [&str; 4] = ["childpipe", "closing-ends", "child-to-child", "mpsc"];
 
-pub fn run() -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path) -> Result<ExitCode> {
     let progress = Progress::new();
     progress.update("building the exercises and the tracer…");
     let mut packages = EXERCISES.to_vec();
     packages.push("trace");
-    let built = build(&root, &packages, &BuildOptions::default()).context("cannot build")?;
+    let built = build(root, &packages, &BuildOptions::default()).context("cannot build")?;
     let tracer = built.binary("ipc-lab-trace").map_err(anyhow::Error::msg)?;
     let mut rows = Vec::new();
     for name in EXERCISES {

@@ -14,8 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub fn run(flags: &CheckFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &CheckFlags) -> Result<ExitCode> {
     let exercises = select(&flags.exercises)?;
     let start = Instant::now();
     // Cargo's "Compiling …" lines are progress: on a terminal, or with
@@ -27,12 +26,12 @@ pub fn run(flags: &CheckFlags) -> Result<ExitCode> {
             Verbosity::Verbose => true,
         };
     let results = check(
-        &root,
+        root,
         &exercises,
         flags.jobs.unwrap_or_else(checks::default_jobs),
         show_progress,
     )?;
-    crate::progress::record(&root, &results);
+    crate::progress::record(root, &results);
     if flags.json {
         out!("{}", Results::from_results(&results, start.elapsed()).to_json());
     } else {

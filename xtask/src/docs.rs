@@ -30,10 +30,9 @@ use std::process::{Command, ExitCode, Stdio};
 /// 1.85 (it needs 1.82). The devcontainer installs it.
 pub const MDBOOK_VERSION: &str = "0.4.52";
 
-pub fn run(flags: &DocsFlags) -> Result<ExitCode> {
-    let root = crate::root();
-    let mut drawn = crate::diagrams::generate(&root, flags.check)?;
-    let pages = crate::diagrams::generate_traces(&root, flags.check)?;
+pub fn run(root: &Path, flags: &DocsFlags) -> Result<ExitCode> {
+    let mut drawn = crate::diagrams::generate(root, flags.check)?;
+    let pages = crate::diagrams::generate_traces(root, flags.check)?;
     drawn.all.extend(pages.all);
     drawn.changed.extend(pages.changed);
     if flags.check {
@@ -45,7 +44,7 @@ pub fn run(flags: &DocsFlags) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         for f in &drawn.changed {
-            outln!("{} is out of date (or missing)", shown(&root, f));
+            outln!("{} is out of date (or missing)", shown(root, f));
         }
         outln!("run `cargo xtask docs --svg` to draw them again, and commit the result");
         return Ok(ExitCode::from(1));
@@ -72,7 +71,7 @@ pub fn run(flags: &DocsFlags) -> Result<ExitCode> {
         bail!(install_hint(rustc_version().as_deref()));
     }
     let stage = Stage::new()?;
-    stage.fill(&root)?;
+    stage.fill(root)?;
     let out = root.join("target").join("book");
     let status = Command::new(&mdbook)
         .arg("build")

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn run(flags: &GradeFlags) -> Result<ExitCode> {
+pub fn run(root: &Path, flags: &GradeFlags) -> Result<ExitCode> {
     let mut subs = Vec::new();
     for path in &flags.submissions {
         subs.push(Submission::from_path(path).map_err(anyhow::Error::msg)?);
@@ -45,9 +45,9 @@ pub fn run(flags: &GradeFlags) -> Result<ExitCode> {
     };
     let report = verbosity() != Verbosity::Quiet;
     let summary = if report {
-        grader::grade(&crate::root(), &subs, &options, &Terminal::new()).map_err(anyhow::Error::msg)?
+        grader::grade(root, &subs, &options, &Terminal::new()).map_err(anyhow::Error::msg)?
     } else {
-        grader::grade(&crate::root(), &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?
+        grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?
     };
     if report {
         print_summary(&summary, &options.out);

@@ -2,10 +2,11 @@
 
 use crate::term::{Paint, outln};
 use anyhow::Result;
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run() -> Result<ExitCode> {
-    let progress = crate::progress::load(&crate::root());
+pub fn run(root: &Path) -> Result<ExitCode> {
+    let progress = crate::progress::load(root);
     let paint = Paint::stdout();
     // Columns as wide as their longest entry (titles are counted in
     // characters: some have an em dash).

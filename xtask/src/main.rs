@@ -68,30 +68,34 @@ fn run() -> Result<ExitCode> {
         (_, true) => term::Verbosity::Verbose,
         _ => term::Verbosity::Normal,
     });
+    // Found once, here; every command is handed it.
+    let root = workspace_root();
+    let root = root.as_path();
     match flags.command {
-        flags::Command::List => list::run(),
-        flags::Command::Run { exercise, args } => run::run(&exercise, &args),
-        flags::Command::Check(opts) => check::run(&opts),
+        flags::Command::List => list::run(root),
+        flags::Command::Run { exercise, args } => run::run(root, &exercise, &args),
+        flags::Command::Check(opts) => check::run(root, &opts),
         flags::Command::Hint { exercise } => hint::run(&exercise),
-        flags::Command::Watch(opts) => watch::run(&opts),
-        flags::Command::Reset(opts) => reset::run(&opts),
-        flags::Command::Docs(opts) => docs::run(&opts),
-        flags::Command::Trace(opts) => trace::run(&opts),
+        flags::Command::Watch(opts) => watch::run(root, &opts),
+        flags::Command::Reset(opts) => reset::run(root, &opts),
+        flags::Command::Docs(opts) => docs::run(root, &opts),
+        flags::Command::Trace(opts) => trace::run(root, &opts),
         // BEGIN STAFF
-        flags::Command::Release(opts) => release::run(&opts),
-        flags::Command::Verify(opts) => verify::run(&opts),
-        flags::Command::Grade(opts) => grade::run(&opts),
-        flags::Command::Autograder(opts) => autograder::run(&opts),
-        flags::Command::Bench(opts) => bench::run(&opts),
+        flags::Command::Release(opts) => release::run(root, &opts),
+        flags::Command::Verify(opts) => verify::run(root, &opts),
+        flags::Command::Grade(opts) => grade::run(root, &opts),
+        flags::Command::Autograder(opts) => autograder::run(root, &opts),
+        flags::Command::Bench(opts) => bench::run(root, &opts),
         // END STAFF
     }
 }
 
-/// The workspace root: xtask lives in `<root>/xtask`.
+/// The workspace root: xtask lives in `<root>/xtask`. Called once, by
+/// [`run`], which hands it to the command (and by unit tests).
 ///
 /// `IPC_LAB_ROOT` points it at another copy of the workspace; the tests use
 /// it to check a copy whose exercise sources they broke on purpose.
-fn root() -> PathBuf {
+fn workspace_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("IPC_LAB_ROOT") {
         return PathBuf::from(dir);
     }

@@ -45,10 +45,9 @@ use std::time::Instant;
 
 pub use course::stub::{self, strip_hidden, stub_source};
 
-pub fn run(flags: &ReleaseFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &ReleaseFlags) -> Result<ExitCode> {
     let out = &flags.out;
-    refuse_overlap(&root, out)?;
+    refuse_overlap(root, out)?;
     if !flags.force && !is_empty_or_missing(out)? {
         bail!(
             "{} is not empty; pass --force to write the release into it anyway",
@@ -56,7 +55,7 @@ pub fn run(flags: &ReleaseFlags) -> Result<ExitCode> {
         );
     }
     let start = Instant::now();
-    let release = Release::from_workspace(&root)?;
+    let release = Release::from_workspace(root)?;
     let written = release.write(out)?;
     outln!(
         "wrote the student repository to {}: {} files ({} changed), {} exercises, \
@@ -504,7 +503,7 @@ mod tests {
 
     #[test]
     fn out_may_not_hold_or_sit_inside_the_reference_sources() {
-        let root = crate::root();
+        let root = crate::workspace_root();
         assert!(refuse_overlap(&root, &root).is_err());
         assert!(refuse_overlap(&root, root.parent().unwrap()).is_err());
         assert!(refuse_overlap(&root, &root.join("crates/new")).is_err());

@@ -31,13 +31,12 @@ pub fn pristine_path(e: &checks::Exercise) -> PathBuf {
     Path::new("xtask").join("stubs").join(format!("{}.rs", e.dir))
 }
 
-pub fn run(flags: &ResetFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &ResetFlags) -> Result<ExitCode> {
     let e = crate::exercise(&flags.exercise)?;
     let rel = Path::new("crates").join(e.dir).join("src").join("main.rs");
     let file = root.join(&rel);
     let current = std::fs::read_to_string(&file).ok();
-    let (stub, origin) = released_stub(&root, e, &rel, current.as_deref())?;
+    let (stub, origin) = released_stub(root, e, &rel, current.as_deref())?;
     if current.as_deref() == Some(stub.as_str()) {
         outln!("{} is already the released stub: nothing to do.", rel.display());
         return Ok(ExitCode::SUCCESS);
@@ -62,7 +61,10 @@ pub fn run(flags: &ResetFlags) -> Result<ExitCode> {
         // `out!` flushed the question; if it could not be shown, the
         // answer means nothing.
         if crate::term::stdout_gone() {
-            bail!("cannot ask before overwriting {}: stdout is closed", rel.display());
+            bail!(
+                "cannot ask before overwriting {}: stdout is closed",
+                rel.display()
+            );
         }
         let mut answer = String::new();
         std::io::stdin()

@@ -2,12 +2,13 @@
 //! terminal attached, and exits with its status.
 
 use anyhow::{Context as _, Result};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-pub fn run(query: &str, args: &[String]) -> Result<ExitCode> {
+pub fn run(root: &Path, query: &str, args: &[String]) -> Result<ExitCode> {
     let e = crate::exercise(query)?;
     let status = Command::new(checks::build::cargo())
-        .current_dir(crate::root())
+        .current_dir(root)
         .args(["run", "--quiet", "--package", e.name, "--"])
         .args(args)
         .status()

@@ -14,6 +14,7 @@ use crate::flags::TraceFlags;
 use crate::term::{out, outln};
 use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, build};
+use std::path::Path;
 use std::process::ExitCode;
 use trace::log::Record;
 
@@ -25,7 +26,7 @@ pub struct Run {
     pub outcome: Option<sandbox::Outcome>,
 }
 
-pub fn run(flags: &TraceFlags) -> Result<ExitCode> {
+pub fn run(root: &Path, flags: &TraceFlags) -> Result<ExitCode> {
     let e = crate::exercise(&flags.exercise)?;
     let run = match &flags.from_log {
         Some(path) => {
@@ -36,7 +37,7 @@ pub fn run(flags: &TraceFlags) -> Result<ExitCode> {
                 outcome: None,
             }
         }
-        None => traced(e, &flags.args)?,
+        None => traced(root, e, &flags.args)?,
     };
     if let Some(path) = &flags.save_log {
         let text: String = run.records.iter().map(Record::to_line).collect();
@@ -112,13 +113,12 @@ fn print_output(name: &str, bytes: &[u8]) {
 }
 
 /// Builds the exercise and the tracer, and runs them in the sandbox.
-fn traced(e: &checks::Exercise, args: &[String]) -> Result<Run> {
-    let root = crate::root();
+fn traced(root: &Path, e: &checks::Exercise, args: &[String]) -> Result<Run> {
     let options = BuildOptions {
         show_progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..BuildOptions::default()
     };
-    let built = build(&root, &[e.name, "trace"], &options).context("cannot build the exercise")?;
+    let built = build(root, &[e.name, "trace"], &options).context("cannot build the exercise")?;
     run_traced(
         built.binary(e.name).map_err(anyhow::Error::msg)?,
         built.binary("ipc-lab-trace").map_err(anyhow::Error::msg)?,

@@ -35,12 +35,11 @@ use std::time::Instant;
 /// What `todo!()` prints when a stub reaches it.
 const TODO_PANIC: &str = "not yet implemented";
 
-pub fn run(flags: &VerifyFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &VerifyFlags) -> Result<ExitCode> {
     let start = Instant::now();
     let jobs = flags.jobs.unwrap_or_else(checks::default_jobs);
     if flags.mutants {
-        return mutants::run(&root, &flags.exercises, flags.runs.max(1), jobs);
+        return mutants::run(root, &flags.exercises, flags.runs.max(1), jobs);
     }
     let exercises: Vec<&'static Exercise> = checks::catalogue().iter().collect();
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
@@ -50,7 +49,7 @@ pub fn run(flags: &VerifyFlags) -> Result<ExitCode> {
     // The release first: a malformed region is the cheapest thing to find.
     let scratch = root.join("target").join("verify");
     let release_dir = scratch.join("release");
-    let release = Release::from_workspace(&root)?;
+    let release = Release::from_workspace(root)?;
     release.write(&release_dir)?;
     release.prune(&release_dir)?;
 
@@ -59,7 +58,7 @@ pub fn run(flags: &VerifyFlags) -> Result<ExitCode> {
         show_progress: cargo_output,
         target_dir: None,
     };
-    let reference = build(&root, &names, &options).context("cannot build")?;
+    let reference = build(root, &names, &options).context("cannot build")?;
     progress.update("building the release…");
     let released = build_release(&release_dir, &scratch.join("target"), cargo_output)?;
     progress.update("rustfmt --check on the release…");

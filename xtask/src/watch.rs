@@ -75,8 +75,7 @@ enum Source {
 /// up when file events turn out not to arrive.
 type Pace = Arc<AtomicU64>;
 
-pub fn run(flags: &WatchFlags) -> Result<ExitCode> {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &WatchFlags) -> Result<ExitCode> {
     let crates = root.join("crates");
     let crates = crates.canonicalize().unwrap_or(crates);
     if !crates.is_dir() {
@@ -97,7 +96,7 @@ pub fn run(flags: &WatchFlags) -> Result<ExitCode> {
     read_keys(interactive, tx.clone());
     drop(tx);
 
-    let mut w = Watch::new(root, crates, interactive, how);
+    let mut w = Watch::new(root.to_path_buf(), crates, interactive, how);
     // Only beside file events is the poll a slow safety net worth speeding up.
     w.safety_net = watcher.as_ref().map(|_| pace);
     if !interactive && verbosity() != Verbosity::Quiet {

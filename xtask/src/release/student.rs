@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_workflow_has_a_step_and_a_runner_per_exercise() {
-        let files = files(&crate::root()).unwrap();
+        let files = files(&crate::workspace_root()).unwrap();
         let (_, workflow) = files.iter().find(|(p, _)| p.ends_with("classroom.yml")).unwrap();
         for key in ["@STEPS@", "@RESULTS@", "@RUNNERS@"] {
             assert!(!workflow.contains(key), "{key} is left:\n{workflow}");
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_exercise_with_its_public_points() {
-        let files = files(&crate::root()).unwrap();
+        let files = files(&crate::workspace_root()).unwrap();
         let (_, readme) = files.iter().find(|(p, _)| p == Path::new("README.md")).unwrap();
         for e in checks::catalogue() {
             let row = format!(
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_container_gets_the_promised_rust_and_an_mdbook_that_builds_on_it() {
-        let root = crate::root();
+        let root = crate::workspace_root();
         let files = files(&root).unwrap();
         let get = |name: &str| &files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1;
         let json = get(".devcontainer/devcontainer.json");
