@@ -1,5 +1,7 @@
-//! `cargo xtask list`: the exercises, with their status at the last check.
+//! `cargo xtask list`: the exercise table ([`crate::table`]), with each
+//! exercise's status at its last check.
 
+use crate::table::{STATUS_WIDTH, Status};
 use crate::term::{Paint, outln};
 use anyhow::Result;
 use std::path::Path;
@@ -21,34 +23,28 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     outln!(
         "{}",
         paint.bold(&format!(
-            "{:<3} {:<name_w$} {:<title_w$} {:<11} {:>6}",
+            "{:<3} {:<name_w$} {:<title_w$} {:<STATUS_WIDTH$} {:>6}",
             "#", "exercise", "title", "status", "points"
         ))
     );
-    let mut passed = 0;
-    for e in checks::catalogue() {
-        let max = e.max_points(true);
-        let (status, points) = match progress.get(e.name) {
-            Some(p) if p.passed => {
-                passed += 1;
-                (
-                    paint.green(&format!("{:<11}", "✓ passed")),
-                    format!("{}/{}", p.score, p.max_score),
-                )
-            }
-            Some(p) => (
-                paint.red(&format!("{:<11}", "✗ failing")),
-                format!("{}/{}", p.score, p.max_score),
-            ),
-            None => (paint.dim(&format!("{:<11}", "· unchecked")), format!("-/{max}")),
+    let rows = crate::table::rows(&progress);
+    for row in &rows {
+        let e = row.exercise;
+        let status = format!("{:<w$}", row.status.label(), w = STATUS_WIDTH);
+        let status = match row.status {
+            Status::Passed => paint.green(&status),
+            Status::Failing => paint.red(&status),
+            Status::Unchecked => paint.dim(&status),
         };
         outln!(
-            "{:02}  {:<name_w$} {:<title_w$} {status} {points:>6}",
+            "{:02}  {:<name_w$} {:<title_w$} {status} {:>6}",
             e.number,
             e.name,
-            e.title
+            e.title,
+            row.points
         );
     }
+    let passed = rows.iter().filter(|r| r.status == Status::Passed).count();
     outln!(
         "\n{passed}/{} passed at their last check. `cargo xtask check` checks them all.",
         checks::catalogue().len()

@@ -18,9 +18,9 @@ mod list;
 mod progress;
 mod reset;
 mod run;
+mod table;
 mod term;
 mod trace;
-mod tty;
 mod watch;
 // BEGIN STAFF
 mod autograder;
