@@ -49,8 +49,7 @@ pub fn run(root: &Path, flags: &AutograderFlags) -> Result<ExitCode> {
         0o755,
     )?;
     add(&mut zip, "run_autograder", RUN.as_bytes(), 0o755)?;
-    let mut files = Vec::new();
-    workspace_files(root, Path::new(""), &mut files)?;
+    let files = workspace_files(root)?;
     for rel in &files {
         let path = root.join(rel);
         let data = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -91,29 +90,13 @@ fn rust_version(root: &Path) -> Result<String> {
 
 /// The workspace's files, relative to `root`, sorted: everything but build
 /// output, version control, local state and editor dotfiles (`.cargo/`,
-/// which holds the `xtask` alias, is kept).
-fn workspace_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let dir = root.join(rel);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child = rel.join(&name);
-        let skip = (name.starts_with('.') && name != ".cargo")
+/// which holds the `xtask` alias, is kept), and symlinks.
+fn workspace_files(root: &Path) -> Result<Vec<PathBuf>> {
+    crate::walk::files(root, |rel| {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        (name.starts_with('.') && name != ".cargo")
             || name == "target"
-            || child == Path::new("docs/book");
-        if skip {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_dir() {
-            workspace_files(root, &child, out)?;
-        } else if kind.is_file() {
-            out.push(child);
-        }
-    }
-    Ok(())
+            || rel == Path::new("docs/book")
+            || root.join(rel).is_symlink()
+    })
 }

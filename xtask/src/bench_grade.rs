@@ -117,7 +117,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
         let path = match form {
             Form::Folder => {
                 let to = subs_dir.join(&name);
-                copy_tree(&folder, &to)?;
+                copy_tree(&folder, &to, |_| false)?;
                 to
             }
             Form::TarGz => {
@@ -218,6 +218,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
                     .join(e.dir)
                     .join("src"),
                 &src,
+                |_| false,
             )?;
         }
         let start = Instant::now();
@@ -384,66 +385,43 @@ fn mkdir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// Copies the folder `from` to `to`, but what `skip` (given a path
+/// relative to `from`) leaves out.
+fn copy_tree(from: &Path, to: &Path, skip: impl FnMut(&Path) -> bool) -> Result<()> {
     mkdir(to)?;
-    let entries = std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let target = to.join(entry.file_name());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+    for rel in crate::walk::files(from, skip)? {
+        let (source, target) = (from.join(&rel), to.join(&rel));
+        if let Some(dir) = target.parent() {
+            mkdir(dir)?;
         }
+        std::fs::copy(&source, &target).with_context(|| format!("cannot copy {}", source.display()))?;
     }
     Ok(())
 }
 
 /// The reference workspace without build output, version control or local state.
 fn copy_workspace(root: &Path, to: &Path) -> Result<()> {
-    mkdir(to)?;
-    let entries = std::fs::read_dir(root).with_context(|| format!("cannot read {}", root.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "target" || (name.starts_with('.') && name != ".cargo") {
-            continue;
-        }
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_tree(&entry.path(), &to.join(&name))?;
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).with_context(|| format!("cannot copy {name}"))?;
-        }
-    }
-    Ok(())
+    copy_tree(root, to, |rel| {
+        let name = rel.to_string_lossy();
+        // At the top only, as a TA's `cp` would skip them.
+        rel.components().count() == 1 && (name == "target" || (name.starts_with('.') && name != ".cargo"))
+    })
 }
 
 /// Zips a folder, with the folder's name as the top level.
 fn zip_tree(folder: &Path, to: &Path) -> Result<()> {
-    fn add(zip: &mut ZipWriter, dir: &Path, prefix: &str) -> Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = format!("{prefix}/{}", entry.file_name().to_string_lossy());
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                add(zip, &entry.path(), &name)?;
-            } else {
-                let data = std::fs::read(entry.path()).with_context(|| format!("cannot read {name}"))?;
-                zip.add(&name, &data, 0o644)
-                    .with_context(|| format!("cannot zip {name}"))?;
-            }
-        }
-        Ok(())
-    }
     let mut zip = ZipWriter::new();
     let top = folder
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    add(&mut zip, folder, &top)?;
+    for rel in crate::walk::files(folder, |_| false)? {
+        let name = format!("{top}/{}", rel.display());
+        let data = std::fs::read(folder.join(&rel)).with_context(|| format!("cannot read {name}"))?;
+        zip.add(&name, &data, 0o644)
+            .with_context(|| format!("cannot zip {name}"))?;
+    }
     let bytes = zip.finish().context("cannot zip")?;
     std::fs::write(to, bytes).with_context(|| format!("cannot write {}", to.display()))
 }

@@ -173,19 +173,21 @@ type Transform = dyn Fn(&Path, &str) -> Result<String, String>;
 /// Copies `root/rel` to `to/rel`, passing text files through `transform`;
 /// skips the built book and dotfiles.
 fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> Result<()> {
-    let from = root.join(rel);
-    if from.is_dir() {
-        let entries = std::fs::read_dir(&from).with_context(|| format!("cannot read {}", from.display()))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let skip =
-                name.to_string_lossy().starts_with('.') || (rel == Path::new("docs") && name == "book");
-            if !skip {
-                copy_tree(root, to, &rel.join(name), transform)?;
-            }
-        }
-        return Ok(());
+    let skip = |inner: &Path| {
+        let dotfile = inner
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        dotfile || rel.join(inner) == Path::new("docs/book")
+    };
+    for inner in crate::walk::files(&root.join(rel), skip)? {
+        copy_file(root, to, &rel.join(inner), transform)?;
     }
+    Ok(())
+}
+
+/// Copies the file `root/rel` to `to/rel` (see [`copy_tree`]).
+fn copy_file(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> Result<()> {
+    let from = root.join(rel);
     let dest = to.join(rel);
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

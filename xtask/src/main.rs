@@ -21,6 +21,7 @@ mod run;
 mod table;
 mod term;
 mod trace;
+mod walk;
 mod watch;
 // BEGIN STAFF
 mod autograder;

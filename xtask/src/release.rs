@@ -212,21 +212,12 @@ impl Release {
         if !dir.is_dir() || is_staff_only(rel) {
             return Ok(());
         }
-        for entry in sorted_entries(&dir)? {
-            let name = entry
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if name.starts_with('.') || name == "target" {
-                continue;
-            }
-            let child = rel.join(&name);
-            if entry.is_dir() {
-                self.copy_tree(root, &child)?;
-            } else {
-                self.copy(root, &child)?;
-            }
+        let skip = |inner: &Path| {
+            let name = inner.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with('.') || name == "target" || is_staff_only(&rel.join(inner))
+        };
+        for inner in crate::walk::files(&dir, skip)? {
+            self.copy(root, &rel.join(inner))?;
         }
         Ok(())
     }
@@ -335,8 +326,7 @@ impl Release {
     /// so `out` is exactly the release. Only for a folder the caller owns
     /// (verify's scratch copy): it deletes.
     pub fn prune(&self, out: &Path) -> Result<()> {
-        prune_dir(out, Path::new(""), &self.files)?;
-        Ok(())
+        prune_dir(out, &self.files)
     }
 }
 
@@ -369,29 +359,29 @@ fn prune_lockfile(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Deletes what is not in `keep` under `out/rel`; says whether `out/rel`
-/// is now empty (and removed it).
-fn prune_dir(out: &Path, rel: &Path, keep: &BTreeMap<PathBuf, File>) -> Result<bool> {
-    let dir = out.join(rel);
-    let mut empty = true;
-    for entry in sorted_entries(&dir)? {
-        let child = rel.join(entry.file_name().unwrap_or_default());
-        let meta =
-            std::fs::symlink_metadata(&entry).with_context(|| format!("cannot read {}", entry.display()))?;
-        let gone = if meta.is_dir() {
-            prune_dir(out, &child, keep)?
-        } else if keep.contains_key(&child) {
-            false
-        } else {
-            std::fs::remove_file(&entry).with_context(|| format!("cannot remove {}", entry.display()))?;
-            true
-        };
-        empty &= gone;
+/// Deletes what is not in `keep` under `out`, and the folders that leaves
+/// empty (never `out` itself). A symlink is removed as a file, never
+/// followed.
+fn prune_dir(out: &Path, keep: &BTreeMap<PathBuf, File>) -> Result<()> {
+    // Contents first: a folder is looked at once what it held is gone.
+    let walk = walkdir::WalkDir::new(out)
+        .min_depth(1)
+        .contents_first(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.with_context(|| format!("cannot read {}", out.display()))?;
+        let path = entry.path();
+        let rel = path.strip_prefix(out).unwrap_or(path);
+        if entry.file_type().is_dir() {
+            let empty = std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none());
+            if empty {
+                std::fs::remove_dir(path).with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        } else if !keep.contains_key(rel) {
+            std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
     }
-    if empty && !rel.as_os_str().is_empty() {
-        std::fs::remove_dir(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
-    }
-    Ok(empty)
+    Ok(())
 }
 
 /// The packages under `crates/` (folders with a Cargo.toml), sorted.

@@ -368,20 +368,13 @@ fn prepare_workspace(root: &Path, ws: &Path) -> Result<()> {
 
 /// The files of a crate: its manifest and `src/`.
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let src = dir.join("src");
     let mut files = vec![dir.join("Cargo.toml")];
-    let mut stack = vec![dir.join("src")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))? {
-            let path = entry
-                .with_context(|| format!("cannot read {}", d.display()))?
-                .path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
+    files.extend(
+        crate::walk::files(&src, |_| false)?
+            .into_iter()
+            .map(|f| src.join(f)),
+    );
     Ok(files)
 }
 

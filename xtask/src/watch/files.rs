@@ -133,15 +133,14 @@ pub fn stamps(crates: &Path) -> Vec<u64> {
 /// times to the second or two, and a save without a change is no change.
 pub fn stamp(crates: &Path, e: &Exercise) -> u64 {
     let dir = crates.join(e.dir);
+    let src = dir.join("src");
+    // A folder that cannot be read has no sources to see.
+    let sources = crate::walk::files(&src, |_| false).unwrap_or_default();
     let mut files = vec![dir.join("Cargo.toml")];
-    // Symlinked folders are followed, as an editor or cargo would.
-    let sources = walkdir::WalkDir::new(dir.join("src"))
-        .follow_links(true)
+    let rs = sources
         .into_iter()
-        .filter_map(Result::ok)
-        .filter(|f| !f.file_type().is_dir() && f.path().extension().is_some_and(|x| x == "rs"));
-    files.extend(sources.map(walkdir::DirEntry::into_path));
-    files.sort();
+        .filter(|f| f.extension().is_some_and(|x| x == "rs"));
+    files.extend(rs.map(|f| src.join(f)));
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for f in &files {
         f.hash(&mut h);
