@@ -26,7 +26,7 @@
 //! trace` (what tracing costs) in `bench_trace.rs`.
 
 use crate::flags::BenchFlags;
-use crate::term::{Progress, outln};
+use crate::term::{StatusLine, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -56,7 +56,7 @@ const REPEAT: u32 = 3;
 const PACKAGES: [&str; 3] = ["pipe-throughput", "spawn-cost", "parallelism"];
 
 fn pipes(root: &Path) -> Result<ExitCode> {
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     progress.update("building exercises 14-16 in release mode…");
     let binaries = build_release(root, &PACKAGES)?;
     let binary = |name: &str| -> Result<&Path> {

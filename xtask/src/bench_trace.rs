@@ -5,7 +5,7 @@
 //! start to the end of the run) and, for the traced runs, the time to
 //! replay the log and render the timeline and the page, with the ratio.
 
-use crate::term::{Progress, outln};
+use crate::term::{StatusLine, outln};
 use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
 use std::path::Path;
@@ -18,7 +18,7 @@ const RUNS: usize = 15;
 const EXERCISES: [&str; 4] = ["childpipe", "closing-ends", "child-to-child", "mpsc"];
 
 pub fn run(root: &Path) -> Result<ExitCode> {
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     progress.update("building the exercises and the tracer…");
     let mut packages = EXERCISES.to_vec();
     packages.push("trace");

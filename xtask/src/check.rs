@@ -5,7 +5,7 @@
 //! checks could not run at all (a bad exercise name, cargo missing).
 
 use crate::flags::CheckFlags;
-use crate::term::{Paint, Progress, Verbosity, out, outln, verbosity};
+use crate::term::{Paint, StatusLine, Verbosity, out, outln, verbosity};
 use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
 use checks::report::Results;
@@ -78,7 +78,7 @@ pub fn check(
         .iter()
         .map(|e| (*e, built.binary(e.name).map(Path::to_path_buf)))
         .collect();
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     let results = checks::run_exercises(&items, true, jobs, &|done, total| {
         if show_progress {
             progress.update(&format!("checking… {done}/{total}"));

@@ -8,7 +8,7 @@
 //! `--quiet`).
 
 use crate::flags::GradeFlags;
-use crate::term::{Progress, Verbosity, outln, verbosity};
+use crate::term::{StatusLine, Verbosity, outln, verbosity};
 use anyhow::{Result, bail};
 use grader::{Observer, Options, Submission, Summary};
 use std::collections::BTreeMap;
@@ -65,13 +65,13 @@ pub fn run(root: &Path, flags: &GradeFlags) -> Result<ExitCode> {
 /// The grader's progress on a terminal: a progress line, and one line per
 /// submission above it.
 pub struct Terminal {
-    progress: Progress,
+    progress: StatusLine,
 }
 
 impl Terminal {
     pub fn new() -> Terminal {
         Terminal {
-            progress: Progress::new(),
+            progress: StatusLine::new(),
         }
     }
 }

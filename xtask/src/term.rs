@@ -149,15 +149,17 @@ impl Paint {
     }
 }
 
-/// A one-line progress indicator on stderr, shown only when stderr is a
-/// terminal and `--quiet` is off; cleared by [`Progress::finish`].
-pub struct Progress {
+/// The status line: one line of progress on stderr, shown only when stderr
+/// is a terminal and `--quiet` is off; cleared by [`StatusLine::finish`].
+/// (Not `Progress`: that is the sandbox's account of a thread's work, and
+/// `progress.rs` keeps the exercises' results.)
+pub struct StatusLine {
     on: bool,
 }
 
-impl Progress {
-    pub fn new() -> Progress {
-        Progress {
+impl StatusLine {
+    pub fn new() -> StatusLine {
+        StatusLine {
             on: std::io::stderr().is_terminal() && verbosity() != Verbosity::Quiet,
         }
     }

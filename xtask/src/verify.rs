@@ -22,7 +22,7 @@ pub mod mutants;
 
 use crate::flags::VerifyFlags;
 use crate::release::Release;
-use crate::term::{Paint, Progress, outln};
+use crate::term::{Paint, StatusLine, outln};
 use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, build, cargo};
 use checks::{Exercise, ExerciseResult};
@@ -44,7 +44,7 @@ pub fn run(root: &Path, flags: &VerifyFlags) -> Result<ExitCode> {
     let exercises: Vec<&'static Exercise> = checks::catalogue().iter().collect();
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     let cargo_output = std::io::stderr().is_terminal();
-    let progress = Progress::new();
+    let progress = StatusLine::new();
 
     // The release first: a malformed region is the cheapest thing to find.
     let scratch = root.join("target").join("verify");

@@ -25,7 +25,7 @@
 //! `--runs N` times; a score that differs between runs is reported, since a
 //! student's score must not depend on scheduling luck.
 
-use crate::term::{Paint, Progress, outln};
+use crate::term::{Paint, StatusLine, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
 use checks::build::{BuildOptions, build};
 use checks::{Exercise, ExerciseResult};
@@ -277,7 +277,7 @@ pub fn run(root: &Path, only: &[String], runs: u32, jobs: usize) -> Result<ExitC
     prepare_workspace(root, &ws)?;
     std::fs::create_dir_all(&bins).with_context(|| format!("cannot create {}", bins.display()))?;
 
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     let options = BuildOptions {
         show_progress: false,
         target_dir: Some(scratch.join("target")),
