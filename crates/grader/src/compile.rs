@@ -270,7 +270,7 @@ impl Toolchain {
         own_dir(&private, 0o700)?;
         let work = cache.join("work");
         own_dir(&work, 0o711)?;
-        clean_stale(&work);
+        crate::stale::sweep(&work, crate::stale::work_folder_pid);
         let bins = private.join("bins");
         own_dir(&bins, 0o700)?;
 
@@ -1075,23 +1075,6 @@ fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
         ));
     }
     Ok(dest)
-}
-
-/// Removes work folders left by graders that no longer run.
-fn clean_stale(work: &Path) {
-    let Ok(entries) = fs::read_dir(work) else { return };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix('w')
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        let gone =
-            pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists());
-        if gone {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@
 
 mod compile;
 mod merge;
+mod stale;
 pub mod submission;
 pub mod zip_writer;
 
@@ -220,35 +221,16 @@ pub fn results_path(out: &Path, name: &str) -> PathBuf {
 }
 
 /// Temporary files of an earlier run that was killed between writing and
-/// renaming: `write_atomically` names them `.NAME.tmp.PID`.
+/// renaming, in `out` and its submissions' folders.
 fn remove_stale_temporaries(out: &Path) {
-    let is_stale = |p: &Path| {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(".tmp.") else {
-            return false;
-        };
-        name.starts_with('.')
-            && pid
-                .parse::<u32>()
-                .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
-    };
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            for inner in std::fs::read_dir(&path)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-            {
-                if is_stale(&inner.path()) {
-                    let _ = std::fs::remove_file(inner.path());
-                }
-            }
-        } else if is_stale(&path) {
-            let _ = std::fs::remove_file(&path);
+    stale::sweep(out, stale::temporary_pid);
+    for entry in std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        if entry.path().is_dir() {
+            stale::sweep(&entry.path(), stale::temporary_pid);
         }
     }
 }
