@@ -167,15 +167,15 @@ pub fn run() -> crate::Result {
     };
     let shown = crate::grade::Terminal::new();
     println!("\n== ours: cargo xtask grade, cold (nothing cached)");
-    let cold = grader::grade(&root, &subs, &options, &shown)?;
+    let cold = grader::grade(&root, &subs, &options, &shown).map_err(|e| format!("{e:#}"))?;
     if !cold.errors.is_empty() {
         return Err(cold.errors.join("; "));
     }
     println!("\n== ours again: dependencies built, every program compiled anew");
     let _ = std::fs::remove_dir_all(cache.join("private").join("bins"));
-    let steady = grader::grade(&root, &subs, &options, &shown)?;
+    let steady = grader::grade(&root, &subs, &options, &shown).map_err(|e| format!("{e:#}"))?;
     println!("\n== ours again: everything cached (regrading)");
-    let warm = grader::grade(&root, &subs, &options, &grader::Quiet)?;
+    let warm = grader::grade(&root, &subs, &options, &grader::Quiet).map_err(|e| format!("{e:#}"))?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
 
     // The plain way, on a few.

@@ -136,7 +136,7 @@ pub fn run() -> crate::Result {
     let mut connections = 0;
     for round in 1..=ROUNDS {
         println!("== round {round}: grading the class");
-        let summary = grader::grade(&root, &subs, &options, &grader::Quiet)?;
+        let summary = grader::grade(&root, &subs, &options, &grader::Quiet).map_err(|e| format!("{e:#}"))?;
         if !summary.errors.is_empty() {
             return Err(summary.errors.join("; "));
         }
@@ -189,7 +189,7 @@ pub fn run() -> crate::Result {
     // One full submission and one fork bomb, alone, compiled already.
     let alone = |i: usize| -> crate::Result<f64> {
         let started = Instant::now();
-        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet)?;
+        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet).map_err(|e| format!("{e:#}"))?;
         Ok(started.elapsed().as_secs_f64())
     };
     // Alternately, three times each: the median of each.

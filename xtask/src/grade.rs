@@ -44,9 +44,9 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
     };
     let report = verbosity() != Verbosity::Quiet;
     let summary = if report {
-        grader::grade(&crate::root(), &subs, &options, &Terminal::new())?
+        grader::grade(&crate::root(), &subs, &options, &Terminal::new()).map_err(|e| format!("{e:#}"))?
     } else {
-        grader::grade(&crate::root(), &subs, &options, &grader::Quiet)?
+        grader::grade(&crate::root(), &subs, &options, &grader::Quiet).map_err(|e| format!("{e:#}"))?
     };
     if report {
         print_summary(&summary, &options.out);

@@ -60,6 +60,7 @@
 //! root, a linker's) sends every member alone.
 
 use super::submission::Files;
+use anyhow::{Context, bail};
 use checks::Exercise;
 use checks::build::Diagnostic;
 use sandbox::{Limits, Spec, Status};
@@ -158,10 +159,6 @@ impl Drop for WorkDir {
     }
 }
 
-fn err(context: &str, e: impl std::fmt::Display) -> String {
-    format!("{context}: {e}")
-}
-
 fn euid() -> u32 {
     fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
@@ -178,54 +175,54 @@ pub fn cache_dir() -> PathBuf {
 
 /// Creates `dir` (and its parents) if needed, checks it is a real folder
 /// of ours, and gives it `mode`.
-fn own_dir(dir: &Path, mode: u32) -> Result<(), String> {
-    fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {}", dir.display()), e))?;
-    let meta = fs::symlink_metadata(dir).map_err(|e| err(&dir.display().to_string(), e))?;
+fn own_dir(dir: &Path, mode: u32) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = fs::symlink_metadata(dir).with_context(|| dir.display().to_string())?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a folder", dir.display()));
+        bail!("{} is not a folder", dir.display());
     }
     if meta.uid() != euid() {
-        return Err(format!(
+        bail!(
             "{} belongs to another user: remove it, or set IPC_LAB_GRADE_CACHE to another folder",
             dir.display()
-        ));
+        );
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| err(&dir.display().to_string(), e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).with_context(|| dir.display().to_string())
 }
 
 /// Every folder from `/` down to `dir` lets others through, so a compile
 /// run's user can reach the toolchain and the dependencies in it (where no
 /// mount namespace shows them to it directly).
-fn reachable_by_others(dir: &Path) -> Result<(), String> {
+fn reachable_by_others(dir: &Path) -> anyhow::Result<()> {
     let mut path = PathBuf::new();
     for part in dir.components() {
         path.push(part);
         let mode = fs::metadata(&path)
-            .map_err(|e| err(&path.display().to_string(), e))?
+            .with_context(|| path.display().to_string())?
             .mode();
         if mode & 0o001 == 0 {
-            return Err(format!(
+            bail!(
                 "the grading cache {} is out of reach of other users ({} is not o+x); \
                  set IPC_LAB_GRADE_CACHE to a folder under /var/tmp",
                 dir.display(),
                 path.display()
-            ));
+            );
         }
     }
     Ok(())
 }
 
 /// Runs a command and returns its standard output, or its standard error as the reason.
-fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
+fn output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| err(&format!("cannot run {what}"), e))?;
+        .with_context(|| format!("cannot run {what}"))?;
     if !out.status.success() {
-        return Err(format!(
+        bail!(
             "{what} failed: {}",
             tail(&String::from_utf8_lossy(&out.stderr), 20)
-        ));
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -257,7 +254,7 @@ impl Toolchain {
         cache: &Path,
         catalogue: &'static [Exercise],
         on_step: &dyn Fn(&str),
-    ) -> Result<Toolchain, String> {
+    ) -> anyhow::Result<Toolchain> {
         own_dir(cache, 0o711)?;
         let as_root = euid() == 0;
         // A compile run's user reaches the cache through its folders, unless
@@ -305,11 +302,10 @@ impl Toolchain {
         own_dir(&records, 0o700)?;
         let wrapper = private.join("record-rustc.sh");
         if fs::read_to_string(&wrapper).ok().as_deref() != Some(WRAPPER) {
-            fs::write(&wrapper, WRAPPER).map_err(|e| err("cannot write the rustc recorder", e))?;
+            fs::write(&wrapper, WRAPPER).context("cannot write the rustc recorder")?;
         }
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700))
-            .map_err(|e| err("rustc recorder", e))?;
-        let cargo_build = |packages: &[&str]| -> Result<(), String> {
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700)).context("rustc recorder")?;
+        let cargo_build = |packages: &[&str]| -> anyhow::Result<()> {
             let mut cmd = Command::new(checks::build::cargo());
             cmd.current_dir(root)
                 .args(["build", "--bins", "--quiet", "--target-dir"])
@@ -355,7 +351,7 @@ impl Toolchain {
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
-            .ok_or("cannot find the `env` program (/usr/bin/env)")?;
+            .context("cannot find the `env` program (/usr/bin/env)")?;
         let shown = if as_root {
             vec![toolchain, deps]
         } else {
@@ -382,7 +378,7 @@ impl Toolchain {
     }
 
     /// A fresh folder for one submission's sources and outputs.
-    pub fn work_dir(&self, name: &str) -> Result<WorkDir, String> {
+    pub fn work_dir(&self, name: &str) -> anyhow::Result<WorkDir> {
         static N: AtomicU64 = AtomicU64::new(0);
         let safe: String = name
             .chars()
@@ -401,8 +397,8 @@ impl Toolchain {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = fs::remove_dir_all(&path);
-        fs::create_dir(&path).map_err(|e| err(&format!("cannot create {}", path.display()), e))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| err("work folder", e))?;
+        fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).context("work folder")?;
         Ok(WorkDir { path })
     }
 
@@ -874,11 +870,11 @@ impl Invocation {
     /// Reads cargo's recorded command line for `e` and moves its paths:
     /// the private target's deps to the world-readable copy; the outputs,
     /// incremental state and terminal-only flags out.
-    fn load(records: &Path, e: &Exercise, private_deps: &Path, deps: &Path) -> Result<Invocation, String> {
+    fn load(records: &Path, e: &Exercise, private_deps: &Path, deps: &Path) -> anyhow::Result<Invocation> {
         let name = crate_name(e.name);
         let read = |ext: &str| {
             fs::read(records.join(format!("{name}.{ext}")))
-                .map_err(|err| format!("no record of how cargo compiles {}: {err}", e.name))
+                .with_context(|| format!("no record of how cargo compiles {}", e.name))
         };
         let split = |bytes: Vec<u8>| -> Vec<String> {
             String::from_utf8_lossy(&bytes)
@@ -920,7 +916,7 @@ impl Invocation {
             }
         }
         let source_at =
-            source_at.ok_or_else(|| format!("cargo's command line for {} names no main.rs", e.name))?;
+            source_at.with_context(|| format!("cargo's command line for {} names no main.rs", e.name))?;
         if !args.iter().any(|a| a.starts_with("--error-format")) {
             args.push("--error-format=json".into());
         }
@@ -956,9 +952,7 @@ impl Invocation {
             args.push("codegen-units=1".into());
         }
         if let Some(odd) = args.iter().find(|a| a.contains(&private)) {
-            return Err(format!(
-                "cannot move cargo's flag `{odd}` out of the private build"
-            ));
+            bail!("cannot move cargo's flag `{odd}` out of the private build");
         }
         let mut env = Vec::new();
         let mut bin = e.name.to_string();
@@ -1002,14 +996,14 @@ fn first_error(stderr: &[u8]) -> Option<Diagnostic> {
 
 /// Hard links to the toolchain's `bin/` and `lib/` where any user can
 /// reach them (a copy when linking is impossible, once per toolchain).
-fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf, String> {
+fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> anyhow::Result<PathBuf> {
     let dest = cache.join(format!("toolchain-{commit}"));
     if dest.join(".complete").exists() {
         return Ok(dest);
     }
     let tmp = cache.join(format!(".toolchain-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir(&tmp).map_err(|e| err("cannot create the toolchain copy", e))?;
+    fs::create_dir(&tmp).context("cannot create the toolchain copy")?;
     for part in ["bin", "lib"] {
         let from = sysroot.join(part);
         let linked = Command::new("cp").arg("-al").arg(&from).arg(&tmp).status();
@@ -1021,14 +1015,14 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
             )?;
         }
     }
-    fs::write(tmp.join(".complete"), commit).map_err(|e| err("toolchain copy", e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(|e| err("toolchain copy", e))?;
+    fs::write(tmp.join(".complete"), commit).context("toolchain copy")?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).context("toolchain copy")?;
     if fs::rename(&tmp, &dest).is_err() {
         // Another grader got there first.
         let _ = fs::remove_dir_all(&tmp);
     }
     if !dest.join(".complete").exists() {
-        return Err(format!("cannot set up the toolchain copy in {}", dest.display()));
+        bail!("cannot set up the toolchain copy in {}", dest.display());
     }
     Ok(dest)
 }
@@ -1036,9 +1030,9 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
 /// Copies the dependencies' rlibs where any user can read them, in a folder
 /// named after their names, sizes and times (so a rebuilt dependency gets
 /// a new folder, and compiled programs keyed by it are not mixed up).
-fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
+fn publish_deps(cache: &Path, private_deps: &Path) -> anyhow::Result<PathBuf> {
     let mut rlibs: Vec<(String, u64, i64, i64)> = fs::read_dir(private_deps)
-        .map_err(|e| err(&format!("cannot read {}", private_deps.display()), e))?
+        .with_context(|| format!("cannot read {}", private_deps.display()))?
         .filter_map(Result::ok)
         .filter_map(|d| {
             let name = d.file_name().to_string_lossy().into_owned();
@@ -1068,11 +1062,11 @@ fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
     })();
     let _ = fs::remove_dir_all(&tmp);
     if !dest.join(".complete").exists() {
-        return Err(format!(
-            "cannot publish the dependencies in {}: {}",
-            dest.display(),
-            copied.err().map_or_else(String::new, |e| e.to_string())
-        ));
+        let why = format!("cannot publish the dependencies in {}", dest.display());
+        return Err(match copied {
+            Err(e) => anyhow::Error::new(e).context(why),
+            Ok(()) => anyhow::anyhow!(why),
+        });
     }
     Ok(dest)
 }

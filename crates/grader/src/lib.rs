@@ -3,9 +3,9 @@
 //! the student release ships none of it.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), String> {
+//! # fn main() -> anyhow::Result<()> {
 //! let root = std::path::Path::new("/path/to/the/reference");
-//! let subs = vec![grader::Submission::from_path(std::path::Path::new("alice.zip"))?];
+//! let subs = vec![grader::Submission::from_path(std::path::Path::new("alice.zip")).map_err(anyhow::Error::msg)?];
 //! let options = grader::Options::new("grades".into());
 //! let summary = grader::grade(root, &subs, &options, &grader::Quiet)?;
 //! println!("{} graded", summary.graded.len());
@@ -50,6 +50,7 @@ pub mod zip_writer;
 
 pub use submission::Submission;
 
+use anyhow::Context;
 use checks::report::{Results, write_atomically};
 use checks::{Check, CheckResult, Exercise, ExerciseResult, Failure};
 pub use compile::cache_dir;
@@ -139,11 +140,11 @@ pub fn grade(
     subs: &[Submission],
     options: &Options,
     observer: &dyn Observer,
-) -> Result<Summary, String> {
+) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let deadline = options.budget.map(|b| start + b.saturating_sub(BUDGET_MARGIN));
     std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+        .with_context(|| format!("cannot create {}", options.out.display()))?;
     remove_stale_temporaries(&options.out);
     let mut summary = Summary::default();
     let todo: Vec<&Submission> = subs
@@ -183,7 +184,7 @@ pub fn grade(
         summary.errors = errors;
     }
     if let Err(e) = write_csv(&options.out, catalogue) {
-        summary.errors.push(e);
+        summary.errors.push(format!("{e:#}"));
     }
     summary.elapsed = start.elapsed();
     Ok(summary)
@@ -806,7 +807,7 @@ impl Grader<'_> {
         };
         match self.toolchain.work_dir(&sub.name) {
             Ok(work) => (sources, Some(work)),
-            Err(why) => (vec![Err(why); self.catalogue.len()], None),
+            Err(why) => (vec![Err(format!("{why:#}")); self.catalogue.len()], None),
         }
     }
 
@@ -896,10 +897,10 @@ fn points(x: f64) -> String {
 
 /// Rewrites `DIR/grades.csv` from every `DIR/*/results.json`: one row per
 /// submission, the points of each exercise, the total and the maximum.
-pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
+pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+        .with_context(|| format!("cannot read {}", out.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("results.json").is_file())
@@ -945,7 +946,7 @@ pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
         csv.push('\n');
     }
     let path = out.join("grades.csv");
-    write_atomically(&path, csv.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomically(&path, csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A CSV field, quoted when it must be (RFC 4180).
