@@ -98,7 +98,7 @@ exec "$@"
 /// `Binary` scores the exercise 0; they differ in what the grader does
 /// next, decided on the variant, never on its text.
 #[derive(Debug, Clone)]
-pub enum Built {
+pub enum Compiled {
     /// The program, in the private cache.
     Binary(PathBuf),
     /// The sources do not compile: the first compiler error, which the same
@@ -145,7 +145,7 @@ pub struct Toolchain {
     invocations: HashMap<&'static str, Invocation>,
     /// Compiles under way or done in this run, so two submissions with the
     /// same sources compile once even at the same moment.
-    inflight: Mutex<HashMap<String, Arc<OnceLock<Built>>>>,
+    inflight: Mutex<HashMap<String, Arc<OnceLock<Compiled>>>>,
 }
 
 /// A folder per submission under `work/`.
@@ -403,9 +403,9 @@ impl Toolchain {
     }
 
     /// Compiles one exercise of a submission (or finds it compiled).
-    pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Built {
+    pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Compiled {
         let Some(inv) = self.invocations.get(e.name) else {
-            return Built::Failed(format!("the grader has no build recipe for {}", e.name));
+            return Compiled::Failed(format!("the grader has no build recipe for {}", e.name));
         };
         let key = self.key(inv, files);
         let name = hash_name(&key);
@@ -454,8 +454,8 @@ impl Toolchain {
         members: &[(&Exercise, &Files)],
         work: &Path,
         timeout: Duration,
-    ) -> Vec<Option<Built>> {
-        let mut results: Vec<Option<Built>> = vec![None; members.len()];
+    ) -> Vec<Option<Compiled>> {
+        let mut results: Vec<Option<Compiled>> = vec![None; members.len()];
         // (member index, module source, per-exercise cache key)
         let mut merging = Vec::new();
         for (i, (e, files)) in members.iter().enumerate() {
@@ -509,8 +509,8 @@ impl Toolchain {
                 self.compile_merged(&members, work, left, &merged, &key)
             });
             let program = match built {
-                Built::Binary(program) => program,
-                Built::MergeFailed(failing) => {
+                Compiled::Binary(program) => program,
+                Compiled::MergeFailed(failing) => {
                     let before = merging.len();
                     merging.retain(|(i, ..)| !failing.iter().any(|dir| dir == members[*i].0.dir));
                     if merging.len() == before {
@@ -518,7 +518,7 @@ impl Toolchain {
                     }
                     continue;
                 }
-                Built::CompileError(_) | Built::Failed(_) => break,
+                Compiled::CompileError(_) | Compiled::Failed(_) => break,
             };
             // Each member gets the program under its own name, inside the
             // merged build's entry. Not as the exercise's own cache entry:
@@ -533,7 +533,7 @@ impl Toolchain {
                     let _ = fs::hard_link(program, &named);
                 }
                 if named.is_file() {
-                    results[*i] = Some(Built::Binary(named));
+                    results[*i] = Some(Compiled::Binary(named));
                 }
                 // Else not kept: it compiles alone.
             }
@@ -553,9 +553,9 @@ impl Toolchain {
         timeout: Duration,
         name: &str,
         key: &[u8],
-    ) -> Built {
+    ) -> Compiled {
         let Some(inv) = members.first().and_then(|(e, _)| self.invocations.get(e.name)) else {
-            return Built::Failed("no members".into());
+            return Compiled::Failed("no members".into());
         };
         let short = &name[..18];
         let root = work.join(format!("{short}.rs"));
@@ -576,7 +576,7 @@ impl Toolchain {
             fs::set_permissions(&root, fs::Permissions::from_mode(0o644))
         })();
         if let Err(why) = laid {
-            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
+            return Compiled::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join("program");
         let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
@@ -592,7 +592,7 @@ impl Toolchain {
             Ok(Status::Exited(0)) if is_program => self.store(
                 name,
                 key,
-                &Built::Binary(produced.clone()),
+                &Compiled::Binary(produced.clone()),
                 Some(&produced),
                 "program",
             ),
@@ -606,9 +606,9 @@ impl Toolchain {
                     .into_iter()
                     .map(|i| dirs[i].to_string())
                     .collect();
-                self.store(name, key, &Built::MergeFailed(failing), None, "")
+                self.store(name, key, &Compiled::MergeFailed(failing), None, "")
             }
-            _ => Built::Failed("the merged build stopped".into()),
+            _ => Compiled::Failed("the merged build stopped".into()),
         };
         let _ = fs::remove_dir_all(&out);
         built
@@ -641,24 +641,24 @@ impl Toolchain {
         key
     }
 
-    fn cached(&self, name: &str, key: &[u8], bin: &str) -> Option<Built> {
+    fn cached(&self, name: &str, key: &[u8], bin: &str) -> Option<Compiled> {
         let dir = self.bins.join(name);
         if fs::read(dir.join("key")).ok()? != key {
             return None;
         }
         let binary = dir.join(bin);
         if binary.is_file() {
-            return Some(Built::Binary(binary));
+            return Some(Compiled::Binary(binary));
         }
         if let Ok(text) = fs::read_to_string(dir.join("error")) {
-            return Some(Built::CompileError(text));
+            return Some(Compiled::CompileError(text));
         }
         let failing = fs::read_to_string(dir.join("merge-failed")).ok()?;
-        Some(Built::MergeFailed(failing.lines().map(str::to_string).collect()))
+        Some(Compiled::MergeFailed(failing.lines().map(str::to_string).collect()))
     }
 
     /// Keeps a result in the cache: written aside, then renamed into place.
-    fn store(&self, name: &str, key: &[u8], built: &Built, produced: Option<&Path>, bin: &str) -> Built {
+    fn store(&self, name: &str, key: &[u8], built: &Compiled, produced: Option<&Path>, bin: &str) -> Compiled {
         let tmp = self.bins.join(format!(".{name}.{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let stored = (|| -> io::Result<()> {
@@ -666,16 +666,16 @@ impl Toolchain {
             match (built, produced) {
                 // A program already in the cache (a merged build's) is
                 // linked, not copied: it is ours and never changes.
-                (Built::Binary(_), Some(p))
+                (Compiled::Binary(_), Some(p))
                     if p.starts_with(&self.bins) && fs::hard_link(p, tmp.join(bin)).is_ok() => {}
-                (Built::Binary(_), Some(p)) => {
+                (Compiled::Binary(_), Some(p)) => {
                     fs::copy(p, tmp.join(bin))?;
                     // Read-only: it never changes, and the sandbox links a
                     // program like that into each run instead of copying it.
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o555))?;
                 }
-                (Built::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
-                (Built::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
+                (Compiled::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
+                (Compiled::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
                 _ => return Err(io::Error::other("nothing to store")),
             }
             fs::write(tmp.join("key"), key)?;
@@ -685,9 +685,9 @@ impl Toolchain {
         })();
         let _ = fs::remove_dir_all(&tmp);
         match (stored, built) {
-            (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
-            (Err(e), Built::Binary(_)) => {
-                Built::Failed(format!("the grader could not keep the compiled program: {e}"))
+            (Ok(()), Compiled::Binary(_)) => Compiled::Binary(self.bins.join(name).join(bin)),
+            (Err(e), Compiled::Binary(_)) => {
+                Compiled::Failed(format!("the grader could not keep the compiled program: {e}"))
             }
             (_, other) => other.clone(),
         }
@@ -703,11 +703,11 @@ impl Toolchain {
         timeout: Duration,
         name: &str,
         key: &[u8],
-    ) -> Built {
+    ) -> Compiled {
         let crate_dir = work.join("crates").join(e.dir);
         let out = work.join(format!("out-{}", e.dir));
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
-            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
+            return Compiled::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join(&inv.bin);
         let source = crate_dir.join("src").join("main.rs");
@@ -716,7 +716,7 @@ impl Toolchain {
         let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
-            Err(e) => return Built::Failed(format!("the grader could not run the compiler: {e}")),
+            Err(e) => return Compiled::Failed(format!("the grader could not run the compiler: {e}")),
         };
         // The output folder was the compile run's: take only a
         // regular file from it, never what a link there points to.
@@ -725,7 +725,7 @@ impl Toolchain {
             Status::Exited(0) if is_program => self.store(
                 name,
                 key,
-                &Built::Binary(produced.clone()),
+                &Compiled::Binary(produced.clone()),
                 Some(&produced),
                 &inv.bin,
             ),
@@ -734,15 +734,15 @@ impl Toolchain {
                 Some(d) if d.primary_files().next().is_some() => self.store(
                     name,
                     key,
-                    &Built::CompileError(d.text().to_string()),
+                    &Compiled::CompileError(d.text().to_string()),
                     None,
                     &inv.bin,
                 ),
                 // An error that points at no source (a linker's, which may
                 // be the machine's, out of processes or memory for a
                 // moment): not kept, so it is tried again.
-                Some(d) => Built::Failed(d.text().to_string()),
-                None => Built::Failed(format!(
+                Some(d) => Compiled::Failed(d.text().to_string()),
+                None => Compiled::Failed(format!(
                     "the compiler failed:\n{}",
                     tail(&String::from_utf8_lossy(&outcome.stderr), 20)
                 )),
@@ -755,7 +755,7 @@ impl Toolchain {
                 } else if !err.trim().is_empty() {
                     text.push_str(&format!("\n{}", tail(&err, 12)));
                 }
-                Built::Failed(text)
+                Compiled::Failed(text)
             }
         };
         let _ = fs::remove_dir_all(&out);

@@ -54,7 +54,7 @@ use anyhow::Context;
 use checks::report::{Results, write_atomically};
 use checks::{Check, CheckResult, Exercise, ExerciseResult, Failure};
 pub use compile::cache_dir;
-use compile::{Built, Toolchain, WorkDir};
+use compile::{Compiled, Toolchain, WorkDir};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
@@ -734,14 +734,14 @@ impl Grader<'_> {
     }
 
     /// A compile's result: the program, or why the exercise scores 0.
-    fn judge_build(&self, built: Built) -> Result<PathBuf, Unbuilt> {
+    fn judge_build(&self, built: Compiled) -> Result<PathBuf, Unbuilt> {
         match built {
-            Built::Binary(p) => Ok(p),
+            Compiled::Binary(p) => Ok(p),
             // Stopped by the budget, not by the student's code.
             _ if self.out_of_time(Duration::ZERO) => Err(Unbuilt::OutOfTime),
-            Built::CompileError(text) | Built::Failed(text) => Err(Unbuilt::DidNotCompile(text)),
+            Compiled::CompileError(text) | Compiled::Failed(text) => Err(Unbuilt::DidNotCompile(text)),
             // Settled before it gets here: its members compile alone.
-            Built::MergeFailed(_) => Err(Unbuilt::DidNotCompile("the merged build failed".into())),
+            Compiled::MergeFailed(_) => Err(Unbuilt::DidNotCompile("the merged build failed".into())),
         }
     }
 
