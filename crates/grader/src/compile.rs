@@ -654,11 +654,20 @@ impl Toolchain {
             return Some(Compiled::CompileError(text));
         }
         let failing = fs::read_to_string(dir.join("merge-failed")).ok()?;
-        Some(Compiled::MergeFailed(failing.lines().map(str::to_string).collect()))
+        Some(Compiled::MergeFailed(
+            failing.lines().map(str::to_string).collect(),
+        ))
     }
 
     /// Keeps a result in the cache: written aside, then renamed into place.
-    fn store(&self, name: &str, key: &[u8], built: &Compiled, produced: Option<&Path>, bin: &str) -> Compiled {
+    fn store(
+        &self,
+        name: &str,
+        key: &[u8],
+        built: &Compiled,
+        produced: Option<&Path>,
+        bin: &str,
+    ) -> Compiled {
         let tmp = self.bins.join(format!(".{name}.{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let stored = (|| -> io::Result<()> {
@@ -675,7 +684,9 @@ impl Toolchain {
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o555))?;
                 }
                 (Compiled::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
-                (Compiled::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
+                (Compiled::MergeFailed(failing), _) => {
+                    fs::write(tmp.join("merge-failed"), failing.join("\n"))?
+                }
                 _ => return Err(io::Error::other("nothing to store")),
             }
             fs::write(tmp.join("key"), key)?;

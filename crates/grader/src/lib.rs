@@ -254,28 +254,19 @@ pub fn released_stub(root: &Path, e: &Exercise) -> Option<Files> {
 /// One exercise's reference sources: paths below its `src/`, sorted, with
 /// their text.
 pub fn reference_sources(root: &Path, e: &Exercise) -> std::io::Result<Vec<(String, String)>> {
+    let src = root.join("crates").join(e.dir).join("src");
     let mut files = Vec::new();
-    collect_rs(&root.join("crates").join(e.dir).join("src"), "", &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
+    for entry in walkdir::WalkDir::new(&src).sort_by_file_name() {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.file_type()?.is_dir() {
-            collect_rs(&entry.path(), &rel, out)?;
-        } else if name.ends_with(".rs") {
-            out.push((rel, std::fs::read_to_string(entry.path())?));
+        let is_rs = entry.path().extension().is_some_and(|x| x == "rs");
+        if entry.file_type().is_file() && is_rs {
+            let rel = entry.path().strip_prefix(&src).unwrap_or(entry.path());
+            let rel = rel.to_string_lossy().into_owned();
+            files.push((rel, std::fs::read_to_string(entry.path())?));
         }
     }
-    Ok(())
+    files.sort();
+    Ok(files)
 }
 
 /// One task of the queue.
