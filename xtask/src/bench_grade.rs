@@ -169,15 +169,15 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     };
     let shown = crate::grade::Terminal::new();
     outln!("\n== ours: cargo xtask grade, cold (nothing cached)");
-    let cold = grader::grade(root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
+    let cold = grader::grade(root, &subs, &options, &shown)?;
     if !cold.errors.is_empty() {
         bail!(cold.errors.join("; "));
     }
     outln!("\n== ours again: dependencies built, every program compiled anew");
     let _ = std::fs::remove_dir_all(cache.join("private").join("bins"));
-    let steady = grader::grade(root, &subs, &options, &shown).map_err(anyhow::Error::msg)?;
+    let steady = grader::grade(root, &subs, &options, &shown)?;
     outln!("\n== ours again: everything cached (regrading)");
-    let warm = grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+    let warm = grader::grade(root, &subs, &options, &grader::Quiet)?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
 
     // The plain way, on a few.

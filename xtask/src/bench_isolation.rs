@@ -21,7 +21,7 @@
 
 use crate::bench_grade::{Kind, Scratch, write_sources};
 use crate::term::{out, outln};
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use checks::report::Results;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -141,7 +141,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     let mut connections = 0;
     for round in 1..=ROUNDS {
         outln!("== round {round}: grading the class");
-        let summary = grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+        let summary = grader::grade(root, &subs, &options, &grader::Quiet)?;
         if !summary.errors.is_empty() {
             bail!(summary.errors.join("; "));
         }
@@ -150,7 +150,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
             let text =
                 std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let results: Results =
-                serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+                Results::from_json(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let cell = match hostile {
                 None => format!("{}/{total}", results.score),
                 Some(h) => {
@@ -195,7 +195,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     // One full submission and one fork bomb, alone, compiled already.
     let alone = |i: usize| -> Result<f64> {
         let started = Instant::now();
-        grader::grade(root, &subs[i..=i], &options, &grader::Quiet).map_err(anyhow::Error::msg)?;
+        grader::grade(root, &subs[i..=i], &options, &grader::Quiet)?;
         Ok(started.elapsed().as_secs_f64())
     };
     // Alternately, three times each: the median of each.

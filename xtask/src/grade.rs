@@ -45,9 +45,9 @@ pub fn run(root: &Path, flags: &GradeFlags) -> Result<ExitCode> {
     };
     let report = verbosity() != Verbosity::Quiet;
     let summary = if report {
-        grader::grade(root, &subs, &options, &Terminal::new()).map_err(anyhow::Error::msg)?
+        grader::grade(root, &subs, &options, &Terminal::new())?
     } else {
-        grader::grade(root, &subs, &options, &grader::Quiet).map_err(anyhow::Error::msg)?
+        grader::grade(root, &subs, &options, &grader::Quiet)?
     };
     if report {
         print_summary(&summary, &options.out);

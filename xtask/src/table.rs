@@ -10,7 +10,7 @@
 //! them there. Once checked, a row shows the score and maximum of that
 //! check as `progress` kept them (`watch` runs only the public checks).
 
-use crate::progress::Progress;
+use crate::progress::LastChecks;
 use checks::Exercise;
 
 /// Where an exercise stood at its last check.
@@ -51,7 +51,7 @@ pub fn max_points(e: &Exercise) -> u32 {
 }
 
 /// Every exercise of the catalogue, in order, as `progress` last saw it.
-pub fn rows(progress: &Progress) -> Vec<Row> {
+pub fn rows(progress: &LastChecks) -> Vec<Row> {
     checks::catalogue()
         .iter()
         .map(|e| {
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn rows_follow_the_catalogue_and_the_progress_kept() {
         let first = &checks::catalogue()[0];
-        let mut progress = Progress::new();
+        let mut progress = LastChecks::new();
         let entry = Entry {
             passed: false,
             score: 1,

@@ -89,8 +89,7 @@ fn zip_folder(dir: &Path, top: &str, to: &Path) {
 fn results(out: &Path, name: &str) -> Results {
     let path = out.join(name).join("results.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let r: Results =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
+    let r = Results::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
     // Gradescope's schema, consistent with itself.
     let sum: f64 = r.tests.iter().map(|t| t.score).sum();
     let max: f64 = r.tests.iter().map(|t| t.max_score).sum();
@@ -589,7 +588,7 @@ fn autograder_bundle_grades_a_fake_root() {
         );
         let path = fake.join("results/results.json");
         let text = std::fs::read_to_string(&path).unwrap();
-        let r: Results = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        let r = Results::from_json(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
         std::fs::remove_file(&path).unwrap();
         r
     };

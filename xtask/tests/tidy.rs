@@ -271,7 +271,7 @@ fn exercises_depend_on_libc_and_syscalls_only() {
 fn no_grade_is_decided_by_message_text() {
     // Where grades and verdicts are decided, nothing may branch on the words
     // of a message: rewording one would change a grade. Decide on the types
-    // instead (CheckResult::failure, grader::compile::Built, the facts on
+    // instead (CheckResult::failure, grader::compile::Compiled, the facts on
     // sandbox::Outcome such as not_waited and left_running).
     let root = root();
     let mut files = Vec::new();
@@ -313,7 +313,7 @@ fn no_grade_is_decided_by_message_text() {
     }
     assert!(
         found.is_empty(),
-        "decisions read message text; decide on a type instead (CheckResult::failure, Built, Outcome's facts):\n{}",
+        "decisions read message text; decide on a type instead (CheckResult::failure, Compiled, Outcome's facts):\n{}",
         found.join("\n")
     );
 }
