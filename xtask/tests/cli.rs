@@ -161,6 +161,36 @@ fn a_closed_stdout_is_a_quiet_exit_with_the_commands_own_status() {
 }
 
 #[test]
+fn watch_with_a_closed_stdout_stops_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("watch")
+        .env("IPC_LAB_ROOT", root())
+        .env("NO_COLOR", "1")
+        // A pipe held open: end of input alone would not stop a watch.
+        .stdin(std::process::Stdio::piped())
+        .stdout(closed_pipe())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watch went on with nobody reading its stdout");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
 fn a_stdout_that_fails_otherwise_is_one_error_line_and_status_2() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))

@@ -102,6 +102,10 @@ pub fn run(root: &Path, flags: &WatchFlags) -> Result<ExitCode> {
             draw::how(&w.state.how)
         );
     }
+    // Nobody is reading (`watch | head -1` after its line): nothing to do.
+    if crate::term::stdout_gone() {
+        return Ok(ExitCode::SUCCESS);
+    }
     let start = w.state.first_not_passing();
     w.settle_from(start);
     w.event_loop(&rx);
