@@ -88,25 +88,33 @@ fn busy(b: Busy) -> String {
     }
 }
 
-/// The verdict on the current exercise, as lines; every failure in full
-/// with `all_in_full`, else the first in full and the others by name.
+/// The verdict on the current exercise, as lines (none while it is first
+/// being built); every failure in full with `all_in_full`, else the first
+/// in full and the others by name.
 fn verdict_lines(state: &State, all_in_full: bool) -> Vec<Line> {
-    let Some(i) = state.current else {
+    let Some(current) = state.current else {
         return all_done_lines(state);
     };
     match &state.last {
-        None => Vec::new(),
-        Some(LastCheck::CargoFailed(err)) => {
+        Some((i, last)) if *i == current => last_check_lines(*i, last, all_in_full),
+        _ => Vec::new(),
+    }
+}
+
+/// What the last check of exercise `i` said.
+fn last_check_lines(i: usize, last: &LastCheck, all_in_full: bool) -> Vec<Line> {
+    match last {
+        LastCheck::CargoFailed(err) => {
             vec![vec![span(
                 Style::Red,
                 format!("✗ {}: could not build: {err}", label(i)),
             )]]
         }
-        Some(LastCheck::Ran {
+        LastCheck::Ran {
             result,
             build,
             checks,
-        }) => {
+        } => {
             let mut lines = vec![headline(i, result, *build, *checks)];
             lines.extend(failure_lines(result, all_in_full));
             lines
@@ -189,7 +197,10 @@ fn all_done_lines(state: &State) -> Vec<Line> {
 }
 
 fn hint_lines(state: &State) -> Vec<Line> {
-    let Some(i) = state.current else { return Vec::new() };
+    state.current.map(exercise_hint).unwrap_or_default()
+}
+
+fn exercise_hint(i: usize) -> Vec<Line> {
     let e = &checks::catalogue()[i];
     vec![vec![span(Style::Yellow, "hint: "), span(Style::Plain, e.hint)]]
 }
@@ -289,13 +300,14 @@ impl Screen {
         out!("{text}");
     }
 
-    /// The verdict, the hint when it failed, and the progress bar.
+    /// The last check, the hint when it failed, and the progress bar.
     pub fn print_verdict(&self, state: &State) {
+        let Some((i, last)) = &state.last else { return };
         let mut lines = vec![vec![]];
-        lines.extend(verdict_lines(state, true));
+        lines.extend(last_check_lines(*i, last, true));
         if state.last_failed() {
             lines.push(vec![]);
-            lines.extend(hint_lines(state));
+            lines.extend(exercise_hint(*i));
         }
         self.print_lines(&lines);
         self.print_progress(state);
@@ -534,6 +546,20 @@ mod tests {
             text(&wrap_all(&words, 12)),
             ["the write", "  end is", "  still open"]
         );
+    }
+
+    #[test]
+    fn a_verdict_shows_under_the_exercise_it_is_about_only() {
+        let n = checks::catalogue().len();
+        let mut state = State::new(vec![false; n], vec![0; n], How::Events);
+        state.current = Some(1);
+        // Exercise 0's check, while 1 is being built: nothing of 0 under 1.
+        state.last = Some((0, LastCheck::CargoFailed("no cargo".into())));
+        assert!(verdict_lines(&state, true).is_empty());
+        state.last = Some((1, LastCheck::CargoFailed("no cargo".into())));
+        let lines = verdict_lines(&state, true);
+        let text: String = lines[0].iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(text, format!("✗ {}: could not build: no cargo", label(1)));
     }
 
     #[test]

@@ -226,7 +226,7 @@ impl Watch {
     fn record(&mut self, i: usize, passed: bool, last: LastCheck) {
         self.state.busy = None;
         self.state.passed[i] = passed;
-        self.state.last = Some(last);
+        self.state.last = Some((i, last));
         if !self.interactive() {
             self.screen.print_verdict(&self.state);
         }

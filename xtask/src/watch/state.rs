@@ -63,7 +63,10 @@ pub enum How {
 pub struct State {
     /// The exercise being worked on; `None` once everything passes.
     pub current: Option<usize>,
-    pub last: Option<LastCheck>,
+    /// The last check, and the exercise (catalogue index) it was of: not
+    /// always the current one (another exercise saved at the same time, or
+    /// the current one still building).
+    pub last: Option<(usize, LastCheck)>,
     pub note: Option<Note>,
     pub warning: Option<Warning>,
     pub show_hint: bool,
@@ -127,7 +130,7 @@ impl State {
 
     /// Whether the last check ran and failed.
     pub fn last_failed(&self) -> bool {
-        matches!(&self.last, Some(LastCheck::Ran { result, .. }) if !result.passed())
+        matches!(&self.last, Some((_, LastCheck::Ran { result, .. })) if !result.passed())
     }
 }
 
