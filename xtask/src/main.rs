@@ -1,8 +1,10 @@
 //! `cargo xtask`: the one command line of ipc-lab.
 //!
-//! This file only parses flags and dispatches; each subcommand lives in its
-//! own module. Exit codes everywhere: 0 success, 1 checks failed, 2 usage or
-//! environment error (with a one-line reason).
+//! This file only parses flags, finds the workspace root (once: each
+//! command is handed it) and dispatches; each subcommand lives in its own
+//! module and returns `anyhow::Result<ExitCode>`. Exit codes everywhere: 0
+//! success, 1 checks failed, 2 usage or environment error (with a one-line
+//! reason and its causes).
 //!
 //! Course staff's commands (release, verify, grade, autograder, bench) sit
 //! between `BEGIN STAFF` and `END STAFF` markers, here, in `flags.rs` and
