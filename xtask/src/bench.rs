@@ -28,6 +28,7 @@
 use crate::flags::BenchFlags;
 use crate::term::{StatusLine, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
+use checks::build::CargoMessage;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -418,16 +419,8 @@ fn build_release(root: &Path, packages: &[&str]) -> Result<BTreeMap<String, Path
     let mut binaries = BTreeMap::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo's output")?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let is_bin = msg["target"]["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
-        if msg["reason"] == "compiler-artifact" && is_bin {
-            if let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str()) {
-                binaries.insert(name.to_string(), PathBuf::from(exe));
-            }
+        if let Some(CargoMessage::Binary { target, executable }) = CargoMessage::parse(&line) {
+            binaries.insert(target, executable);
         }
     }
     let status = child.wait().context("waiting for cargo")?;

@@ -24,7 +24,7 @@ use crate::flags::VerifyFlags;
 use crate::release::Release;
 use crate::term::{Paint, StatusLine, outln};
 use anyhow::{Context as _, Result, bail};
-use checks::build::{BuildOptions, build, cargo};
+use checks::build::{BuildOptions, CargoMessage, build, cargo};
 use checks::{Exercise, ExerciseResult};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal};
@@ -137,30 +137,18 @@ fn build_release(release: &Path, target_dir: &Path, show_progress: bool) -> Resu
     let mut built = ReleaseBuild::default();
     for line in BufReader::new(stdout).lines() {
         let line = line.context("cannot read cargo's output")?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let target = msg["target"]["name"].as_str().unwrap_or_default().to_string();
-        match msg["reason"].as_str() {
-            Some("compiler-artifact") => {
-                let is_bin = msg["target"]["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"));
-                if let (true, Some(exe)) = (is_bin, msg["executable"].as_str()) {
-                    built.binaries.insert(target, PathBuf::from(exe));
-                }
+        match CargoMessage::parse(&line) {
+            Some(CargoMessage::Binary { target, executable }) => {
+                built.binaries.insert(target, executable);
             }
-            Some("compiler-message") => {
-                let m = &msg["message"];
-                let rendered = m["rendered"].as_str().unwrap_or_default().trim_end().to_string();
-                // "warning: 3 warnings emitted" sums up the others.
-                let summary = m["spans"].as_array().is_none_or(Vec::is_empty)
-                    && m["message"].as_str().is_some_and(|s| s.ends_with("emitted"));
-                match m["level"].as_str() {
-                    Some("error") if !summary => {
+            // "warning: 3 warnings emitted" sums up the others.
+            Some(CargoMessage::Compiler { target, diagnostic }) if !diagnostic.is_summary() => {
+                let rendered = diagnostic.text().to_string();
+                match diagnostic.level.as_str() {
+                    "error" => {
                         built.errors.entry(target).or_insert(rendered);
                     }
-                    Some("warning") if !summary => built.warnings.push((target, rendered)),
+                    "warning" => built.warnings.push((target, rendered)),
                     _ => {}
                 }
             }
