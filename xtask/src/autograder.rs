@@ -21,6 +21,8 @@
 //! The zip is written here (stored, no compression): no `zip` program needed.
 
 use crate::flags::AutograderFlags;
+use crate::term::outln;
+use anyhow::{Context as _, Result, anyhow, bail};
 use grader::zip_writer::ZipWriter;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,20 +31,16 @@ use std::process::{Command, ExitCode};
 const SETUP: &str = include_str!("../autograder/setup.sh");
 const RUN: &str = include_str!("../autograder/run_autograder");
 
-pub fn run(flags: &AutograderFlags) -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &AutograderFlags) -> Result<ExitCode> {
     let bundle = flags.out.join("autograder.zip");
     if bundle.exists() && !flags.force {
-        return Err(format!(
-            "{} exists; pass --force to write it again",
-            bundle.display()
-        ));
+        bail!("{} exists; pass --force to write it again", bundle.display());
     }
-    let version = rust_version(&root)?;
+    let version = rust_version(root)?;
     let mut zip = ZipWriter::new();
     let add = |zip: &mut ZipWriter, name: &str, data: &[u8], mode: u32| {
         zip.add(name, data, mode)
-            .map_err(|e| format!("cannot add {name} to the bundle: {e}"))
+            .with_context(|| format!("cannot add {name} to the bundle"))
     };
     add(
         &mut zip,
@@ -51,27 +49,24 @@ pub fn run(flags: &AutograderFlags) -> crate::Result {
         0o755,
     )?;
     add(&mut zip, "run_autograder", RUN.as_bytes(), 0o755)?;
-    let mut files = Vec::new();
-    workspace_files(&root, Path::new(""), &mut files)?;
+    let files = workspace_files(root)?;
     for rel in &files {
         let path = root.join(rel);
-        let data = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let data = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mode = std::fs::metadata(&path).map_or(0o644, |m| m.permissions().mode() & 0o777);
         add(&mut zip, &format!("ipc-lab/{}", rel.display()), &data, mode)?;
     }
-    let bytes = zip
-        .finish()
-        .map_err(|e| format!("cannot finish the bundle: {e}"))?;
-    std::fs::create_dir_all(&flags.out).map_err(|e| format!("cannot create {}: {e}", flags.out.display()))?;
+    let bytes = zip.finish().context("cannot finish the bundle")?;
+    std::fs::create_dir_all(&flags.out).with_context(|| format!("cannot create {}", flags.out.display()))?;
     checks::report::write_atomically(&bundle, &bytes)
-        .map_err(|e| format!("cannot write {}: {e}", bundle.display()))?;
-    println!(
+        .with_context(|| format!("cannot write {}", bundle.display()))?;
+    outln!(
         "wrote {} ({} files of the reference workspace, {} KiB, Rust {version})",
         bundle.display(),
         files.len(),
         bytes.len() / 1024
     );
-    println!(
+    outln!(
         "upload it as the assignment's autograder (Gradescope: Configure Autograder → Zip file \
          upload); run_autograder grades within AUTOGRADER_BUDGET seconds (480 by default), \
          below Gradescope's 10-minute default timeout"
@@ -80,44 +75,28 @@ pub fn run(flags: &AutograderFlags) -> crate::Result {
 }
 
 /// The Rust release in use here (`1.95.0`), which the bundle installs.
-fn rust_version(root: &Path) -> crate::Result<String> {
+fn rust_version(root: &Path) -> Result<String> {
     let out = Command::new("rustc")
         .arg("-V")
         .current_dir(root)
         .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
+        .context("cannot run rustc")?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.split_whitespace()
         .nth(1)
         .map(str::to_string)
-        .ok_or_else(|| format!("cannot read rustc's version from {text:?}"))
+        .ok_or_else(|| anyhow!("cannot read rustc's version from {text:?}"))
 }
 
 /// The workspace's files, relative to `root`, sorted: everything but build
 /// output, version control, local state and editor dotfiles (`.cargo/`,
-/// which holds the `xtask` alias, is kept).
-fn workspace_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> crate::Result<()> {
-    let dir = root.join(rel);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let child = rel.join(&name);
-        let skip = (name.starts_with('.') && name != ".cargo")
+/// which holds the `xtask` alias, is kept), and symlinks.
+fn workspace_files(root: &Path) -> Result<Vec<PathBuf>> {
+    crate::walk::files(root, |rel| {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        (name.starts_with('.') && name != ".cargo")
             || name == "target"
-            || child == Path::new("docs/book");
-        if skip {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_dir() {
-            workspace_files(root, &child, out)?;
-        } else if kind.is_file() {
-            out.push(child);
-        }
-    }
-    Ok(())
+            || rel == Path::new("docs/book")
+            || root.join(rel).is_symlink()
+    })
 }

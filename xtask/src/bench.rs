@@ -26,20 +26,22 @@
 //! trace` (what tracing costs) in `bench_trace.rs`.
 
 use crate::flags::BenchFlags;
-use crate::term::Progress;
+use crate::term::{StatusLine, outln};
+use anyhow::{Context as _, Result, anyhow, bail};
+use checks::build::CargoMessage;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub fn run(flags: &BenchFlags) -> crate::Result {
+pub fn run(root: &Path, flags: &BenchFlags) -> Result<ExitCode> {
     match flags.what.as_str() {
-        "grade" => crate::bench_grade::run(),
-        "isolation" => crate::bench_isolation::run(),
-        "trace" => crate::bench_trace::run(),
-        "pipes" => pipes(),
-        other => Err(format!(
+        "grade" => crate::bench_grade::run(root),
+        "isolation" => crate::bench_isolation::run(root),
+        "trace" => crate::bench_trace::run(root),
+        "pipes" => pipes(root),
+        other => Err(anyhow!(
             "no benchmark '{other}': use `pipes` (the default), `grade`, `isolation` or `trace`"
         )),
     }
@@ -54,16 +56,15 @@ const REPEAT: u32 = 3;
 /// The packages measured, in the order they run.
 const PACKAGES: [&str; 3] = ["pipe-throughput", "spawn-cost", "parallelism"];
 
-fn pipes() -> crate::Result {
-    let root = crate::root();
-    let progress = Progress::new();
+fn pipes(root: &Path) -> Result<ExitCode> {
+    let progress = StatusLine::new();
     progress.update("building exercises 14-16 in release mode…");
-    let binaries = build_release(&root, &PACKAGES)?;
-    let binary = |name: &str| -> crate::Result<&Path> {
+    let binaries = build_release(root, &PACKAGES)?;
+    let binary = |name: &str| -> Result<&Path> {
         binaries
             .get(name)
             .map(PathBuf::as_path)
-            .ok_or_else(|| format!("cargo built no binary for {name}"))
+            .ok_or_else(|| anyhow!("cargo built no binary for {name}"))
     };
     let load_before = load_average();
     let started = Instant::now();
@@ -90,22 +91,22 @@ fn pipes() -> crate::Result {
     progress.finish();
 
     let rows = table(&throughput, dd, &spawn, &parallel)?;
-    println!("`cargo xtask bench`, {}", machine());
-    println!(
+    outln!("`cargo xtask bench`, {}", machine());
+    outln!(
         "{} s in all; load average {} before, {} after\n",
         started.elapsed().as_secs(),
         load_before,
         load_average()
     );
-    println!(
+    outln!(
         "The dd pipeline is `dd if=/dev/zero bs=64k count={} status=none | dd of=/dev/null bs=64k`, \
          best of {REPEAT}, at the rate the reading dd reports.\n",
         (BYTES_MIB << 20) / (64 << 10)
     );
-    println!("| measure | A | B | A / B |");
-    println!("| --- | ---: | ---: | ---: |");
+    outln!("| measure | A | B | A / B |");
+    outln!("| --- | ---: | ---: | ---: |");
     for row in rows {
-        println!("| {} | {} | {} | {} |", row.what, row.a, row.b, row.ratio);
+        outln!("| {} | {} | {} | {} |", row.what, row.a, row.b, row.ratio);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -130,7 +131,7 @@ impl Row {
 }
 
 /// The rows, from the programs' `--tsv` lines and the dd baseline.
-fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> crate::Result<Vec<Row>> {
+fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> Result<Vec<Row>> {
     let gbs = |rate: f64| format!("{:.2} GB/s", rate / 1e9);
     let us = |ns: f64| format!("{:.0} µs", ns / 1e3);
 
@@ -145,13 +146,13 @@ fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> crate::Resul
                 number(f, 4)?,
             ))
         })
-        .collect::<crate::Result<_>>()?;
-    let fastest = |mode: &str| -> crate::Result<(u64, f64)> {
+        .collect::<Result<_>>()?;
+    let fastest = |mode: &str| -> Result<(u64, f64)> {
         runs.iter()
             .filter(|(m, _, _)| m == mode)
             .map(|&(_, chunk, rate)| (chunk, rate))
             .max_by(|a, b| a.1.total_cmp(&b.1))
-            .ok_or_else(|| format!("pipe-throughput reported no run of {mode}"))
+            .ok_or_else(|| anyhow!("pipe-throughput reported no run of {mode}"))
     };
     let best_pipe = throughput.first("best-pipe")?;
     let (best_mode, best_chunk, best_rate) = (
@@ -173,20 +174,20 @@ fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> crate::Resul
     };
 
     // spawn-cost: cost WHAT RUNS MEDIAN P90 and memory MIB WHAT RUNS MEDIAN P90.
-    let cost = |what: &str| -> crate::Result<f64> {
+    let cost = |what: &str| -> Result<f64> {
         let line = spawn
             .lines("cost")
             .into_iter()
             .find(|f| f.first().is_some_and(|w| w == what))
-            .ok_or_else(|| format!("spawn-cost reported no cost of {what}"))?;
+            .ok_or_else(|| anyhow!("spawn-cost reported no cost of {what}"))?;
         number(&line, 2)
     };
-    let memory = |mib: u64, what: &str| -> crate::Result<f64> {
+    let memory = |mib: u64, what: &str| -> Result<f64> {
         let line = spawn
             .lines("memory")
             .into_iter()
             .find(|f| f.len() > 2 && f[0] == mib.to_string() && f[1] == what)
-            .ok_or_else(|| format!("spawn-cost reported no {what} with {mib} MiB touched"))?;
+            .ok_or_else(|| anyhow!("spawn-cost reported no {what} with {mib} MiB touched"))?;
         number(&line, 3)
     };
     let sizes: Vec<u64> = spawn
@@ -200,12 +201,12 @@ fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> crate::Resul
     );
 
     // parallelism: speedup KIND RATIO, cpus N.
-    let speedup = |kind: &str| -> crate::Result<f64> {
+    let speedup = |kind: &str| -> Result<f64> {
         let line = parallel
             .lines("speedup")
             .into_iter()
             .find(|f| f.first().is_some_and(|k| k == kind))
-            .ok_or_else(|| format!("parallelism reported no speed-up for {kind}"))?;
+            .ok_or_else(|| anyhow!("parallelism reported no speed-up for {kind}"))?;
         number(&line, 1)
     };
     let cpus = number(&parallel.first("cpus")?, 0)?;
@@ -330,19 +331,19 @@ fn label(mode: &str) -> &str {
 }
 
 /// The rate of `mode` with `chunk`-byte chunks.
-fn at(runs: &[(String, u64, f64)], mode: &str, chunk: u64) -> crate::Result<f64> {
+fn at(runs: &[(String, u64, f64)], mode: &str, chunk: u64) -> Result<f64> {
     runs.iter()
         .find(|(m, c, _)| m == mode && *c == chunk)
         .map(|r| r.2)
-        .ok_or_else(|| format!("pipe-throughput reported no run of {mode} with {chunk}-byte chunks"))
+        .ok_or_else(|| anyhow!("pipe-throughput reported no run of {mode} with {chunk}-byte chunks"))
 }
 
 /// A number from the fields after a `--tsv` line's key.
-fn number(fields: &[String], i: usize) -> crate::Result<f64> {
+fn number(fields: &[String], i: usize) -> Result<f64> {
     fields
         .get(i)
         .and_then(|v| v.parse::<f64>().ok())
-        .ok_or_else(|| format!("expected a number in field {} of {:?}", i + 2, fields.join("\t")))
+        .ok_or_else(|| anyhow!("expected a number in field {} of {:?}", i + 2, fields.join("\t")))
 }
 
 /// The tab-separated lines a program printed with `--tsv`.
@@ -353,7 +354,7 @@ struct Tsv {
 
 impl Tsv {
     /// Runs `binary` with `args`; it must succeed.
-    fn run(binary: &Path, args: &[&str]) -> crate::Result<Tsv> {
+    fn run(binary: &Path, args: &[&str]) -> Result<Tsv> {
         let program = binary
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -361,15 +362,15 @@ impl Tsv {
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run {program}: {e}"))?;
+            .with_context(|| format!("cannot run {program}"))?;
         if !output.status.success() {
             let err = String::from_utf8_lossy(&output.stderr);
-            return Err(format!(
+            bail!(
                 "{program} {} failed ({}): {}",
                 args.join(" "),
                 output.status,
                 err.trim()
-            ));
+            );
         }
         Ok(Tsv::parse(&program, &String::from_utf8_lossy(&output.stdout)))
     }
@@ -394,16 +395,16 @@ impl Tsv {
     }
 
     /// The fields after the key of the first line that starts with `key`.
-    fn first(&self, key: &str) -> crate::Result<Vec<String>> {
+    fn first(&self, key: &str) -> Result<Vec<String>> {
         self.lines(key)
             .into_iter()
             .next()
-            .ok_or_else(|| format!("{} printed no {key} line", self.program))
+            .ok_or_else(|| anyhow!("{} printed no {key} line", self.program))
     }
 }
 
 /// Builds `packages` with `cargo build --release`; returns each binary.
-fn build_release(root: &Path, packages: &[&str]) -> crate::Result<BTreeMap<String, PathBuf>> {
+fn build_release(root: &Path, packages: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
     let mut cmd = Command::new(checks::build::cargo());
     cmd.current_dir(root)
         .args(["build", "--release", "--quiet", "--message-format=json"])
@@ -413,26 +414,18 @@ fn build_release(root: &Path, packages: &[&str]) -> crate::Result<BTreeMap<Strin
     for p in packages {
         cmd.args(["--package", p]);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut child = cmd.spawn().context("cannot run cargo")?;
     let stdout = child.stdout.take().expect("stdout was piped");
     let mut binaries = BTreeMap::new();
     for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let is_bin = msg["target"]["kind"]
-            .as_array()
-            .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
-        if msg["reason"] == "compiler-artifact" && is_bin {
-            if let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str()) {
-                binaries.insert(name.to_string(), PathBuf::from(exe));
-            }
+        let line = line.context("reading cargo's output")?;
+        if let Some(CargoMessage::Binary { target, executable }) = CargoMessage::parse(&line) {
+            binaries.insert(target, executable);
         }
     }
-    let status = child.wait().map_err(|e| format!("waiting for cargo: {e}"))?;
+    let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        return Err(format!("cargo build --release failed ({status})"));
+        bail!("cargo build --release failed ({status})");
     }
     Ok(binaries)
 }
@@ -441,7 +434,7 @@ fn build_release(root: &Path, packages: &[&str]) -> crate::Result<BTreeMap<Strin
 /// `bytes` bytes `times` times; returns the best rate, in bytes per second,
 /// as the reading dd reports it (or, if its report cannot be read, as timed
 /// from here, start-up included).
-fn dd_pipeline(bytes: u64, times: u32) -> crate::Result<f64> {
+fn dd_pipeline(bytes: u64, times: u32) -> Result<f64> {
     let count = bytes / (64 << 10);
     let script = format!("dd if=/dev/zero bs=64k count={count} status=none | dd of=/dev/null bs=64k");
     let mut best = 0f64;
@@ -452,16 +445,16 @@ fn dd_pipeline(bytes: u64, times: u32) -> crate::Result<f64> {
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run sh: {e}"))?;
+            .context("cannot run sh")?;
         let wall = start.elapsed();
         if !output.status.success() {
-            return Err(format!("`{script}` failed ({})", output.status));
+            bail!("`{script}` failed ({})", output.status);
         }
         let report = String::from_utf8_lossy(&output.stderr);
         let rate = match dd_report(&report) {
             Some((copied, seconds)) if copied == bytes && seconds > 0.0 => copied as f64 / seconds,
             Some((copied, _)) if copied != bytes => {
-                return Err(format!("the dd pipeline copied {copied} bytes, not {bytes}"));
+                bail!("the dd pipeline copied {copied} bytes, not {bytes}");
             }
             _ => bytes as f64 / wall.max(Duration::from_nanos(1)).as_secs_f64(),
         };

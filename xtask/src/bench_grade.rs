@@ -22,6 +22,8 @@
 //! Per-submission seconds of both, then the ratio. The machine is shared
 //! and noisy: only the ratio, measured side by side, means much.
 
+use crate::term::{out, outln};
+use anyhow::{Context as _, Result, anyhow, bail};
 use checks::Exercise;
 use grader::zip_writer::ZipWriter;
 use std::fmt::Write as _;
@@ -100,8 +102,7 @@ enum Form {
     Zip,
 }
 
-pub fn run() -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path) -> Result<ExitCode> {
     let catalogue = checks::catalogue();
     let scratch = Scratch::new()?;
     let subs_dir = scratch.path.join("submissions");
@@ -112,11 +113,11 @@ pub fn run() -> crate::Result {
     for (i, (kind, form)) in CLASS.iter().enumerate() {
         let name = format!("{:02}-{}", i + 1, kind.label());
         let folder = scratch.path.join("sources").join(&name);
-        write_sources(&root, catalogue, i + 1, *kind, &folder)?;
+        write_sources(root, catalogue, i + 1, *kind, &folder)?;
         let path = match form {
             Form::Folder => {
                 let to = subs_dir.join(&name);
-                copy_tree(&folder, &to)?;
+                copy_tree(&folder, &to, |_| false)?;
                 to
             }
             Form::TarGz => {
@@ -128,9 +129,9 @@ pub fn run() -> crate::Result {
                     .arg(folder.parent().unwrap_or(Path::new(".")))
                     .arg(&name)
                     .status()
-                    .map_err(|e| format!("cannot run tar: {e}"))?;
+                    .context("cannot run tar")?;
                 if !status.success() {
-                    return Err(format!("tar failed on {name}"));
+                    bail!("tar failed on {name}");
                 }
                 to
             }
@@ -142,7 +143,7 @@ pub fn run() -> crate::Result {
         };
         paths.push(path);
     }
-    println!(
+    outln!(
         "bench grade: {} submissions in {} (6 solved, 4 bare release, 4 half-done, \
          2 compile errors, 2 fork bombs, 2 hangs)",
         paths.len(),
@@ -155,7 +156,8 @@ pub fn run() -> crate::Result {
     let subs: Vec<grader::Submission> = paths
         .iter()
         .map(|p| grader::Submission::from_path(p))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
     let cache = scratch.path.join("cache");
     let out = scratch.path.join("grades");
     let options = grader::Options {
@@ -166,16 +168,16 @@ pub fn run() -> crate::Result {
         cache: cache.clone(),
     };
     let shown = crate::grade::Terminal::new();
-    println!("\n== ours: cargo xtask grade, cold (nothing cached)");
-    let cold = grader::grade(&root, &subs, &options, &shown)?;
+    outln!("\n== ours: cargo xtask grade, cold (nothing cached)");
+    let cold = grader::grade(root, &subs, &options, &shown)?;
     if !cold.errors.is_empty() {
-        return Err(cold.errors.join("; "));
+        bail!(cold.errors.join("; "));
     }
-    println!("\n== ours again: dependencies built, every program compiled anew");
+    outln!("\n== ours again: dependencies built, every program compiled anew");
     let _ = std::fs::remove_dir_all(cache.join("private").join("bins"));
-    let steady = grader::grade(&root, &subs, &options, &shown)?;
-    println!("\n== ours again: everything cached (regrading)");
-    let warm = grader::grade(&root, &subs, &options, &grader::Quiet)?;
+    let steady = grader::grade(root, &subs, &options, &shown)?;
+    outln!("\n== ours again: everything cached (regrading)");
+    let warm = grader::grade(root, &subs, &options, &grader::Quiet)?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
 
     // The plain way, on a few.
@@ -201,9 +203,9 @@ pub fn run() -> crate::Result {
     let mut plain = Vec::new();
     for &i in &subset {
         let name = format!("{:02}-{}", i + 1, CLASS[i].0.label());
-        println!("\n== the plain way: cargo test in a copy, cold target ({name})");
+        outln!("\n== the plain way: cargo test in a copy, cold target ({name})");
         let copy = scratch.path.join("plain").join(&name);
-        copy_workspace(&root, &copy)?;
+        copy_workspace(root, &copy)?;
         for e in catalogue {
             let src = copy.join("crates").join(e.dir).join("src");
             let _ = std::fs::remove_dir_all(&src);
@@ -216,6 +218,7 @@ pub fn run() -> crate::Result {
                     .join(e.dir)
                     .join("src"),
                 &src,
+                |_| false,
             )?;
         }
         let start = Instant::now();
@@ -226,9 +229,9 @@ pub fn run() -> crate::Result {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+            .context("cannot run cargo")?;
         let seconds = start.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "{name}: {seconds:.1} s ({})",
             if status.success() {
                 "all checks pass"
@@ -305,8 +308,8 @@ pub fn run() -> crate::Result {
             }
         );
     }
-    print!("{table}");
-    println!("\ngrades.csv:\n{grades}");
+    out!("{table}");
+    outln!("\ngrades.csv:\n{grades}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -317,7 +320,7 @@ pub(crate) fn write_sources(
     student: usize,
     kind: Kind,
     folder: &Path,
-) -> crate::Result<()> {
+) -> Result<()> {
     for (i, e) in catalogue.iter().enumerate() {
         let solved = match kind {
             Kind::Bare => false,
@@ -326,12 +329,12 @@ pub(crate) fn write_sources(
         };
         let mut files: Vec<(String, Vec<u8>)> = if solved {
             grader::reference_sources(root, e)
-                .map_err(|err| format!("cannot read the sources of {}: {err}", e.name))?
+                .with_context(|| format!("cannot read the sources of {}", e.name))?
                 .into_iter()
                 .map(|(p, t)| (p, t.into_bytes()))
                 .collect()
         } else {
-            grader::released_stub(root, e).ok_or_else(|| format!("cannot make the stub of {}", e.name))?
+            grader::released_stub(root, e).ok_or_else(|| anyhow!("cannot make the stub of {}", e.name))?
         };
         let mut main = files.iter_mut().find(|(p, _)| p == "main.rs");
         // Students' solutions differ (in their comments at least): each
@@ -352,7 +355,7 @@ pub(crate) fn write_sources(
             if let Some(dir) = to.parent() {
                 mkdir(dir)?;
             }
-            std::fs::write(&to, data).map_err(|err| format!("cannot write {}: {err}", to.display()))?;
+            std::fs::write(&to, data).with_context(|| format!("cannot write {}", to.display()))?;
         }
     }
     Ok(())
@@ -364,7 +367,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    pub(crate) fn new() -> crate::Result<Scratch> {
+    pub(crate) fn new() -> Result<Scratch> {
         let path = std::env::temp_dir().join(format!("ipc-lab-bench-grade-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         mkdir(&path)?;
@@ -378,70 +381,47 @@ impl Drop for Scratch {
     }
 }
 
-fn mkdir(dir: &Path) -> crate::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+fn mkdir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> crate::Result<()> {
+/// Copies the folder `from` to `to`, but what `skip` (given a path
+/// relative to `from`) leaves out.
+fn copy_tree(from: &Path, to: &Path, skip: impl FnMut(&Path) -> bool) -> Result<()> {
     mkdir(to)?;
-    let entries = std::fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let target = to.join(entry.file_name());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .map_err(|e| format!("cannot copy {}: {e}", entry.path().display()))?;
+    for rel in crate::walk::files(from, skip)? {
+        let (source, target) = (from.join(&rel), to.join(&rel));
+        if let Some(dir) = target.parent() {
+            mkdir(dir)?;
         }
+        std::fs::copy(&source, &target).with_context(|| format!("cannot copy {}", source.display()))?;
     }
     Ok(())
 }
 
 /// The reference workspace without build output, version control or local state.
-fn copy_workspace(root: &Path, to: &Path) -> crate::Result<()> {
-    mkdir(to)?;
-    let entries = std::fs::read_dir(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "target" || (name.starts_with('.') && name != ".cargo") {
-            continue;
-        }
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_tree(&entry.path(), &to.join(&name))?;
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).map_err(|e| format!("cannot copy {name}: {e}"))?;
-        }
-    }
-    Ok(())
+fn copy_workspace(root: &Path, to: &Path) -> Result<()> {
+    copy_tree(root, to, |rel| {
+        let name = rel.to_string_lossy();
+        // At the top only, as a TA's `cp` would skip them.
+        rel.components().count() == 1 && (name == "target" || (name.starts_with('.') && name != ".cargo"))
+    })
 }
 
 /// Zips a folder, with the folder's name as the top level.
-fn zip_tree(folder: &Path, to: &Path) -> crate::Result<()> {
-    fn add(zip: &mut ZipWriter, dir: &Path, prefix: &str) -> crate::Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = format!("{prefix}/{}", entry.file_name().to_string_lossy());
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                add(zip, &entry.path(), &name)?;
-            } else {
-                let data = std::fs::read(entry.path()).map_err(|e| format!("cannot read {name}: {e}"))?;
-                zip.add(&name, &data, 0o644)
-                    .map_err(|e| format!("cannot zip {name}: {e}"))?;
-            }
-        }
-        Ok(())
-    }
+fn zip_tree(folder: &Path, to: &Path) -> Result<()> {
     let mut zip = ZipWriter::new();
     let top = folder
         .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    add(&mut zip, folder, &top)?;
-    let bytes = zip.finish().map_err(|e| format!("cannot zip: {e}"))?;
-    std::fs::write(to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
+    for rel in crate::walk::files(folder, |_| false)? {
+        let name = format!("{top}/{}", rel.display());
+        let data = std::fs::read(folder.join(&rel)).with_context(|| format!("cannot read {name}"))?;
+        zip.add(&name, &data, 0o644)
+            .with_context(|| format!("cannot zip {name}"))?;
+    }
+    let bytes = zip.finish().context("cannot zip")?;
+    std::fs::write(to, bytes).with_context(|| format!("cannot write {}", to.display()))
 }

@@ -20,10 +20,13 @@
 //! differences are what the namespaces and the uid switch cost.
 
 use crate::bench_grade::{Kind, Scratch, write_sources};
+use crate::term::{out, outln};
+use anyhow::{Context as _, Result, anyhow, bail};
 use checks::report::Results;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -67,16 +70,17 @@ const ROUNDS: usize = 3;
 /// Sandbox runs per variant when measuring the cost of one.
 const RUNS: usize = 200;
 
-pub fn run() -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path) -> Result<ExitCode> {
     let catalogue = checks::catalogue();
     let scratch = Scratch::new()?;
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot listen on 127.0.0.1")?;
     listener
         .set_nonblocking(true)
-        .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        .context("cannot listen on 127.0.0.1")?;
+    let port = listener
+        .local_addr()
+        .context("cannot listen on 127.0.0.1")?
+        .port();
     let tag = std::process::id().to_string();
 
     // The class: a full submission before and after each hostile one.
@@ -88,26 +92,27 @@ pub fn run() -> crate::Result {
     }
     for (student, (name, hostile)) in names.iter().enumerate() {
         let folder = subs_dir.join(name);
-        write_sources(&root, catalogue, student + 1, Kind::Solved, &folder)?;
+        write_sources(root, catalogue, student + 1, Kind::Solved, &folder)?;
         if let Some(h) = hostile {
             let e = catalogue
                 .iter()
                 .find(|e| e.number == h.exercise)
-                .ok_or("no such exercise")?;
+                .context("no such exercise")?;
             let source = h
                 .source
                 .replace("TAG", &tag)
                 .replace("PORT", &port.to_string())
                 .replace("ROOT", &root.display().to_string());
             let main = folder.join("crates").join(e.dir).join("src").join("main.rs");
-            std::fs::write(&main, source).map_err(|e| format!("cannot write {}: {e}", main.display()))?;
+            std::fs::write(&main, source).with_context(|| format!("cannot write {}", main.display()))?;
         }
     }
     let subs: Vec<grader::Submission> = names
         .iter()
         .map(|(name, _)| grader::Submission::from_path(&subs_dir.join(name)))
-        .collect::<Result<_, _>>()?;
-    println!(
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    outln!(
         "bench isolation: {} submissions ({} full, {} hostile) in {}, {ROUNDS} rounds",
         subs.len(),
         subs.len() - HOSTILE.len(),
@@ -135,16 +140,17 @@ pub fn run() -> crate::Result {
     let mut hidden_leaked = 0;
     let mut connections = 0;
     for round in 1..=ROUNDS {
-        println!("== round {round}: grading the class");
-        let summary = grader::grade(&root, &subs, &options, &grader::Quiet)?;
+        outln!("== round {round}: grading the class");
+        let summary = grader::grade(root, &subs, &options, &grader::Quiet)?;
         if !summary.errors.is_empty() {
-            return Err(summary.errors.join("; "));
+            bail!(summary.errors.join("; "));
         }
         for (name, hostile) in &names {
             let path = grader::results_path(&out, name);
             let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let results = Results::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let results: Results =
+                Results::from_json(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let cell = match hostile {
                 None => format!("{}/{total}", results.score),
                 Some(h) => {
@@ -187,9 +193,9 @@ pub fn run() -> crate::Result {
     }
 
     // One full submission and one fork bomb, alone, compiled already.
-    let alone = |i: usize| -> crate::Result<f64> {
+    let alone = |i: usize| -> Result<f64> {
         let started = Instant::now();
-        grader::grade(&root, &subs[i..=i], &options, &grader::Quiet)?;
+        grader::grade(root, &subs[i..=i], &options, &grader::Quiet)?;
         Ok(started.elapsed().as_secs_f64())
     };
     // Alternately, three times each: the median of each.
@@ -231,7 +237,7 @@ pub fn run() -> crate::Result {
     if let Ok(o) = sandbox::run(&sandbox::Spec::new("/bin/true")) {
         let _ = writeln!(table, "protections: {}", o.isolation.describe());
     }
-    print!("{table}");
+    out!("{table}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -262,13 +268,13 @@ fn left_files(tag: &str) -> Vec<std::path::PathBuf> {
 
 /// Milliseconds per sandbox run of `spec`, over [`RUNS`] runs, after one
 /// to warm up.
-fn per_run(spec: &sandbox::Spec) -> crate::Result<f64> {
-    sandbox::run(spec).map_err(|e| e.to_string())?;
+fn per_run(spec: &sandbox::Spec) -> Result<f64> {
+    sandbox::run(spec).context("the sandbox failed")?;
     let started = Instant::now();
     for _ in 0..RUNS {
-        let o = sandbox::run(spec).map_err(|e| e.to_string())?;
+        let o = sandbox::run(spec).context("the sandbox failed")?;
         if o.status != sandbox::Status::Exited(0) {
-            return Err(format!("/bin/true {}", o.summary()));
+            bail!("/bin/true {}", o.summary());
         }
     }
     Ok(started.elapsed().as_secs_f64() * 1000.0 / RUNS as f64)

@@ -8,27 +8,28 @@
 //! student runs it (this xtask binary, build check included; `cargo run`'s
 //! own start is not in it).
 
-use crate::term::Progress;
+use crate::term::{StatusLine, outln};
+use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, build};
+use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs of each kind per exercise; the median counts.
 const RUNS: usize = 5;
 
-pub fn run() -> crate::Result {
-    let root = crate::root();
-    let progress = Progress::new();
+pub fn run(root: &Path) -> Result<ExitCode> {
+    let progress = StatusLine::new();
     progress.update("building the exercises and the tracer…");
     let exercises = checks::catalogue();
     let mut packages: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     packages.push("trace");
-    let built = build(&root, &packages, &BuildOptions::default()).map_err(|e| e.to_string())?;
-    let tracer = built.binary("ipc-lab-trace")?;
-    let xtask = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
+    let built = build(root, &packages, &BuildOptions::default()).context("cannot build")?;
+    let tracer = built.binary("ipc-lab-trace").map_err(anyhow::Error::msg)?;
+    let xtask = std::env::current_exe().context("cannot find xtask itself")?;
     let mut rows = Vec::new();
     for e in exercises {
-        let exe = built.binary(e.name)?;
+        let exe = built.binary(e.name).map_err(anyhow::Error::msg)?;
         let args: Vec<String> = crate::trace::lighter(e.number)
             .map(|(args, _)| args.iter().map(|a| a.to_string()).collect())
             .unwrap_or_default();
@@ -39,11 +40,10 @@ pub fn run() -> crate::Result {
         let mut steps = 0;
         for k in 0..RUNS {
             progress.update(&format!("{:02} {}: run {} of {RUNS}…", e.number, e.name, k + 1));
-            let outcome = sandbox::run(&sandbox::Spec::new(exe).args(&args))
-                .map_err(|e| format!("the sandbox failed: {e}"))?;
+            let outcome = sandbox::run(&sandbox::Spec::new(exe).args(&args)).context("the sandbox failed")?;
             plain.push(outcome.duration);
             let run = crate::trace::run_traced(exe, tracer, e.name, &args)?;
-            let outcome = run.outcome.ok_or("the traced run has no outcome")?;
+            let outcome = run.outcome.context("the traced run has no outcome")?;
             traced.push(outcome.duration);
             let start = Instant::now();
             let trace = trace::model::replay(&run.records);
@@ -54,16 +54,16 @@ pub fn run() -> crate::Result {
             steps = trace.steps.len();
             std::hint::black_box((text, page));
             let start = Instant::now();
+            // The same binary in the same environment: the same workspace.
             let status = std::process::Command::new(&xtask)
                 .args(["trace", &e.number.to_string()])
-                .env("IPC_LAB_ROOT", &root)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
-                .map_err(|err| format!("cannot run {}: {err}", xtask.display()))?;
+                .with_context(|| format!("cannot run {}", xtask.display()))?;
             command.push(start.elapsed());
             if !status.success() {
-                return Err(format!("`xtask trace {}` failed: {status}", e.number));
+                bail!("`xtask trace {}` failed: {status}", e.number);
             }
         }
         let shown_args = if args.is_empty() {
@@ -81,12 +81,12 @@ pub fn run() -> crate::Result {
         ));
     }
     progress.finish();
-    println!(
+    outln!(
         "| exercise (arguments) | steps | untraced | traced | traced / untraced | replay + timeline + page | `xtask trace N` |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    outln!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (name, steps, plain, traced, shown, command) in rows {
-        println!(
+        outln!(
             "| {name} | {steps} | {:.0} ms | {:.0} ms | {:.2}× | {:.0} ms | {:.0} ms |",
             ms(plain),
             ms(traced),
@@ -95,7 +95,7 @@ pub fn run() -> crate::Result {
             ms(command)
         );
     }
-    println!(
+    outln!(
         "\n(median of {RUNS} runs each, by turns: untraced and traced in the sandbox, then the whole command)"
     );
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,8 @@
 //! checks could not run at all (a bad exercise name, cargo missing).
 
 use crate::flags::CheckFlags;
-use crate::term::{Paint, Progress, Verbosity, verbosity};
+use crate::term::{Paint, StatusLine, Verbosity, out, outln, verbosity};
+use anyhow::{Context as _, Result};
 use checks::build::{BuildOptions, build};
 use checks::report::Results;
 use checks::{Exercise, ExerciseResult};
@@ -13,8 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-pub fn run(flags: &CheckFlags) -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &CheckFlags) -> Result<ExitCode> {
     let exercises = select(&flags.exercises)?;
     let start = Instant::now();
     // Cargo's "Compiling …" lines are progress: on a terminal, or with
@@ -26,16 +26,16 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
             Verbosity::Verbose => true,
         };
     let mut results = check(
-        &root,
+        root,
         &exercises,
         flags.jobs.unwrap_or_else(checks::default_jobs),
         show_progress,
     )?;
     // The tracer's advice, where it names why a check failed.
-    crate::trace::advise_failures(&root, &mut results);
-    crate::progress::record(&root, &results);
+    crate::trace::advise_failures(root, &mut results);
+    crate::progress::record(root, &results);
     if flags.json {
-        print!("{}", Results::from_results(&results, start.elapsed()).to_json());
+        out!("{}", Results::from_results(&results, start.elapsed()).to_json());
     } else {
         print_report(&results, start.elapsed().as_secs_f64());
     }
@@ -48,7 +48,7 @@ pub fn run(flags: &CheckFlags) -> crate::Result {
 }
 
 /// The exercises named on the command line, or all of them.
-fn select(queries: &[String]) -> crate::Result<Vec<&'static Exercise>> {
+fn select(queries: &[String]) -> Result<Vec<&'static Exercise>> {
     if queries.is_empty() {
         return Ok(checks::catalogue().iter().collect());
     }
@@ -69,18 +69,18 @@ pub fn check(
     exercises: &[&'static Exercise],
     jobs: usize,
     show_progress: bool,
-) -> crate::Result<Vec<ExerciseResult>> {
+) -> Result<Vec<ExerciseResult>> {
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     let options = BuildOptions {
         show_progress,
         target_dir: None,
     };
-    let built = build(root, &names, &options).map_err(|e| e.to_string())?;
+    let built = build(root, &names, &options).context("cannot build the exercises")?;
     let items: Vec<_> = exercises
         .iter()
         .map(|e| (*e, built.binary(e.name).map(Path::to_path_buf)))
         .collect();
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     let results = checks::run_exercises(&items, true, jobs, &|done, total| {
         if show_progress {
             progress.update(&format!("checking… {done}/{total}"));
@@ -102,7 +102,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         let root =
             std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
         if verbosity == Verbosity::Verbose || (root && !isolation.missing.is_empty()) {
-            println!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
+            outln!("{}", paint.dim(&format!("sandbox: {}", isolation.describe())));
         }
     }
     // Columns as wide as their longest entry, in characters.
@@ -126,7 +126,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
             paint.red("✗")
         };
         let points = format!("{}/{}", r.score(), r.max_score());
-        println!(
+        outln!(
             "{mark} {:<label_w$} {:<title_w$} {points:>6}",
             r.exercise.label(),
             r.exercise.title
@@ -134,7 +134,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
         if verbosity == Verbosity::Verbose {
             for c in r.checks.iter().filter(|c| c.passed()) {
                 let hidden = if c.hidden { " (hidden check)" } else { "" };
-                println!(
+                outln!(
                     "    {} {}{hidden} {}",
                     paint.green("✓"),
                     c.name,
@@ -145,7 +145,7 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     }
     let failing: Vec<&ExerciseResult> = results.iter().filter(|r| !r.passed()).collect();
     for r in &failing {
-        println!();
+        outln!();
         for c in r.checks.iter().filter(|c| !c.passed()) {
             let hidden = if c.hidden { " (hidden check)" } else { "" };
             // How soon the verdict came (a hang stopped early, or at the timeout).
@@ -155,20 +155,20 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
                 }
                 _ => String::new(),
             };
-            println!(
+            outln!(
                 "{} {}: {}{hidden}{took}",
                 paint.red("✗"),
                 paint.bold(&r.exercise.label()),
                 c.name
             );
-            println!("  {}", paint.dim(&format!("$ {}", c.command)));
+            outln!("  {}", paint.dim(&format!("$ {}", c.command)));
             for line in c.output.lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
-        println!("  {} {}", paint.bold("hint:"), r.exercise.hint);
+        outln!("  {} {}", paint.bold("hint:"), r.exercise.hint);
         if let Some(command) = trace_command(r) {
-            println!(
+            outln!(
                 "  {} `{command}` shows its descriptor tables and pipes step by step",
                 paint.bold("trace:")
             );
@@ -177,8 +177,8 @@ fn print_report(results: &[ExerciseResult], seconds: f64) {
     let passed = results.len() - failing.len();
     let score: u32 = results.iter().map(ExerciseResult::score).sum();
     let max: u32 = results.iter().map(ExerciseResult::max_score).sum();
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{passed}/{} exercises pass, {score}/{max} points, {seconds:.1} s",
         results.len()
     );

@@ -10,6 +10,7 @@
 //! trace N --save-log docs/traces/NAME.log`) becomes
 //! `docs/src/trace/NAME.html`, the page `cargo xtask trace --html` writes.
 
+use anyhow::{Context as _, Result, anyhow, bail};
 use diagram::{parse, render};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub struct Drawn {
 
 /// Renders every trace under `root/docs/traces` into a page in
 /// `root/docs/src/trace`; with `check`, writes nothing and only reports.
-pub fn generate_traces(root: &Path, check: bool) -> crate::Result<Drawn> {
+pub fn generate_traces(root: &Path, check: bool) -> Result<Drawn> {
     let dir = root.join("docs").join("traces");
     let out = root.join("docs").join("src").join("trace");
     let mut logs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
@@ -38,8 +39,8 @@ pub fn generate_traces(root: &Path, check: bool) -> crate::Result<Drawn> {
     logs.sort();
     let mut drawn = Drawn::default();
     for log in &logs {
-        let text = std::fs::read_to_string(log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
-        let records = trace::log::parse(&text).map_err(|e| format!("{}: {e}", log.display()))?;
+        let text = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
+        let records = trace::log::parse(&text).map_err(|e| anyhow!("{}: {e}", log.display()))?;
         let t = trace::model::replay(&records);
         let program = records
             .iter()
@@ -47,15 +48,15 @@ pub fn generate_traces(root: &Path, check: bool) -> crate::Result<Drawn> {
                 trace::log::Record::Start { argv, .. } => Some(argv.join(" ")),
                 _ => None,
             })
-            .ok_or_else(|| format!("{}: no start record", log.display()))?;
+            .ok_or_else(|| anyhow!("{}: no start record", log.display()))?;
         let page = trace::page::render(&t, &trace::advice::advise(&t), &program);
         let stem = log.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let file = out.join(format!("{stem}.html"));
         if std::fs::read_to_string(&file).ok().as_deref() != Some(page.as_str()) {
             if !check {
-                std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
                 checks::report::write_atomically(&file, page.as_bytes())
-                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    .with_context(|| format!("cannot write {}", file.display()))?;
             }
             drawn.changed.push(file.clone());
         }
@@ -66,11 +67,11 @@ pub fn generate_traces(root: &Path, check: bool) -> crate::Result<Drawn> {
 
 /// Draws every diagram described under `root/docs/diagrams` into
 /// `root/docs/src/img`; with `check`, writes nothing and only reports.
-pub fn generate(root: &Path, check: bool) -> crate::Result<Drawn> {
+pub fn generate(root: &Path, check: bool) -> Result<Drawn> {
     let dir = root.join("docs").join("diagrams");
     let out = root.join("docs").join("src").join("img");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
@@ -79,25 +80,25 @@ pub fn generate(root: &Path, check: bool) -> crate::Result<Drawn> {
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
     for source in &sources {
         let text =
-            std::fs::read_to_string(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
-        let diagrams = parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
+            std::fs::read_to_string(source).with_context(|| format!("cannot read {}", source.display()))?;
+        let diagrams = parse(&text).map_err(|e| anyhow!("{}: {e}", source.display()))?;
         for d in diagrams {
             if let Some(other) = names.insert(d.name.clone(), source.clone()) {
-                return Err(format!(
+                bail!(
                     "diagram {} is described twice: in {} and {}",
                     d.name,
                     other.display(),
                     source.display()
-                ));
+                );
             }
             let file = out.join(format!("{}.svg", d.name));
             let svg = render(&d);
             if std::fs::read_to_string(&file).ok().as_deref() != Some(svg.as_str()) {
                 if !check {
                     std::fs::create_dir_all(&out)
-                        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+                        .with_context(|| format!("cannot create {}", out.display()))?;
                     checks::report::write_atomically(&file, svg.as_bytes())
-                        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                        .with_context(|| format!("cannot write {}", file.display()))?;
                 }
                 drawn.changed.push(file.clone());
             }

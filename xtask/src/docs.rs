@@ -20,6 +20,8 @@
 //! `mdbook serve docs` in the reference workspace.
 
 use crate::flags::DocsFlags;
+use crate::term::outln;
+use anyhow::{Context as _, Result, anyhow, bail};
 use course::stub;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -28,28 +30,27 @@ use std::process::{Command, ExitCode, Stdio};
 /// 1.85 (it needs 1.82). The devcontainer installs it.
 pub const MDBOOK_VERSION: &str = "0.4.52";
 
-pub fn run(flags: &DocsFlags) -> crate::Result {
-    let root = crate::root();
-    let mut drawn = crate::diagrams::generate(&root, flags.check)?;
-    let pages = crate::diagrams::generate_traces(&root, flags.check)?;
+pub fn run(root: &Path, flags: &DocsFlags) -> Result<ExitCode> {
+    let mut drawn = crate::diagrams::generate(root, flags.check)?;
+    let pages = crate::diagrams::generate_traces(root, flags.check)?;
     drawn.all.extend(pages.all);
     drawn.changed.extend(pages.changed);
     if flags.check {
         if drawn.changed.is_empty() {
-            println!(
+            outln!(
                 "{} diagrams and step-throughs match their sources.",
                 drawn.all.len()
             );
             return Ok(ExitCode::SUCCESS);
         }
         for f in &drawn.changed {
-            println!("{} is out of date (or missing)", shown(&root, f));
+            outln!("{} is out of date (or missing)", shown(root, f));
         }
-        println!("run `cargo xtask docs --svg` to draw them again, and commit the result");
+        outln!("run `cargo xtask docs --svg` to draw them again, and commit the result");
         return Ok(ExitCode::from(1));
     }
     if crate::term::verbosity() != crate::term::Verbosity::Quiet {
-        println!(
+        outln!(
             "drew {} diagrams and step-throughs into docs/src/img and docs/src/trace ({} changed)",
             drawn.all.len(),
             drawn.changed.len()
@@ -67,10 +68,10 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
-        return Err(install_hint(rustc_version().as_deref()));
+        bail!(install_hint(rustc_version().as_deref()));
     }
     let stage = Stage::new()?;
-    stage.fill(&root)?;
+    stage.fill(root)?;
     let out = root.join("target").join("book");
     let status = Command::new(&mdbook)
         .arg("build")
@@ -78,12 +79,12 @@ pub fn run(flags: &DocsFlags) -> crate::Result {
         .arg("--dest-dir")
         .arg(&out)
         .status()
-        .map_err(|e| format!("cannot run mdbook: {e}"))?;
+        .context("cannot run mdbook")?;
     if !status.success() {
         eprintln!("mdbook could not build the book (its messages are above)");
         return Ok(ExitCode::from(1));
     }
-    println!("the book is in {}", out.join("index.html").display());
+    outln!("the book is in {}", out.join("index.html").display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,14 +122,14 @@ struct Stage {
 }
 
 impl Stage {
-    fn new() -> crate::Result<Stage> {
+    fn new() -> Result<Stage> {
         let dir = std::env::temp_dir().join(format!("ipc-lab-book-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(Stage { dir })
     }
 
-    fn fill(&self, root: &Path) -> crate::Result<()> {
+    fn fill(&self, root: &Path) -> Result<()> {
         copy_tree(root, &self.dir, Path::new("docs"), &|rel, text| {
             if rel.extension().is_some_and(|x| x == "md") {
                 stub::stub_page(text)
@@ -142,10 +143,9 @@ impl Stage {
         let summary = self.dir.join("docs/src/SUMMARY.md");
         if let Ok(text) = std::fs::read_to_string(&summary) {
             std::fs::write(&summary, stub::student_summary(&text))
-                .map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
+                .with_context(|| format!("cannot write {}", summary.display()))?;
         }
-        let crates =
-            std::fs::read_dir(root.join("crates")).map_err(|e| format!("cannot read crates/: {e}"))?;
+        let crates = std::fs::read_dir(root.join("crates")).context("cannot read crates/")?;
         for entry in crates.flatten() {
             let src = Path::new("crates").join(entry.file_name()).join("src");
             if root.join(&src).is_dir() {
@@ -172,32 +172,34 @@ type Transform = dyn Fn(&Path, &str) -> Result<String, String>;
 
 /// Copies `root/rel` to `to/rel`, passing text files through `transform`;
 /// skips the built book and dotfiles.
-fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> crate::Result<()> {
-    let from = root.join(rel);
-    if from.is_dir() {
-        let entries = std::fs::read_dir(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let skip =
-                name.to_string_lossy().starts_with('.') || (rel == Path::new("docs") && name == "book");
-            if !skip {
-                copy_tree(root, to, &rel.join(name), transform)?;
-            }
-        }
-        return Ok(());
+fn copy_tree(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> Result<()> {
+    let skip = |inner: &Path| {
+        let dotfile = inner
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        dotfile || rel.join(inner) == Path::new("docs/book")
+    };
+    for inner in crate::walk::files(&root.join(rel), skip)? {
+        copy_file(root, to, &rel.join(inner), transform)?;
     }
+    Ok(())
+}
+
+/// Copies the file `root/rel` to `to/rel` (see [`copy_tree`]).
+fn copy_file(root: &Path, to: &Path, rel: &Path, transform: &Transform) -> Result<()> {
+    let from = root.join(rel);
     let dest = to.join(rel);
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let bytes = std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
     let bytes = match String::from_utf8(bytes) {
         Ok(text) => transform(rel, &text)
-            .map_err(|e| format!("{}: {e}", rel.display()))?
+            .map_err(|e| anyhow!("{}: {e}", rel.display()))?
             .into_bytes(),
         Err(e) => e.into_bytes(),
     };
-    std::fs::write(&dest, bytes).map_err(|e| format!("cannot write {}: {e}", dest.display()))
+    std::fs::write(&dest, bytes).with_context(|| format!("cannot write {}", dest.display()))
 }
 
 #[cfg(test)]

@@ -8,32 +8,33 @@
 //! `--quiet`).
 
 use crate::flags::GradeFlags;
-use crate::term::{Progress, Verbosity, verbosity};
+use crate::term::{StatusLine, Verbosity, outln, verbosity};
+use anyhow::{Result, bail};
 use grader::{Observer, Options, Submission, Summary};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn run(flags: &GradeFlags) -> crate::Result {
+pub fn run(root: &Path, flags: &GradeFlags) -> Result<ExitCode> {
     let mut subs = Vec::new();
     for path in &flags.submissions {
-        subs.push(Submission::from_path(path)?);
+        subs.push(Submission::from_path(path).map_err(anyhow::Error::msg)?);
     }
     let mut names = BTreeMap::new();
     for s in &subs {
         if let Some(other) = names.insert(s.name.clone(), &s.path) {
-            return Err(format!(
+            bail!(
                 "{} and {} would both be filed as {}: rename one",
                 other.display(),
                 s.path.display(),
                 s.name
-            ));
+            );
         }
     }
     let budget = match flags.budget {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(format!("--budget {s}: give a positive number of seconds")),
+        Some(s) => bail!("--budget {s}: give a positive number of seconds"),
         None => None,
     };
     let options = Options {
@@ -44,9 +45,9 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
     };
     let report = verbosity() != Verbosity::Quiet;
     let summary = if report {
-        grader::grade(&crate::root(), &subs, &options, &Terminal::new())?
+        grader::grade(root, &subs, &options, &Terminal::new())?
     } else {
-        grader::grade(&crate::root(), &subs, &options, &grader::Quiet)?
+        grader::grade(root, &subs, &options, &grader::Quiet)?
     };
     if report {
         print_summary(&summary, &options.out);
@@ -64,13 +65,13 @@ pub fn run(flags: &GradeFlags) -> crate::Result {
 /// The grader's progress on a terminal: a progress line, and one line per
 /// submission above it.
 pub struct Terminal {
-    progress: Progress,
+    progress: StatusLine,
 }
 
 impl Terminal {
     pub fn new() -> Terminal {
         Terminal {
-            progress: Progress::new(),
+            progress: StatusLine::new(),
         }
     }
 }
@@ -91,8 +92,8 @@ impl Observer for Terminal {
     fn graded(&self, name: &str, outcome: &Result<(f64, f64), String>) {
         self.progress.update("");
         match outcome {
-            Ok((score, max)) => println!("{name:<32} {:>6}/{}", points(*score), points(*max)),
-            Err(e) => println!("{name:<32} error: {e}"),
+            Ok((score, max)) => outln!("{name:<32} {:>6}/{}", points(*score), points(*max)),
+            Err(e) => outln!("{name:<32} error: {e}"),
         }
     }
 }
@@ -114,7 +115,7 @@ fn print_summary(summary: &Summary, out: &Path) {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "graded {n} submission{} in {:.1} s{each}; results in {}, grades in {}",
         if n == 1 { "" } else { "s" },
         summary.elapsed.as_secs_f64(),
@@ -122,13 +123,13 @@ fn print_summary(summary: &Summary, out: &Path) {
         out.join("grades.csv").display()
     );
     if summary.prepare > Duration::from_secs(5) {
-        println!(
+        outln!(
             "(of which {:.1} s getting the toolchain and dependencies ready: once per machine)",
             summary.prepare.as_secs_f64()
         );
     }
     if summary.skipped > 0 {
-        println!(
+        outln!(
             "skipped {} already graded (--force grades them again)",
             summary.skipped
         );

@@ -1,10 +1,14 @@
-//! `cargo xtask list`: the exercises, with their status at the last check.
+//! `cargo xtask list`: the exercise table ([`crate::table`]), with each
+//! exercise's status at its last check.
 
-use crate::term::Paint;
+use crate::table::{STATUS_WIDTH, Status};
+use crate::term::{Paint, outln};
+use anyhow::Result;
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run() -> crate::Result {
-    let progress = crate::progress::load(&crate::root());
+pub fn run(root: &Path) -> Result<ExitCode> {
+    let progress = crate::progress::load(root);
     let paint = Paint::stdout();
     // Columns as wide as their longest entry (titles are counted in
     // characters: some have an em dash).
@@ -16,36 +20,32 @@ pub fn run() -> crate::Result {
             .unwrap_or(0)
     };
     let (name_w, title_w) = (width(|e| e.name).max(8), width(|e| e.title).max(5));
-    println!(
+    outln!(
         "{}",
         paint.bold(&format!(
-            "{:<3} {:<name_w$} {:<title_w$} {:<11} {:>6}",
+            "{:<3} {:<name_w$} {:<title_w$} {:<STATUS_WIDTH$} {:>6}",
             "#", "exercise", "title", "status", "points"
         ))
     );
-    let mut passed = 0;
-    for e in checks::catalogue() {
-        let max = e.max_points(true);
-        let (status, points) = match progress.get(e.name) {
-            Some(p) if p.passed => {
-                passed += 1;
-                (
-                    paint.green(&format!("{:<11}", "✓ passed")),
-                    format!("{}/{}", p.score, p.max_score),
-                )
-            }
-            Some(p) => (
-                paint.red(&format!("{:<11}", "✗ failing")),
-                format!("{}/{}", p.score, p.max_score),
-            ),
-            None => (paint.dim(&format!("{:<11}", "· unchecked")), format!("-/{max}")),
+    let rows = crate::table::rows(&progress);
+    for row in &rows {
+        let e = row.exercise;
+        let status = format!("{:<w$}", row.status.label(), w = STATUS_WIDTH);
+        let status = match row.status {
+            Status::Passed => paint.green(&status),
+            Status::Failing => paint.red(&status),
+            Status::Unchecked => paint.dim(&status),
         };
-        println!(
-            "{:02}  {:<name_w$} {:<title_w$} {status} {points:>6}",
-            e.number, e.name, e.title
+        outln!(
+            "{:02}  {:<name_w$} {:<title_w$} {status} {:>6}",
+            e.number,
+            e.name,
+            e.title,
+            row.points
         );
     }
-    println!(
+    let passed = rows.iter().filter(|r| r.status == Status::Passed).count();
+    outln!(
         "\n{passed}/{} passed at their last check. `cargo xtask check` checks them all.",
         checks::catalogue().len()
     );

@@ -35,6 +35,8 @@
 mod student;
 
 use crate::flags::ReleaseFlags;
+use crate::term::outln;
+use anyhow::{Context as _, Result, anyhow, bail};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -43,20 +45,19 @@ use std::time::Instant;
 
 pub use course::stub::{self, strip_hidden, stub_source};
 
-pub fn run(flags: &ReleaseFlags) -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &ReleaseFlags) -> Result<ExitCode> {
     let out = &flags.out;
-    refuse_overlap(&root, out)?;
+    refuse_overlap(root, out)?;
     if !flags.force && !is_empty_or_missing(out)? {
-        return Err(format!(
+        bail!(
             "{} is not empty; pass --force to write the release into it anyway",
             out.display()
-        ));
+        );
     }
     let start = Instant::now();
-    let release = Release::from_workspace(&root)?;
+    let release = Release::from_workspace(root)?;
     let written = release.write(out)?;
-    println!(
+    outln!(
         "wrote the student repository to {}: {} files ({} changed), {} exercises, \
          {} solution regions replaced by todo!(), {} hidden check blocks removed, in {:.1} s",
         out.display(),
@@ -67,7 +68,7 @@ pub fn run(flags: &ReleaseFlags) -> crate::Result {
         release.hidden_blocks,
         start.elapsed().as_secs_f64()
     );
-    println!(
+    outln!(
         "next: cd {} && git init && git add -A && git commit -m 'ipc-lab'",
         out.display()
     );
@@ -122,7 +123,7 @@ pub struct Release {
 
 impl Release {
     /// Builds the release of the reference workspace at `root`.
-    pub fn from_workspace(root: &Path) -> crate::Result<Release> {
+    pub fn from_workspace(root: &Path) -> Result<Release> {
         let mut r = Release::default();
         for name in ["Cargo.toml", "Cargo.lock", "rustfmt.toml"] {
             if root.join(name).is_file() {
@@ -140,11 +141,7 @@ impl Release {
                 .files
                 .contains_key(&Path::new("crates").join(e.dir).join("Cargo.toml"))
             {
-                return Err(format!(
-                    "exercise {} has no crates/{}/Cargo.toml",
-                    e.label(),
-                    e.dir
-                ));
+                bail!("exercise {} has no crates/{}/Cargo.toml", e.label(), e.dir);
             }
             r.exercises += 1;
             // A pristine copy of each stub, so `cargo xtask reset N` can
@@ -174,12 +171,12 @@ impl Release {
 
     /// Copies one file, rewriting Rust sources under `crates/`: exercise
     /// regions become `todo!()`s, hidden checks go.
-    fn copy(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+    fn copy(&mut self, root: &Path, rel: &Path) -> Result<()> {
         if is_staff_only(rel) {
             return Ok(());
         }
         let from = root.join(rel);
-        let bytes = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let bytes = std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
         let executable = std::fs::metadata(&from).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
         let extension = rel.extension().and_then(|x| x.to_str()).unwrap_or("");
         let rewrite: Option<Rewrite> = match extension {
@@ -193,8 +190,8 @@ impl Release {
         let contents = match rewrite {
             None => bytes,
             Some(rewrite) => {
-                let text = String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", rel.display()))?;
-                let out = rewrite(&text).map_err(|e| format!("{}: {e}", rel.display()))?;
+                let text = String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", rel.display()))?;
+                let out = rewrite(&text).map_err(|e| anyhow!("{}: {e}", rel.display()))?;
                 if rel.starts_with("crates") {
                     // Counted for the summary line (the book's regions are examples).
                     self.regions += stub::regions(&text).map_or(0, |r| r.len());
@@ -210,26 +207,17 @@ impl Release {
     }
 
     /// Copies a directory's files, skipping dotfiles and `target`.
-    fn copy_tree(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+    fn copy_tree(&mut self, root: &Path, rel: &Path) -> Result<()> {
         let dir = root.join(rel);
         if !dir.is_dir() || is_staff_only(rel) {
             return Ok(());
         }
-        for entry in sorted_entries(&dir)? {
-            let name = entry
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            if name.starts_with('.') || name == "target" {
-                continue;
-            }
-            let child = rel.join(&name);
-            if entry.is_dir() {
-                self.copy_tree(root, &child)?;
-            } else {
-                self.copy(root, &child)?;
-            }
+        let skip = |inner: &Path| {
+            let name = inner.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with('.') || name == "target" || is_staff_only(&rel.join(inner))
+        };
+        for inner in crate::walk::files(&dir, skip)? {
+            self.copy(root, &rel.join(inner))?;
         }
         Ok(())
     }
@@ -237,7 +225,7 @@ impl Release {
     /// A package: everything in its folder (sources, manifest, files its
     /// sources include with `include_str!`) but its tests, examples and
     /// benchmarks.
-    fn copy_package(&mut self, root: &Path, rel: &Path) -> crate::Result<()> {
+    fn copy_package(&mut self, root: &Path, rel: &Path) -> Result<()> {
         if is_staff_only(rel) {
             return Ok(());
         }
@@ -260,7 +248,7 @@ impl Release {
     }
 
     /// The book: `docs/` but its build output.
-    fn copy_docs(&mut self, root: &Path) -> crate::Result<()> {
+    fn copy_docs(&mut self, root: &Path) -> Result<()> {
         let docs = Path::new("docs");
         if !root.join(docs).is_dir() {
             return Ok(());
@@ -290,18 +278,18 @@ impl Release {
 
     /// No marker line may survive: one would mean solution or hidden-check
     /// text in a place the release does not rewrite.
-    fn refuse_leftover_markers(&self) -> crate::Result<()> {
+    fn refuse_leftover_markers(&self) -> Result<()> {
         for (path, file) in &self.files {
             let Ok(text) = std::str::from_utf8(&file.contents) else {
                 continue;
             };
             if let Some((n, line)) = text.lines().enumerate().find(|(_, l)| stub::is_any_marker(l)) {
-                return Err(format!(
+                bail!(
                     "{}:{}: `{}` would reach the release; markers belong in crates/*/src only",
                     path.display(),
                     n + 1,
                     line.trim()
-                ));
+                );
             }
         }
         Ok(())
@@ -311,7 +299,7 @@ impl Release {
     /// many files changed. A file whose contents are already right is not
     /// touched, so cargo sees it unchanged. Nothing outside `out` is
     /// written, and nothing is deleted.
-    pub fn write(&self, out: &Path) -> crate::Result<usize> {
+    pub fn write(&self, out: &Path) -> Result<usize> {
         let mut changed = 0;
         for (rel, file) in &self.files {
             let to = out.join(rel);
@@ -319,13 +307,13 @@ impl Release {
                 continue;
             }
             if let Some(dir) = to.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
             checks::report::write_atomically(&to, &file.contents)
-                .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+                .with_context(|| format!("cannot write {}", to.display()))?;
             let mode = if file.executable { 0o755 } else { 0o644 };
             std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot set the mode of {}: {e}", to.display()))?;
+                .with_context(|| format!("cannot set the mode of {}", to.display()))?;
             changed += 1;
         }
         if self.files.contains_key(Path::new("Cargo.lock")) {
@@ -337,9 +325,8 @@ impl Release {
     /// Removes from `out` every file and folder the release does not hold,
     /// so `out` is exactly the release. Only for a folder the caller owns
     /// (verify's scratch copy): it deletes.
-    pub fn prune(&self, out: &Path) -> crate::Result<()> {
-        prune_dir(out, Path::new(""), &self.files)?;
-        Ok(())
+    pub fn prune(&self, out: &Path) -> Result<()> {
+        prune_dir(out, &self.files)
     }
 }
 
@@ -347,7 +334,7 @@ impl Release {
 /// staff's crates used (the grader's archive readers), keeping every other
 /// version as the reference has it: `cargo metadata` resolves against the
 /// lock, offline, and writes it back pruned.
-fn prune_lockfile(out: &Path) -> crate::Result<()> {
+fn prune_lockfile(out: &Path) -> Result<()> {
     let output = std::process::Command::new(checks::build::cargo())
         .args([
             "metadata",
@@ -361,43 +348,44 @@ fn prune_lockfile(out: &Path) -> crate::Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+        .context("cannot run cargo metadata")?;
     if !output.status.success() {
         let err = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
+        bail!(
             "cargo metadata could not settle the release's Cargo.lock: {}",
             err.lines().find(|l| l.starts_with("error")).unwrap_or(err.trim())
-        ));
+        );
     }
     Ok(())
 }
 
-/// Deletes what is not in `keep` under `out/rel`; says whether `out/rel`
-/// is now empty (and removed it).
-fn prune_dir(out: &Path, rel: &Path, keep: &BTreeMap<PathBuf, File>) -> crate::Result<bool> {
-    let dir = out.join(rel);
-    let mut empty = true;
-    for entry in sorted_entries(&dir)? {
-        let child = rel.join(entry.file_name().unwrap_or_default());
-        let meta = std::fs::symlink_metadata(&entry).map_err(|e| format!("{}: {e}", entry.display()))?;
-        let gone = if meta.is_dir() {
-            prune_dir(out, &child, keep)?
-        } else if keep.contains_key(&child) {
-            false
-        } else {
-            std::fs::remove_file(&entry).map_err(|e| format!("cannot remove {}: {e}", entry.display()))?;
-            true
-        };
-        empty &= gone;
+/// Deletes what is not in `keep` under `out`, and the folders that leaves
+/// empty (never `out` itself). A symlink is removed as a file, never
+/// followed.
+fn prune_dir(out: &Path, keep: &BTreeMap<PathBuf, File>) -> Result<()> {
+    // Contents first: a folder is looked at once what it held is gone.
+    let walk = walkdir::WalkDir::new(out)
+        .min_depth(1)
+        .contents_first(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.with_context(|| format!("cannot read {}", out.display()))?;
+        let path = entry.path();
+        let rel = path.strip_prefix(out).unwrap_or(path);
+        if entry.file_type().is_dir() {
+            let empty = std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none());
+            if empty {
+                std::fs::remove_dir(path).with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        } else if !keep.contains_key(rel) {
+            std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
     }
-    if empty && !rel.as_os_str().is_empty() {
-        std::fs::remove_dir(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
-    }
-    Ok(empty)
+    Ok(())
 }
 
 /// The packages under `crates/` (folders with a Cargo.toml), sorted.
-fn crate_dirs(root: &Path) -> crate::Result<Vec<PathBuf>> {
+fn crate_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(sorted_entries(&root.join("crates"))?
         .into_iter()
         .filter(|p| p.join("Cargo.toml").is_file())
@@ -405,13 +393,13 @@ fn crate_dirs(root: &Path) -> crate::Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn sorted_entries(dir: &Path) -> crate::Result<Vec<PathBuf>> {
-    let read = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     let mut paths = Vec::new();
     for entry in read {
         paths.push(
             entry
-                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .with_context(|| format!("cannot read {}", dir.display()))?
                 .path(),
         );
     }
@@ -419,11 +407,11 @@ fn sorted_entries(dir: &Path) -> crate::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn is_empty_or_missing(dir: &Path) -> crate::Result<bool> {
+fn is_empty_or_missing(dir: &Path) -> Result<bool> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => Ok(entries.next().is_none()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(format!("cannot use {} as the release folder: {e}", dir.display())),
+        Err(e) => Err(anyhow!("cannot use {} as the release folder: {e}", dir.display())),
     }
 }
 
@@ -452,20 +440,20 @@ fn resolved(path: &Path) -> PathBuf {
 
 /// Refuses an OUT that would overwrite the reference: the workspace root
 /// or a folder above it, or one inside the trees the release copies.
-fn refuse_overlap(root: &Path, out: &Path) -> crate::Result<()> {
+fn refuse_overlap(root: &Path, out: &Path) -> Result<()> {
     let (root, target) = (resolved(root), resolved(out));
     if root.starts_with(&target) {
-        return Err(format!(
+        bail!(
             "{} holds the reference workspace; write the release somewhere else",
             out.display()
-        ));
+        );
     }
     for source in ["crates", "xtask", "docs", ".cargo"] {
         if target.starts_with(root.join(source)) {
-            return Err(format!(
+            bail!(
                 "{} is inside the reference's {source}/; write the release somewhere else",
                 out.display()
-            ));
+            );
         }
     }
     Ok(())
@@ -505,7 +493,7 @@ mod tests {
 
     #[test]
     fn out_may_not_hold_or_sit_inside_the_reference_sources() {
-        let root = crate::root();
+        let root = crate::workspace_root();
         assert!(refuse_overlap(&root, &root).is_err());
         assert!(refuse_overlap(&root, root.parent().unwrap()).is_err());
         assert!(refuse_overlap(&root, &root.join("crates/new")).is_err());

@@ -19,7 +19,9 @@
 //! [`stub_source`]: course::stub::stub_source
 
 use crate::flags::ResetFlags;
-use std::io::{BufRead, IsTerminal, Write};
+use crate::term::{out, outln};
+use anyhow::{Context as _, Result, anyhow, bail};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -29,50 +31,54 @@ pub fn pristine_path(e: &checks::Exercise) -> PathBuf {
     Path::new("xtask").join("stubs").join(format!("{}.rs", e.dir))
 }
 
-pub fn run(flags: &ResetFlags) -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &ResetFlags) -> Result<ExitCode> {
     let e = crate::exercise(&flags.exercise)?;
     let rel = Path::new("crates").join(e.dir).join("src").join("main.rs");
     let file = root.join(&rel);
     let current = std::fs::read_to_string(&file).ok();
-    let (stub, origin) = released_stub(&root, e, &rel, current.as_deref())?;
+    let (stub, origin) = released_stub(root, e, &rel, current.as_deref())?;
     if current.as_deref() == Some(stub.as_str()) {
-        println!("{} is already the released stub: nothing to do.", rel.display());
+        outln!("{} is already the released stub: nothing to do.", rel.display());
         return Ok(ExitCode::SUCCESS);
     }
     if !flags.force {
         if !std::io::stdin().is_terminal() {
-            return Err(format!(
+            bail!(
                 "reset overwrites {} and there is no terminal to ask on; pass --force to reset anyway",
                 rel.display()
-            ));
+            );
         }
         let warning = if origin == Origin::Reference {
             " This is the reference workspace: its solution will be gone (git can bring it back)."
         } else {
             " Your code in it will be lost."
         };
-        print!(
+        out!(
             "Reset {}? This overwrites {} with the released stub.{warning} [y/N] ",
             e.label(),
             rel.display()
         );
-        std::io::stdout()
-            .flush()
-            .map_err(|err| format!("cannot write to the terminal: {err}"))?;
+        // `out!` flushed the question; if it could not be shown, the
+        // answer means nothing.
+        if crate::term::stdout_gone() {
+            bail!(
+                "cannot ask before overwriting {}: stdout is closed",
+                rel.display()
+            );
+        }
         let mut answer = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut answer)
-            .map_err(|err| format!("cannot read the answer: {err}"))?;
+            .context("cannot read the answer")?;
         if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            println!("Nothing changed.");
+            outln!("Nothing changed.");
             return Ok(ExitCode::SUCCESS);
         }
     }
     checks::report::write_atomically(&file, stub.as_bytes())
-        .map_err(|err| format!("cannot write {}: {err}", file.display()))?;
-    println!(
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    outln!(
         "{} is the released stub again (from {}). `cargo xtask check {}` shows what is left to do.",
         rel.display(),
         origin.describe(e),
@@ -104,19 +110,19 @@ fn released_stub(
     e: &checks::Exercise,
     rel: &Path,
     current: Option<&str>,
-) -> crate::Result<(String, Origin)> {
+) -> Result<(String, Origin)> {
     if let Ok(text) = std::fs::read_to_string(root.join(pristine_path(e))) {
         return Ok((text, Origin::Pristine));
     }
     // The reference's own file: its solution regions make the stub.
     if let Some(text) = current.filter(|t| course::stub::regions(t).is_ok_and(|r| !r.is_empty())) {
-        let stub = course::stub::stub_source(text).map_err(|err| format!("{}: {err}", rel.display()))?;
+        let stub = course::stub::stub_source(text).map_err(|err| anyhow!("{}: {err}", rel.display()))?;
         return Ok((stub, Origin::Reference));
     }
     if let Some(text) = first_committed(root, rel) {
         return Ok((text, Origin::Git));
     }
-    Err(format!(
+    Err(anyhow!(
         "cannot find the released stub of {}: no {}, no solution regions in {}, and no git history of it",
         e.label(),
         pristine_path(e).display(),

@@ -1,16 +1,18 @@
 //! `cargo xtask run N [-- ARGS]`: builds and runs one exercise with the
 //! terminal attached, and exits with its status.
 
+use anyhow::{Context as _, Result};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
-pub fn run(query: &str, args: &[String]) -> crate::Result {
+pub fn run(root: &Path, query: &str, args: &[String]) -> Result<ExitCode> {
     let e = crate::exercise(query)?;
     let status = Command::new(checks::build::cargo())
-        .current_dir(crate::root())
+        .current_dir(root)
         .args(["run", "--quiet", "--package", e.name, "--"])
         .args(args)
         .status()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
+        .context("cannot run cargo")?;
     if let Some(code) = status.code() {
         return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
     }

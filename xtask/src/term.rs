@@ -1,9 +1,76 @@
 //! Terminal manners: colour only on a terminal and never with NO_COLOR;
 //! progress lines only on a terminal; plain text when piped; `--quiet` and
-//! `--verbose` for every command.
+//! `--verbose` for every command; and a closed stdout is no error.
+//!
+//! Everything a command prints to stdout goes through [`out!`] and
+//! [`outln!`] (`print!` and `println!` panic when stdout is gone: `cargo
+//! xtask list | head -1`). A broken pipe is remembered, not reported: the
+//! command finishes its work (a check still records its progress, a grade
+//! still writes its results) with nothing more printed, `watch` stops, and
+//! `main` exits with the command's own status and no message. Any other
+//! failure to write (a full disk) is one error line and status 2, from
+//! `main`.
+//!
+//! Why not give SIGPIPE back its default action at the start of `main`,
+//! as ripgrep once did: xtask itself writes into pipes that untrusted
+//! programs hold, a check's stdin among them (the sandbox's runner lives
+//! in this process). A student program that closes its stdin early would
+//! then kill `cargo xtask check` instead of failing a check.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// Writes to stdout like `print!`, without ever panicking (see the module
+/// docs).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::term::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// Writes a line to stdout like `println!`, without ever panicking (see
+/// the module docs).
+macro_rules! outln {
+    () => {
+        $crate::term::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::term::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {out, outln};
+
+/// Set once stdout refused a write; nothing more is written to it.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// The first failure to write to stdout, for `main` to judge.
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// What [`out!`] and [`outln!`] call: writes and flushes, and on failure
+/// remembers the error and drops every later write.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        let mut first = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert(e);
+    }
+}
+
+/// Whether stdout is gone (a write to it failed): there is no one left to
+/// tell, so a loop that only prints may as well stop.
+pub fn stdout_gone() -> bool {
+    STDOUT_GONE.load(Ordering::Relaxed)
+}
+
+/// The failure to write to stdout, if one happened.
+pub fn stdout_error() -> Option<std::io::Error> {
+    STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
 
 /// How much a command says, from the global `--quiet` / `--verbose` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,15 +149,17 @@ impl Paint {
     }
 }
 
-/// A one-line progress indicator on stderr, shown only when stderr is a
-/// terminal and `--quiet` is off; cleared by [`Progress::finish`].
-pub struct Progress {
+/// The status line: one line of progress on stderr, shown only when stderr
+/// is a terminal and `--quiet` is off; cleared by [`StatusLine::finish`].
+/// (Not `Progress`: that is the sandbox's account of a thread's work, and
+/// `progress.rs` keeps the exercises' results.)
+pub struct StatusLine {
     on: bool,
 }
 
-impl Progress {
-    pub fn new() -> Progress {
-        Progress {
+impl StatusLine {
+    pub fn new() -> StatusLine {
+        StatusLine {
             on: std::io::stderr().is_terminal() && verbosity() != Verbosity::Quiet,
         }
     }

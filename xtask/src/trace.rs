@@ -18,7 +18,10 @@
 //! are the same kind; only their number shrinks.
 
 use crate::flags::TraceFlags;
+use crate::term::{out, outln};
+use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, build};
+use std::path::Path;
 use std::process::ExitCode;
 use trace::log::Record;
 
@@ -49,12 +52,12 @@ pub fn lighter(number: u8) -> Option<(&'static [&'static str], &'static str)> {
     })
 }
 
-pub fn run(flags: &TraceFlags) -> crate::Result {
+pub fn run(root: &Path, flags: &TraceFlags) -> Result<ExitCode> {
     let e = crate::exercise(&flags.exercise)?;
     let light = lighter(e.number).filter(|_| flags.args.is_empty() && flags.from_log.is_none());
     let args: Vec<String> = match light {
         Some((args, why)) => {
-            println!(
+            outln!(
                 "tracing `{} {}`: {why}; its timings mean nothing under a tracer \
                  (`cargo xtask trace {} -- ARGS` traces other arguments)\n",
                 e.name,
@@ -67,23 +70,23 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
     };
     let run = match &flags.from_log {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             Run {
-                records: trace::log::parse(&text)?,
+                records: trace::log::parse(&text).map_err(anyhow::Error::msg)?,
                 outcome: None,
             }
         }
-        None => traced(e, &args)?,
+        None => traced(root, e, &args)?,
     };
     if let Some(path) = &flags.save_log {
         let text: String = run.records.iter().map(Record::to_line).collect();
         checks::report::write_atomically(path, text.as_bytes())
-            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let trace = trace::model::replay(&run.records);
     if trace.refused {
-        return Err(trace::refused_reason());
+        bail!(trace::refused_reason());
     }
     if trace.steps.is_empty() {
         let why = run
@@ -96,7 +99,7 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
                     String::from_utf8_lossy(&o.stderr).trim()
                 )
             });
-        return Err(format!("cannot trace {}: {why}", e.name));
+        bail!("cannot trace {}: {why}", e.name);
     }
     if let Some(o) = &run.outcome {
         print_output("stdout", &o.stdout);
@@ -105,30 +108,27 @@ pub fn run(flags: &TraceFlags) -> crate::Result {
     let advice = trace::advice::advise(&trace);
     match flags.at {
         Some(step) if step == 0 || step > trace.steps.len() => {
-            return Err(format!(
-                "no step {step}: this trace has steps 1 to {}",
-                trace.steps.len()
-            ));
+            bail!("no step {step}: this trace has steps 1 to {}", trace.steps.len());
         }
-        Some(step) => print!("{}", trace::timeline::tables(&trace, step - 1)),
+        Some(step) => out!("{}", trace::timeline::tables(&trace, step - 1)),
         None => {
-            println!("{} step by step (pid {} is the program):", e.name, trace.first);
-            print!("{}", trace::timeline::render(&trace, &advice));
+            outln!("{} step by step (pid {} is the program):", e.name, trace.first);
+            out!("{}", trace::timeline::render(&trace, &advice));
         }
     }
     if let Some(o) = &run.outcome {
-        println!("\nthe run {}", o.summary());
+        outln!("\nthe run {}", o.summary());
         for note in &o.notes {
-            println!("  {note}");
+            outln!("  {note}");
         }
     }
     if let Some(path) = &flags.html {
         let page = trace::page::render(&trace, &advice, e.name);
-        std::fs::write(path, page).map_err(|err| format!("cannot write {}: {err}", path.display()))?;
-        println!("the step-through page is in {}", path.display());
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        outln!("the step-through page is in {}", path.display());
     }
     if flags.at.is_none() {
-        println!("(`--at STEP` prints every table at one step; `--html FILE` writes a page to step through)");
+        outln!("(`--at STEP` prints every table at one step; `--html FILE` writes a page to step through)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -140,29 +140,28 @@ fn print_output(name: &str, bytes: &[u8]) {
     if bytes.is_empty() {
         return;
     }
-    println!("the program's {name}:");
+    outln!("the program's {name}:");
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
     for line in lines.iter().take(SHOWN_LINES) {
-        println!("  | {line}");
+        outln!("  | {line}");
     }
     if lines.len() > SHOWN_LINES {
-        println!("  | … and {} more lines", lines.len() - SHOWN_LINES);
+        outln!("  | … and {} more lines", lines.len() - SHOWN_LINES);
     }
-    println!();
+    outln!();
 }
 
 /// Builds the exercise and the tracer, and runs them in the sandbox.
-fn traced(e: &checks::Exercise, args: &[String]) -> crate::Result<Run> {
-    let root = crate::root();
+fn traced(root: &Path, e: &checks::Exercise, args: &[String]) -> Result<Run> {
     let options = BuildOptions {
         show_progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..BuildOptions::default()
     };
-    let built = build(&root, &[e.name, "trace"], &options).map_err(|err| err.to_string())?;
+    let built = build(root, &[e.name, "trace"], &options).context("cannot build the exercise")?;
     run_traced(
-        built.binary(e.name)?,
-        built.binary("ipc-lab-trace")?,
+        built.binary(e.name).map_err(anyhow::Error::msg)?,
+        built.binary("ipc-lab-trace").map_err(anyhow::Error::msg)?,
         e.name,
         args,
     )
@@ -174,7 +173,7 @@ pub fn run_traced(
     tracer: &std::path::Path,
     name: &str,
     args: &[String],
-) -> crate::Result<Run> {
+) -> Result<Run> {
     run_traced_with(exe, tracer, name, args, |spec| spec)
 }
 
@@ -193,7 +192,7 @@ pub fn run_traced(
 /// This lives here, not in `checks`: the checks (and the grader, which
 /// needs no ptrace) stay free of the tracer, and only the student's
 /// `cargo xtask check` pays for the second run.
-pub fn advise_failures(root: &std::path::Path, results: &mut [checks::ExerciseResult]) {
+pub fn advise_failures(root: &Path, results: &mut [checks::ExerciseResult]) {
     let failed = |c: &checks::CheckResult| c.failure == Some(checks::Failure::Judged);
     let wanted: Vec<&str> = results
         .iter()
@@ -248,11 +247,11 @@ fn run_traced_with(
     name: &str,
     args: &[String],
     adjust: impl FnOnce(sandbox::Spec) -> sandbox::Spec,
-) -> crate::Result<Run> {
+) -> Result<Run> {
     let lent = Lent::new()?;
     let copy = lent.dir.join(name);
     std::fs::copy(exe, &copy)
-        .map_err(|err| format!("cannot copy {} to {}: {err}", exe.display(), copy.display()))?;
+        .with_context(|| format!("cannot copy {} to {}", exe.display(), copy.display()))?;
     let log = lent.dir.join("trace.log");
     let mut argv: Vec<std::ffi::OsString> =
         vec!["--log".into(), log.clone().into(), "--".into(), copy.into()];
@@ -260,12 +259,12 @@ fn run_traced_with(
     let mut spec = adjust(sandbox::Spec::new(tracer).args(argv).writable(&lent.dir));
     // The log is a file the tracer writes: room for a long one.
     spec.limits.file_size = spec.limits.file_size.max(256 << 20);
-    let outcome = sandbox::run(&spec).map_err(|err| format!("the sandbox failed: {err}"))?;
+    let outcome = sandbox::run(&spec).context("the sandbox failed")?;
     // A log the tracer never created: it could not start (its one line is
     // in stderr, shown by the caller).
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     Ok(Run {
-        records: trace::log::parse(&text)?,
+        records: trace::log::parse(&text).map_err(anyhow::Error::msg)?,
         outcome: Some(outcome),
     })
 }
@@ -276,7 +275,7 @@ struct Lent {
 }
 
 impl Lent {
-    fn new() -> crate::Result<Lent> {
+    fn new() -> Result<Lent> {
         use std::os::unix::fs::DirBuilderExt;
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -285,7 +284,7 @@ impl Lent {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(Lent { dir })
     }
 }

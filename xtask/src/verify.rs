@@ -22,8 +22,9 @@ pub mod mutants;
 
 use crate::flags::VerifyFlags;
 use crate::release::Release;
-use crate::term::{Paint, Progress};
-use checks::build::{BuildOptions, build, cargo};
+use crate::term::{Paint, StatusLine, outln};
+use anyhow::{Context as _, Result, bail};
+use checks::build::{BuildOptions, CargoMessage, build, cargo};
 use checks::{Exercise, ExerciseResult};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal};
@@ -34,22 +35,21 @@ use std::time::Instant;
 /// What `todo!()` prints when a stub reaches it.
 const TODO_PANIC: &str = "not yet implemented";
 
-pub fn run(flags: &VerifyFlags) -> crate::Result {
-    let root = crate::root();
+pub fn run(root: &Path, flags: &VerifyFlags) -> Result<ExitCode> {
     let start = Instant::now();
     let jobs = flags.jobs.unwrap_or_else(checks::default_jobs);
     if flags.mutants {
-        return mutants::run(&root, &flags.exercises, flags.runs.max(1), jobs);
+        return mutants::run(root, &flags.exercises, flags.runs.max(1), jobs);
     }
     let exercises: Vec<&'static Exercise> = checks::catalogue().iter().collect();
     let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
     let cargo_output = std::io::stderr().is_terminal();
-    let progress = Progress::new();
+    let progress = StatusLine::new();
 
     // The release first: a malformed region is the cheapest thing to find.
     let scratch = root.join("target").join("verify");
     let release_dir = scratch.join("release");
-    let release = Release::from_workspace(&root)?;
+    let release = Release::from_workspace(root)?;
     release.write(&release_dir)?;
     release.prune(&release_dir)?;
 
@@ -58,7 +58,7 @@ pub fn run(flags: &VerifyFlags) -> crate::Result {
         show_progress: cargo_output,
         target_dir: None,
     };
-    let reference = build(&root, &names, &options).map_err(|e| e.to_string())?;
+    let reference = build(root, &names, &options).context("cannot build")?;
     progress.update("building the release…");
     let released = build_release(&release_dir, &scratch.join("target"), cargo_output)?;
     progress.update("rustfmt --check on the release…");
@@ -117,7 +117,7 @@ impl ReleaseBuild {
 /// `cargo build --workspace` in the release, reading cargo's JSON messages
 /// for binaries, errors and warnings (cargo replays the warnings of crates
 /// that are already built, so a warm build reports them too).
-fn build_release(release: &Path, target_dir: &Path, show_progress: bool) -> crate::Result<ReleaseBuild> {
+fn build_release(release: &Path, target_dir: &Path, show_progress: bool) -> Result<ReleaseBuild> {
     let mut child = Command::new(cargo())
         .current_dir(release)
         .args(["build", "--workspace", "--keep-going", "--message-format=json"])
@@ -132,55 +132,43 @@ fn build_release(release: &Path, target_dir: &Path, show_progress: bool) -> crat
             Stdio::null()
         })
         .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .context("cannot run cargo")?;
     let stdout = child.stdout.take().expect("stdout was piped");
     let mut built = ReleaseBuild::default();
     for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("cannot read cargo's output: {e}"))?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        let target = msg["target"]["name"].as_str().unwrap_or_default().to_string();
-        match msg["reason"].as_str() {
-            Some("compiler-artifact") => {
-                let is_bin = msg["target"]["kind"]
-                    .as_array()
-                    .is_some_and(|k| k.iter().any(|k| k == "bin"));
-                if let (true, Some(exe)) = (is_bin, msg["executable"].as_str()) {
-                    built.binaries.insert(target, PathBuf::from(exe));
-                }
+        let line = line.context("cannot read cargo's output")?;
+        match CargoMessage::parse(&line) {
+            Some(CargoMessage::Binary { target, executable }) => {
+                built.binaries.insert(target, executable);
             }
-            Some("compiler-message") => {
-                let m = &msg["message"];
-                let rendered = m["rendered"].as_str().unwrap_or_default().trim_end().to_string();
-                // "warning: 3 warnings emitted" sums up the others.
-                let summary = m["spans"].as_array().is_none_or(Vec::is_empty)
-                    && m["message"].as_str().is_some_and(|s| s.ends_with("emitted"));
-                match m["level"].as_str() {
-                    Some("error") if !summary => {
+            // "warning: 3 warnings emitted" sums up the others.
+            Some(CargoMessage::Compiler { target, diagnostic }) if !diagnostic.is_summary() => {
+                let rendered = diagnostic.text().to_string();
+                match diagnostic.level.as_str() {
+                    "error" => {
                         built.errors.entry(target).or_insert(rendered);
                     }
-                    Some("warning") if !summary => built.warnings.push((target, rendered)),
+                    "warning" => built.warnings.push((target, rendered)),
                     _ => {}
                 }
             }
             _ => {}
         }
     }
-    let status = child.wait().map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    let status = child.wait().context("cannot wait for cargo")?;
     built.succeeded = status.success();
     Ok(built)
 }
 
 /// `cargo fmt --all --check` in the release: the files rustfmt would
 /// change (empty when clean).
-fn fmt_check(release: &Path) -> crate::Result<Vec<String>> {
+fn fmt_check(release: &Path) -> Result<Vec<String>> {
     let out = Command::new(cargo())
         .current_dir(release)
         .args(["fmt", "--all", "--check"])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run cargo fmt: {e}"))?;
+        .context("cannot run cargo fmt")?;
     if out.status.success() {
         return Ok(Vec::new());
     }
@@ -201,11 +189,11 @@ fn fmt_check(release: &Path) -> crate::Result<Vec<String>> {
     if files.is_empty() {
         // Not a formatting difference: rustfmt itself failed.
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
+        bail!(
             "cargo fmt --check failed in {}: {}",
             release.display(),
             err.lines().next().unwrap_or("no message")
-        ));
+        );
     }
     Ok(files)
 }
@@ -251,7 +239,7 @@ impl<'a> Row<'a> {
 fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds: f64) -> usize {
     let paint = Paint::stdout();
     let mark = |ok: bool| if ok { paint.green("✓") } else { paint.red("✗") };
-    println!(
+    outln!(
         "{}",
         paint.bold(&format!(
             "{:<22} {:<18} {:<12} {}",
@@ -271,7 +259,7 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
         } else {
             ""
         };
-        println!(
+        outln!(
             "{label:<22} {} {:<16} {:<12} {} {fails}/{} fail{note}",
             mark(reference_ok),
             format!("{passed}/{total} checks"),
@@ -304,16 +292,16 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
             ));
         }
     }
-    println!();
+    outln!();
     let builds = released.succeeded && released.errors.is_empty();
     let quiet = released.warnings.is_empty();
-    println!("{} the release builds (cargo build --workspace)", mark(builds));
-    println!(
+    outln!("{} the release builds (cargo build --workspace)", mark(builds));
+    outln!(
         "{} the release builds without warnings ({} warnings)",
         mark(quiet),
         released.warnings.len()
     );
-    println!(
+    outln!(
         "{} the release is rustfmt-clean (cargo fmt --check)",
         mark(unformatted.is_empty())
     );
@@ -348,19 +336,19 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
         ));
     }
     for p in &problems {
-        println!();
-        println!("{} {p}", paint.red("✗"));
+        outln!();
+        outln!("{} {p}", paint.red("✗"));
     }
-    println!();
+    outln!();
     if problems.is_empty() {
-        println!(
+        outln!(
             "verify: all good: {} exercises, {} reference checks, {} stub checks, {seconds:.1} s",
             rows.len(),
             rows.iter().map(|r| r.reference.checks.len()).sum::<usize>(),
             rows.iter().map(|r| r.stub.checks.len()).sum::<usize>(),
         );
     } else {
-        println!("verify: {} problem(s), {seconds:.1} s", problems.len());
+        outln!("verify: {} problem(s), {seconds:.1} s", problems.len());
     }
     problems.len()
 }

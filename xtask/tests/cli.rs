@@ -120,3 +120,87 @@ fn forgetting_to_close_the_write_end_fails_check_3_with_an_explanation() {
     }
     assert!(left.is_empty(), "closing-ends left running: {left:?}");
 }
+
+/// A pipe whose read end is already closed: every write to the other end
+/// fails with EPIPE, as `cargo xtask list | head -1` does once head is gone.
+fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: pipe() just made both; each is owned once, here.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    write.into()
+}
+
+/// Runs xtask with `args` and stdout closed; (status, stderr).
+fn with_closed_stdout(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("IPC_LAB_ROOT", root())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_with_the_commands_own_status() {
+    // `list | head -1`: nothing to say, and the status list would have had.
+    let (status, stderr) = with_closed_stdout(&["list"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr, "", "nothing on stderr either");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    // `check 1 | true`: the checks still run (and pass).
+    let (status, stderr) = with_closed_stdout(&["--quiet", "check", "1"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn watch_with_a_closed_stdout_stops_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("watch")
+        .env("IPC_LAB_ROOT", root())
+        .env("NO_COLOR", "1")
+        // A pipe held open: end of input alone would not stop a watch.
+        .stdin(std::process::Stdio::piped())
+        .stdout(closed_pipe())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watch went on with nobody reading its stdout");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn a_stdout_that_fails_otherwise_is_one_error_line_and_status_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["hint", "1"])
+        .env("IPC_LAB_ROOT", root())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: cannot write to stdout: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

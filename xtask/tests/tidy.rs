@@ -271,7 +271,7 @@ fn exercises_depend_on_libc_and_syscalls_only() {
 fn no_grade_is_decided_by_message_text() {
     // Where grades and verdicts are decided, nothing may branch on the words
     // of a message: rewording one would change a grade. Decide on the types
-    // instead (CheckResult::failure, grader::compile::Built, the facts on
+    // instead (CheckResult::failure, grader::compile::Compiled, the facts on
     // sandbox::Outcome such as not_waited and left_running).
     let root = root();
     let mut files = Vec::new();
@@ -279,9 +279,10 @@ fn no_grade_is_decided_by_message_text() {
     for f in ["runner.rs", "report.rs", "expect.rs", "lib.rs"] {
         files.push(root.join("crates/checks/src").join(f));
     }
-    for f in ["check.rs", "watch.rs", "grade.rs", "list.rs"] {
+    for f in ["check.rs", "grade.rs", "list.rs", "table.rs"] {
         files.push(root.join("xtask/src").join(f));
     }
+    rust_files(&root.join("xtask/src/watch"), &mut files);
     let forbidden = [
         ".output.starts_with(",
         ".output.contains(",
@@ -312,7 +313,7 @@ fn no_grade_is_decided_by_message_text() {
     }
     assert!(
         found.is_empty(),
-        "decisions read message text; decide on a type instead (CheckResult::failure, Built, Outcome's facts):\n{}",
+        "decisions read message text; decide on a type instead (CheckResult::failure, Compiled, Outcome's facts):\n{}",
         found.join("\n")
     );
 }
@@ -556,4 +557,65 @@ fn chapters_have_hidden_answers_and_glossary_links_resolve() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The lines of `text` before its `#[cfg(test)]` module, with their
+/// numbers, comments left out.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .take_while(|(_, l)| l.trim() != "#[cfg(test)]")
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(n, l)| (n + 1, l))
+}
+
+#[test]
+fn xtask_prints_to_stdout_only_through_out_and_outln() {
+    // `print!` and `println!` panic when stdout is closed (`cargo xtask
+    // list | head -1`); `out!` and `outln!` (xtask's term.rs) make that a
+    // quiet exit.
+    let mut files = Vec::new();
+    rust_files(&root().join("xtask/src"), &mut files);
+    let mut found = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code_lines(&text) {
+            let bare = |m: &str| {
+                line.match_indices(m)
+                    .any(|(at, _)| !line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+            };
+            if bare("println!(") || bare("print!(") {
+                let rel = file.strip_prefix(root()).unwrap().display();
+                found.push(format!("{rel}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "print with crate::term's outln!/out! instead (they never panic on a closed stdout):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_workspace_root_is_found_once_in_main() {
+    // main.rs finds it and hands it to each command as a &Path; a command
+    // that looked it up again could disagree with the one it was given.
+    let mut files = Vec::new();
+    rust_files(&root().join("xtask/src"), &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("xtask/src/main.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code_lines(&text) {
+            if line.contains("workspace_root()") || line.contains("IPC_LAB_ROOT") {
+                let rel = file.strip_prefix(root()).unwrap().display();
+                found.push(format!("{rel}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "take the root as a parameter (`root: &Path`) from the command's run() instead:\n{}",
+        found.join("\n")
+    );
 }

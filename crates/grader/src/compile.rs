@@ -60,6 +60,7 @@
 //! root, a linker's) sends every member alone.
 
 use super::submission::Files;
+use anyhow::{Context, bail};
 use checks::Exercise;
 use checks::build::Diagnostic;
 use sandbox::{Limits, Spec, Status};
@@ -97,7 +98,7 @@ exec "$@"
 /// `Binary` scores the exercise 0; they differ in what the grader does
 /// next, decided on the variant, never on its text.
 #[derive(Debug, Clone)]
-pub enum Built {
+pub enum Compiled {
     /// The program, in the private cache.
     Binary(PathBuf),
     /// The sources do not compile: the first compiler error, which the same
@@ -144,7 +145,7 @@ pub struct Toolchain {
     invocations: HashMap<&'static str, Invocation>,
     /// Compiles under way or done in this run, so two submissions with the
     /// same sources compile once even at the same moment.
-    inflight: Mutex<HashMap<String, Arc<OnceLock<Built>>>>,
+    inflight: Mutex<HashMap<String, Arc<OnceLock<Compiled>>>>,
 }
 
 /// A folder per submission under `work/`.
@@ -156,10 +157,6 @@ impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
     }
-}
-
-fn err(context: &str, e: impl std::fmt::Display) -> String {
-    format!("{context}: {e}")
 }
 
 fn euid() -> u32 {
@@ -178,54 +175,54 @@ pub fn cache_dir() -> PathBuf {
 
 /// Creates `dir` (and its parents) if needed, checks it is a real folder
 /// of ours, and gives it `mode`.
-fn own_dir(dir: &Path, mode: u32) -> Result<(), String> {
-    fs::create_dir_all(dir).map_err(|e| err(&format!("cannot create {}", dir.display()), e))?;
-    let meta = fs::symlink_metadata(dir).map_err(|e| err(&dir.display().to_string(), e))?;
+fn own_dir(dir: &Path, mode: u32) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = fs::symlink_metadata(dir).with_context(|| dir.display().to_string())?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a folder", dir.display()));
+        bail!("{} is not a folder", dir.display());
     }
     if meta.uid() != euid() {
-        return Err(format!(
+        bail!(
             "{} belongs to another user: remove it, or set IPC_LAB_GRADE_CACHE to another folder",
             dir.display()
-        ));
+        );
     }
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| err(&dir.display().to_string(), e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).with_context(|| dir.display().to_string())
 }
 
 /// Every folder from `/` down to `dir` lets others through, so a compile
 /// run's user can reach the toolchain and the dependencies in it (where no
 /// mount namespace shows them to it directly).
-fn reachable_by_others(dir: &Path) -> Result<(), String> {
+fn reachable_by_others(dir: &Path) -> anyhow::Result<()> {
     let mut path = PathBuf::new();
     for part in dir.components() {
         path.push(part);
         let mode = fs::metadata(&path)
-            .map_err(|e| err(&path.display().to_string(), e))?
+            .with_context(|| path.display().to_string())?
             .mode();
         if mode & 0o001 == 0 {
-            return Err(format!(
+            bail!(
                 "the grading cache {} is out of reach of other users ({} is not o+x); \
                  set IPC_LAB_GRADE_CACHE to a folder under /var/tmp",
                 dir.display(),
                 path.display()
-            ));
+            );
         }
     }
     Ok(())
 }
 
 /// Runs a command and returns its standard output, or its standard error as the reason.
-fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
+fn output(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| err(&format!("cannot run {what}"), e))?;
+        .with_context(|| format!("cannot run {what}"))?;
     if !out.status.success() {
-        return Err(format!(
+        bail!(
             "{what} failed: {}",
             tail(&String::from_utf8_lossy(&out.stderr), 20)
-        ));
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -257,7 +254,7 @@ impl Toolchain {
         cache: &Path,
         catalogue: &'static [Exercise],
         on_step: &dyn Fn(&str),
-    ) -> Result<Toolchain, String> {
+    ) -> anyhow::Result<Toolchain> {
         own_dir(cache, 0o711)?;
         let as_root = euid() == 0;
         // A compile run's user reaches the cache through its folders, unless
@@ -270,7 +267,7 @@ impl Toolchain {
         own_dir(&private, 0o700)?;
         let work = cache.join("work");
         own_dir(&work, 0o711)?;
-        clean_stale(&work);
+        crate::stale::sweep(&work, crate::stale::work_folder_pid);
         let bins = private.join("bins");
         own_dir(&bins, 0o700)?;
 
@@ -305,11 +302,10 @@ impl Toolchain {
         own_dir(&records, 0o700)?;
         let wrapper = private.join("record-rustc.sh");
         if fs::read_to_string(&wrapper).ok().as_deref() != Some(WRAPPER) {
-            fs::write(&wrapper, WRAPPER).map_err(|e| err("cannot write the rustc recorder", e))?;
+            fs::write(&wrapper, WRAPPER).context("cannot write the rustc recorder")?;
         }
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700))
-            .map_err(|e| err("rustc recorder", e))?;
-        let cargo_build = |packages: &[&str]| -> Result<(), String> {
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o700)).context("rustc recorder")?;
+        let cargo_build = |packages: &[&str]| -> anyhow::Result<()> {
             let mut cmd = Command::new(checks::build::cargo());
             cmd.current_dir(root)
                 .args(["build", "--bins", "--quiet", "--target-dir"])
@@ -355,7 +351,7 @@ impl Toolchain {
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
-            .ok_or("cannot find the `env` program (/usr/bin/env)")?;
+            .context("cannot find the `env` program (/usr/bin/env)")?;
         let shown = if as_root {
             vec![toolchain, deps]
         } else {
@@ -382,7 +378,7 @@ impl Toolchain {
     }
 
     /// A fresh folder for one submission's sources and outputs.
-    pub fn work_dir(&self, name: &str) -> Result<WorkDir, String> {
+    pub fn work_dir(&self, name: &str) -> anyhow::Result<WorkDir> {
         static N: AtomicU64 = AtomicU64::new(0);
         let safe: String = name
             .chars()
@@ -401,15 +397,15 @@ impl Toolchain {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = fs::remove_dir_all(&path);
-        fs::create_dir(&path).map_err(|e| err(&format!("cannot create {}", path.display()), e))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| err("work folder", e))?;
+        fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).context("work folder")?;
         Ok(WorkDir { path })
     }
 
     /// Compiles one exercise of a submission (or finds it compiled).
-    pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Built {
+    pub fn compile(&self, e: &Exercise, work: &Path, files: &Files, timeout: Duration) -> Compiled {
         let Some(inv) = self.invocations.get(e.name) else {
-            return Built::Failed(format!("the grader has no build recipe for {}", e.name));
+            return Compiled::Failed(format!("the grader has no build recipe for {}", e.name));
         };
         let key = self.key(inv, files);
         let name = hash_name(&key);
@@ -458,8 +454,8 @@ impl Toolchain {
         members: &[(&Exercise, &Files)],
         work: &Path,
         timeout: Duration,
-    ) -> Vec<Option<Built>> {
-        let mut results: Vec<Option<Built>> = vec![None; members.len()];
+    ) -> Vec<Option<Compiled>> {
+        let mut results: Vec<Option<Compiled>> = vec![None; members.len()];
         // (member index, module source, per-exercise cache key)
         let mut merging = Vec::new();
         for (i, (e, files)) in members.iter().enumerate() {
@@ -513,8 +509,8 @@ impl Toolchain {
                 self.compile_merged(&members, work, left, &merged, &key)
             });
             let program = match built {
-                Built::Binary(program) => program,
-                Built::MergeFailed(failing) => {
+                Compiled::Binary(program) => program,
+                Compiled::MergeFailed(failing) => {
                     let before = merging.len();
                     merging.retain(|(i, ..)| !failing.iter().any(|dir| dir == members[*i].0.dir));
                     if merging.len() == before {
@@ -522,7 +518,7 @@ impl Toolchain {
                     }
                     continue;
                 }
-                Built::CompileError(_) | Built::Failed(_) => break,
+                Compiled::CompileError(_) | Compiled::Failed(_) => break,
             };
             // Each member gets the program under its own name, inside the
             // merged build's entry. Not as the exercise's own cache entry:
@@ -537,7 +533,7 @@ impl Toolchain {
                     let _ = fs::hard_link(program, &named);
                 }
                 if named.is_file() {
-                    results[*i] = Some(Built::Binary(named));
+                    results[*i] = Some(Compiled::Binary(named));
                 }
                 // Else not kept: it compiles alone.
             }
@@ -557,9 +553,9 @@ impl Toolchain {
         timeout: Duration,
         name: &str,
         key: &[u8],
-    ) -> Built {
+    ) -> Compiled {
         let Some(inv) = members.first().and_then(|(e, _)| self.invocations.get(e.name)) else {
-            return Built::Failed("no members".into());
+            return Compiled::Failed("no members".into());
         };
         let short = &name[..18];
         let root = work.join(format!("{short}.rs"));
@@ -580,7 +576,7 @@ impl Toolchain {
             fs::set_permissions(&root, fs::Permissions::from_mode(0o644))
         })();
         if let Err(why) = laid {
-            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
+            return Compiled::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join("program");
         let args = self.command(inv, work, &root, &produced, Some("ipc_lab_merged"), work);
@@ -596,7 +592,7 @@ impl Toolchain {
             Ok(Status::Exited(0)) if is_program => self.store(
                 name,
                 key,
-                &Built::Binary(produced.clone()),
+                &Compiled::Binary(produced.clone()),
                 Some(&produced),
                 "program",
             ),
@@ -610,9 +606,9 @@ impl Toolchain {
                     .into_iter()
                     .map(|i| dirs[i].to_string())
                     .collect();
-                self.store(name, key, &Built::MergeFailed(failing), None, "")
+                self.store(name, key, &Compiled::MergeFailed(failing), None, "")
             }
-            _ => Built::Failed("the merged build stopped".into()),
+            _ => Compiled::Failed("the merged build stopped".into()),
         };
         let _ = fs::remove_dir_all(&out);
         built
@@ -645,24 +641,33 @@ impl Toolchain {
         key
     }
 
-    fn cached(&self, name: &str, key: &[u8], bin: &str) -> Option<Built> {
+    fn cached(&self, name: &str, key: &[u8], bin: &str) -> Option<Compiled> {
         let dir = self.bins.join(name);
         if fs::read(dir.join("key")).ok()? != key {
             return None;
         }
         let binary = dir.join(bin);
         if binary.is_file() {
-            return Some(Built::Binary(binary));
+            return Some(Compiled::Binary(binary));
         }
         if let Ok(text) = fs::read_to_string(dir.join("error")) {
-            return Some(Built::CompileError(text));
+            return Some(Compiled::CompileError(text));
         }
         let failing = fs::read_to_string(dir.join("merge-failed")).ok()?;
-        Some(Built::MergeFailed(failing.lines().map(str::to_string).collect()))
+        Some(Compiled::MergeFailed(
+            failing.lines().map(str::to_string).collect(),
+        ))
     }
 
     /// Keeps a result in the cache: written aside, then renamed into place.
-    fn store(&self, name: &str, key: &[u8], built: &Built, produced: Option<&Path>, bin: &str) -> Built {
+    fn store(
+        &self,
+        name: &str,
+        key: &[u8],
+        built: &Compiled,
+        produced: Option<&Path>,
+        bin: &str,
+    ) -> Compiled {
         let tmp = self.bins.join(format!(".{name}.{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let stored = (|| -> io::Result<()> {
@@ -670,16 +675,18 @@ impl Toolchain {
             match (built, produced) {
                 // A program already in the cache (a merged build's) is
                 // linked, not copied: it is ours and never changes.
-                (Built::Binary(_), Some(p))
+                (Compiled::Binary(_), Some(p))
                     if p.starts_with(&self.bins) && fs::hard_link(p, tmp.join(bin)).is_ok() => {}
-                (Built::Binary(_), Some(p)) => {
+                (Compiled::Binary(_), Some(p)) => {
                     fs::copy(p, tmp.join(bin))?;
                     // Read-only: it never changes, and the sandbox links a
                     // program like that into each run instead of copying it.
                     fs::set_permissions(tmp.join(bin), fs::Permissions::from_mode(0o555))?;
                 }
-                (Built::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
-                (Built::MergeFailed(failing), _) => fs::write(tmp.join("merge-failed"), failing.join("\n"))?,
+                (Compiled::CompileError(text), _) => fs::write(tmp.join("error"), text)?,
+                (Compiled::MergeFailed(failing), _) => {
+                    fs::write(tmp.join("merge-failed"), failing.join("\n"))?
+                }
                 _ => return Err(io::Error::other("nothing to store")),
             }
             fs::write(tmp.join("key"), key)?;
@@ -689,9 +696,9 @@ impl Toolchain {
         })();
         let _ = fs::remove_dir_all(&tmp);
         match (stored, built) {
-            (Ok(()), Built::Binary(_)) => Built::Binary(self.bins.join(name).join(bin)),
-            (Err(e), Built::Binary(_)) => {
-                Built::Failed(format!("the grader could not keep the compiled program: {e}"))
+            (Ok(()), Compiled::Binary(_)) => Compiled::Binary(self.bins.join(name).join(bin)),
+            (Err(e), Compiled::Binary(_)) => {
+                Compiled::Failed(format!("the grader could not keep the compiled program: {e}"))
             }
             (_, other) => other.clone(),
         }
@@ -707,11 +714,11 @@ impl Toolchain {
         timeout: Duration,
         name: &str,
         key: &[u8],
-    ) -> Built {
+    ) -> Compiled {
         let crate_dir = work.join("crates").join(e.dir);
         let out = work.join(format!("out-{}", e.dir));
         if let Err(why) = self.lay_out(&crate_dir, &out, files) {
-            return Built::Failed(format!("the grader could not lay out the sources: {why}"));
+            return Compiled::Failed(format!("the grader could not lay out the sources: {why}"));
         }
         let produced = out.join(&inv.bin);
         let source = crate_dir.join("src").join("main.rs");
@@ -720,7 +727,7 @@ impl Toolchain {
         let spec = self.compile_spec(args, timeout, work, &out);
         let outcome = match sandbox::run(&spec) {
             Ok(o) => o,
-            Err(e) => return Built::Failed(format!("the grader could not run the compiler: {e}")),
+            Err(e) => return Compiled::Failed(format!("the grader could not run the compiler: {e}")),
         };
         // The output folder was the compile run's: take only a
         // regular file from it, never what a link there points to.
@@ -729,7 +736,7 @@ impl Toolchain {
             Status::Exited(0) if is_program => self.store(
                 name,
                 key,
-                &Built::Binary(produced.clone()),
+                &Compiled::Binary(produced.clone()),
                 Some(&produced),
                 &inv.bin,
             ),
@@ -738,15 +745,15 @@ impl Toolchain {
                 Some(d) if d.primary_files().next().is_some() => self.store(
                     name,
                     key,
-                    &Built::CompileError(d.text().to_string()),
+                    &Compiled::CompileError(d.text().to_string()),
                     None,
                     &inv.bin,
                 ),
                 // An error that points at no source (a linker's, which may
                 // be the machine's, out of processes or memory for a
                 // moment): not kept, so it is tried again.
-                Some(d) => Built::Failed(d.text().to_string()),
-                None => Built::Failed(format!(
+                Some(d) => Compiled::Failed(d.text().to_string()),
+                None => Compiled::Failed(format!(
                     "the compiler failed:\n{}",
                     tail(&String::from_utf8_lossy(&outcome.stderr), 20)
                 )),
@@ -759,7 +766,7 @@ impl Toolchain {
                 } else if !err.trim().is_empty() {
                     text.push_str(&format!("\n{}", tail(&err, 12)));
                 }
-                Built::Failed(text)
+                Compiled::Failed(text)
             }
         };
         let _ = fs::remove_dir_all(&out);
@@ -874,11 +881,11 @@ impl Invocation {
     /// Reads cargo's recorded command line for `e` and moves its paths:
     /// the private target's deps to the world-readable copy; the outputs,
     /// incremental state and terminal-only flags out.
-    fn load(records: &Path, e: &Exercise, private_deps: &Path, deps: &Path) -> Result<Invocation, String> {
+    fn load(records: &Path, e: &Exercise, private_deps: &Path, deps: &Path) -> anyhow::Result<Invocation> {
         let name = crate_name(e.name);
         let read = |ext: &str| {
             fs::read(records.join(format!("{name}.{ext}")))
-                .map_err(|err| format!("no record of how cargo compiles {}: {err}", e.name))
+                .with_context(|| format!("no record of how cargo compiles {}", e.name))
         };
         let split = |bytes: Vec<u8>| -> Vec<String> {
             String::from_utf8_lossy(&bytes)
@@ -920,7 +927,7 @@ impl Invocation {
             }
         }
         let source_at =
-            source_at.ok_or_else(|| format!("cargo's command line for {} names no main.rs", e.name))?;
+            source_at.with_context(|| format!("cargo's command line for {} names no main.rs", e.name))?;
         if !args.iter().any(|a| a.starts_with("--error-format")) {
             args.push("--error-format=json".into());
         }
@@ -956,9 +963,7 @@ impl Invocation {
             args.push("codegen-units=1".into());
         }
         if let Some(odd) = args.iter().find(|a| a.contains(&private)) {
-            return Err(format!(
-                "cannot move cargo's flag `{odd}` out of the private build"
-            ));
+            bail!("cannot move cargo's flag `{odd}` out of the private build");
         }
         let mut env = Vec::new();
         let mut bin = e.name.to_string();
@@ -1002,14 +1007,14 @@ fn first_error(stderr: &[u8]) -> Option<Diagnostic> {
 
 /// Hard links to the toolchain's `bin/` and `lib/` where any user can
 /// reach them (a copy when linking is impossible, once per toolchain).
-fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf, String> {
+fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> anyhow::Result<PathBuf> {
     let dest = cache.join(format!("toolchain-{commit}"));
     if dest.join(".complete").exists() {
         return Ok(dest);
     }
     let tmp = cache.join(format!(".toolchain-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir(&tmp).map_err(|e| err("cannot create the toolchain copy", e))?;
+    fs::create_dir(&tmp).context("cannot create the toolchain copy")?;
     for part in ["bin", "lib"] {
         let from = sysroot.join(part);
         let linked = Command::new("cp").arg("-al").arg(&from).arg(&tmp).status();
@@ -1021,14 +1026,14 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
             )?;
         }
     }
-    fs::write(tmp.join(".complete"), commit).map_err(|e| err("toolchain copy", e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(|e| err("toolchain copy", e))?;
+    fs::write(tmp.join(".complete"), commit).context("toolchain copy")?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).context("toolchain copy")?;
     if fs::rename(&tmp, &dest).is_err() {
         // Another grader got there first.
         let _ = fs::remove_dir_all(&tmp);
     }
     if !dest.join(".complete").exists() {
-        return Err(format!("cannot set up the toolchain copy in {}", dest.display()));
+        bail!("cannot set up the toolchain copy in {}", dest.display());
     }
     Ok(dest)
 }
@@ -1036,9 +1041,9 @@ fn link_toolchain(cache: &Path, sysroot: &Path, commit: &str) -> Result<PathBuf,
 /// Copies the dependencies' rlibs where any user can read them, in a folder
 /// named after their names, sizes and times (so a rebuilt dependency gets
 /// a new folder, and compiled programs keyed by it are not mixed up).
-fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
+fn publish_deps(cache: &Path, private_deps: &Path) -> anyhow::Result<PathBuf> {
     let mut rlibs: Vec<(String, u64, i64, i64)> = fs::read_dir(private_deps)
-        .map_err(|e| err(&format!("cannot read {}", private_deps.display()), e))?
+        .with_context(|| format!("cannot read {}", private_deps.display()))?
         .filter_map(Result::ok)
         .filter_map(|d| {
             let name = d.file_name().to_string_lossy().into_owned();
@@ -1068,30 +1073,13 @@ fn publish_deps(cache: &Path, private_deps: &Path) -> Result<PathBuf, String> {
     })();
     let _ = fs::remove_dir_all(&tmp);
     if !dest.join(".complete").exists() {
-        return Err(format!(
-            "cannot publish the dependencies in {}: {}",
-            dest.display(),
-            copied.err().map_or_else(String::new, |e| e.to_string())
-        ));
+        let why = format!("cannot publish the dependencies in {}", dest.display());
+        return Err(match copied {
+            Err(e) => anyhow::Error::new(e).context(why),
+            Ok(()) => anyhow::anyhow!(why),
+        });
     }
     Ok(dest)
-}
-
-/// Removes work folders left by graders that no longer run.
-fn clean_stale(work: &Path) {
-    let Ok(entries) = fs::read_dir(work) else { return };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix('w')
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        let gone =
-            pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists());
-        if gone {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! the student release ships none of it.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), String> {
+//! # fn main() -> anyhow::Result<()> {
 //! let root = std::path::Path::new("/path/to/the/reference");
-//! let subs = vec![grader::Submission::from_path(std::path::Path::new("alice.zip"))?];
+//! let subs = vec![grader::Submission::from_path(std::path::Path::new("alice.zip")).map_err(anyhow::Error::msg)?];
 //! let options = grader::Options::new("grades".into());
 //! let summary = grader::grade(root, &subs, &options, &grader::Quiet)?;
 //! println!("{} graded", summary.graded.len());
@@ -44,15 +44,17 @@
 
 mod compile;
 mod merge;
+mod stale;
 pub mod submission;
 pub mod zip_writer;
 
 pub use submission::Submission;
 
+use anyhow::Context;
 use checks::report::{Results, write_atomically};
 use checks::{Check, CheckResult, Exercise, ExerciseResult, Failure};
 pub use compile::cache_dir;
-use compile::{Built, Toolchain, WorkDir};
+use compile::{Compiled, Toolchain, WorkDir};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
@@ -138,11 +140,11 @@ pub fn grade(
     subs: &[Submission],
     options: &Options,
     observer: &dyn Observer,
-) -> Result<Summary, String> {
+) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let deadline = options.budget.map(|b| start + b.saturating_sub(BUDGET_MARGIN));
     std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+        .with_context(|| format!("cannot create {}", options.out.display()))?;
     remove_stale_temporaries(&options.out);
     let mut summary = Summary::default();
     let todo: Vec<&Submission> = subs
@@ -182,7 +184,7 @@ pub fn grade(
         summary.errors = errors;
     }
     if let Err(e) = write_csv(&options.out, catalogue) {
-        summary.errors.push(e);
+        summary.errors.push(format!("{e:#}"));
     }
     summary.elapsed = start.elapsed();
     Ok(summary)
@@ -220,35 +222,16 @@ pub fn results_path(out: &Path, name: &str) -> PathBuf {
 }
 
 /// Temporary files of an earlier run that was killed between writing and
-/// renaming: `write_atomically` names them `.NAME.tmp.PID`.
+/// renaming, in `out` and its submissions' folders.
 fn remove_stale_temporaries(out: &Path) {
-    let is_stale = |p: &Path| {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let Some((_, pid)) = name.rsplit_once(".tmp.") else {
-            return false;
-        };
-        name.starts_with('.')
-            && pid
-                .parse::<u32>()
-                .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
-    };
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            for inner in std::fs::read_dir(&path)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-            {
-                if is_stale(&inner.path()) {
-                    let _ = std::fs::remove_file(inner.path());
-                }
-            }
-        } else if is_stale(&path) {
-            let _ = std::fs::remove_file(&path);
+    stale::sweep(out, stale::temporary_pid);
+    for entry in std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
+        if entry.path().is_dir() {
+            stale::sweep(&entry.path(), stale::temporary_pid);
         }
     }
 }
@@ -271,28 +254,19 @@ pub fn released_stub(root: &Path, e: &Exercise) -> Option<Files> {
 /// One exercise's reference sources: paths below its `src/`, sorted, with
 /// their text.
 pub fn reference_sources(root: &Path, e: &Exercise) -> std::io::Result<Vec<(String, String)>> {
+    let src = root.join("crates").join(e.dir).join("src");
     let mut files = Vec::new();
-    collect_rs(&root.join("crates").join(e.dir).join("src"), "", &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn collect_rs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
+    for entry in walkdir::WalkDir::new(&src).sort_by_file_name() {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        if entry.file_type()?.is_dir() {
-            collect_rs(&entry.path(), &rel, out)?;
-        } else if name.ends_with(".rs") {
-            out.push((rel, std::fs::read_to_string(entry.path())?));
+        let is_rs = entry.path().extension().is_some_and(|x| x == "rs");
+        if entry.file_type().is_file() && is_rs {
+            let rel = entry.path().strip_prefix(&src).unwrap_or(entry.path());
+            let rel = rel.to_string_lossy().into_owned();
+            files.push((rel, std::fs::read_to_string(entry.path())?));
         }
     }
-    Ok(())
+    files.sort();
+    Ok(files)
 }
 
 /// One task of the queue.
@@ -751,14 +725,14 @@ impl Grader<'_> {
     }
 
     /// A compile's result: the program, or why the exercise scores 0.
-    fn judge_build(&self, built: Built) -> Result<PathBuf, Unbuilt> {
+    fn judge_build(&self, built: Compiled) -> Result<PathBuf, Unbuilt> {
         match built {
-            Built::Binary(p) => Ok(p),
+            Compiled::Binary(p) => Ok(p),
             // Stopped by the budget, not by the student's code.
             _ if self.out_of_time(Duration::ZERO) => Err(Unbuilt::OutOfTime),
-            Built::CompileError(text) | Built::Failed(text) => Err(Unbuilt::DidNotCompile(text)),
+            Compiled::CompileError(text) | Compiled::Failed(text) => Err(Unbuilt::DidNotCompile(text)),
             // Settled before it gets here: its members compile alone.
-            Built::MergeFailed(_) => Err(Unbuilt::DidNotCompile("the merged build failed".into())),
+            Compiled::MergeFailed(_) => Err(Unbuilt::DidNotCompile("the merged build failed".into())),
         }
     }
 
@@ -824,7 +798,7 @@ impl Grader<'_> {
         };
         match self.toolchain.work_dir(&sub.name) {
             Ok(work) => (sources, Some(work)),
-            Err(why) => (vec![Err(why); self.catalogue.len()], None),
+            Err(why) => (vec![Err(format!("{why:#}")); self.catalogue.len()], None),
         }
     }
 
@@ -914,10 +888,10 @@ fn points(x: f64) -> String {
 
 /// Rewrites `DIR/grades.csv` from every `DIR/*/results.json`: one row per
 /// submission, the points of each exercise, the total and the maximum.
-pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
+pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+        .with_context(|| format!("cannot read {}", out.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.join("results.json").is_file())
@@ -963,7 +937,7 @@ pub fn write_csv(out: &Path, catalogue: &[Exercise]) -> Result<(), String> {
         csv.push('\n');
     }
     let path = out.join("grades.csv");
-    write_atomically(&path, csv.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write_atomically(&path, csv.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A CSV field, quoted when it must be (RFC 4180).

@@ -309,7 +309,7 @@ fn read_folder(path: &Path, catalogue: &[Exercise]) -> Sources {
             .map(|e| {
                 let src = root.join("crates").join(e.dir).join("src");
                 let mut files = BTreeMap::new();
-                walk(&src, "", 0, &mut files);
+                walk(&src, &mut files);
                 finish(e, files)
             })
             .collect(),
@@ -321,39 +321,31 @@ fn is_real_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
-/// Collects the `.rs` files below `dir` without following links.
-fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut BTreeMap<String, Result<Vec<u8>, String>>) {
-    if depth >= MAX_DEPTH || !is_real_dir(dir) {
+/// Collects the `.rs` files below `dir` without following links (walkdir
+/// does not follow them by default, and reports a link as a link), at most
+/// [`MAX_DEPTH`] folders deep and about [`MAX_FILES`] files.
+fn walk(dir: &Path, out: &mut BTreeMap<String, Result<Vec<u8>, String>>) {
+    if !is_real_dir(dir) {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
+    let entries = walkdir::WalkDir::new(dir).min_depth(1).max_depth(MAX_DEPTH);
+    for entry in entries.into_iter().filter_map(Result::ok) {
         if out.len() > MAX_FILES {
             return;
         }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+        let is_rs = entry.file_name().to_string_lossy().ends_with(".rs");
+        if entry.file_type().is_dir() || !is_rs {
             continue;
-        };
-        if meta.is_dir() {
-            walk(&entry.path(), &rel, depth + 1, out);
-        } else if name.ends_with(".rs") {
-            let data = if meta.file_type().is_symlink() {
-                Err("is a symbolic link, which grading does not follow".to_string())
-            } else if !meta.is_file() {
-                Err("is not a regular file".to_string())
-            } else {
-                read_capped_file(&entry.path())
-            };
-            out.insert(rel, data);
         }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let data = if entry.path_is_symlink() {
+            Err("is a symbolic link, which grading does not follow".to_string())
+        } else if !entry.file_type().is_file() {
+            Err("is not a regular file".to_string())
+        } else {
+            read_capped_file(entry.path())
+        };
+        out.insert(rel.to_string_lossy().into_owned(), data);
     }
 }
 

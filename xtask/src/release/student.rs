@@ -8,11 +8,12 @@
 //! The container's Rust is the release the workspace's `rust-version`
 //! names, so the Rust the course promises is the one students get.
 
+use anyhow::{Context as _, Result, anyhow, bail};
 use checks::Exercise;
 use std::path::{Path, PathBuf};
 
 /// (path in the release, contents) of each generated file.
-pub fn files(root: &Path) -> crate::Result<Vec<(PathBuf, String)>> {
+pub fn files(root: &Path) -> Result<Vec<(PathBuf, String)>> {
     let exercises = checks::catalogue();
     let readme = fill(
         &template(root, "README.md")?,
@@ -41,33 +42,33 @@ pub fn files(root: &Path) -> crate::Result<Vec<(PathBuf, String)>> {
 
 /// The Rust release that the workspace's `rust-version` names: "1.85" is
 /// rustup's "1.85.0".
-fn rust_release(root: &Path) -> crate::Result<String> {
+fn rust_release(root: &Path) -> Result<String> {
     let path = root.join("Cargo.toml");
     let manifest =
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let version = manifest
         .lines()
         .find_map(|l| l.trim().strip_prefix("rust-version = "))
         .map(|v| v.trim().trim_matches('"'))
         .filter(|v| !v.is_empty() && v.split('.').all(|n| n.parse::<u32>().is_ok()))
-        .ok_or_else(|| format!("{} has no rust-version like \"1.85\"", path.display()))?;
+        .ok_or_else(|| anyhow!("{} has no rust-version like \"1.85\"", path.display()))?;
     Ok(match version.split('.').count() {
         2 => format!("{version}.0"),
         _ => version.to_string(),
     })
 }
 
-fn template(root: &Path, name: &str) -> crate::Result<String> {
+fn template(root: &Path, name: &str) -> Result<String> {
     let path = root.join("xtask/student").join(name);
-    std::fs::read_to_string(&path).map_err(|e| format!("cannot read the template {}: {e}", path.display()))
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read the template {}", path.display()))
 }
 
 /// Replaces each placeholder, which must occur; none may be left over.
-fn fill(template: &str, values: &[(&str, String)]) -> crate::Result<String> {
+fn fill(template: &str, values: &[(&str, String)]) -> Result<String> {
     let mut out = template.to_string();
     for (key, value) in values {
         if !out.contains(key) {
-            return Err(format!("a student template lacks its {key} placeholder"));
+            bail!("a student template lacks its {key} placeholder");
         }
         out = out.replace(key, value);
     }
@@ -96,7 +97,7 @@ fn exercise_table(exercises: &[Exercise]) -> String {
 
 /// The workflow: one graded step per exercise (`cargo xtask check N`,
 /// worth its public points), then the reporter that sums them up.
-fn classroom_workflow(template: &str, exercises: &[Exercise]) -> crate::Result<String> {
+fn classroom_workflow(template: &str, exercises: &[Exercise]) -> Result<String> {
     let id = |e: &Exercise| format!("e{:02}", e.number);
     let mut steps = Vec::new();
     let mut results = Vec::new();
@@ -134,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_workflow_has_a_step_and_a_runner_per_exercise() {
-        let files = files(&crate::root()).unwrap();
+        let files = files(&crate::workspace_root()).unwrap();
         let (_, workflow) = files.iter().find(|(p, _)| p.ends_with("classroom.yml")).unwrap();
         for key in ["@STEPS@", "@RESULTS@", "@RUNNERS@"] {
             assert!(!workflow.contains(key), "{key} is left:\n{workflow}");
@@ -158,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_exercise_with_its_public_points() {
-        let files = files(&crate::root()).unwrap();
+        let files = files(&crate::workspace_root()).unwrap();
         let (_, readme) = files.iter().find(|(p, _)| p == Path::new("README.md")).unwrap();
         for e in checks::catalogue() {
             let row = format!(
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_container_gets_the_promised_rust_and_an_mdbook_that_builds_on_it() {
-        let root = crate::root();
+        let root = crate::workspace_root();
         let files = files(&root).unwrap();
         let get = |name: &str| &files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1;
         let json = get(".devcontainer/devcontainer.json");

@@ -25,7 +25,8 @@
 //! `--runs N` times; a score that differs between runs is reported, since a
 //! student's score must not depend on scheduling luck.
 
-use crate::term::{Paint, Progress};
+use crate::term::{Paint, StatusLine, outln};
+use anyhow::{Context as _, Result, anyhow, bail};
 use checks::build::{BuildOptions, build};
 use checks::{Exercise, ExerciseResult};
 use std::collections::BTreeMap;
@@ -164,7 +165,7 @@ pub fn apply(source: &str, edits: &[Edit]) -> Result<String, String> {
 }
 
 /// Every mutant under `root/mutants`, in exercise then file-name order.
-pub fn load(root: &Path) -> crate::Result<Vec<Mutant>> {
+pub fn load(root: &Path) -> Result<Vec<Mutant>> {
     let dir = root.join("mutants");
     let mut mutants = Vec::new();
     for exercise in checks::catalogue() {
@@ -185,8 +186,8 @@ pub fn load(root: &Path) -> crate::Result<Vec<Mutant>> {
                 .into_owned();
             let id = format!("{}/{stem}", exercise.dir);
             let text =
-                std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let (kind, about, edits) = parse(&text).map_err(|e| format!("mutants/{id}.mutant: {e}"))?;
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (kind, about, edits) = parse(&text).map_err(|e| anyhow!("mutants/{id}.mutant: {e}"))?;
             mutants.push(Mutant {
                 id,
                 exercise,
@@ -200,7 +201,7 @@ pub fn load(root: &Path) -> crate::Result<Vec<Mutant>> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.path().is_dir() && !checks::catalogue().iter().any(|e| e.dir == name) {
-                return Err(format!("mutants/{name}: no exercise has that directory name"));
+                bail!("mutants/{name}: no exercise has that directory name");
             }
         }
     }
@@ -257,26 +258,26 @@ impl Tally<'_> {
     }
 }
 
-pub fn run(root: &Path, only: &[String], runs: u32, jobs: usize) -> crate::Result {
+pub fn run(root: &Path, only: &[String], runs: u32, jobs: usize) -> Result<ExitCode> {
     let start = Instant::now();
     let mut mutants = load(root)?;
     if !only.is_empty() {
         let wanted: Vec<&Exercise> = only
             .iter()
-            .map(|q| checks::find(q).ok_or_else(|| format!("no exercise {q:?}")))
+            .map(|q| checks::find(q).ok_or_else(|| anyhow!("no exercise {q:?}")))
             .collect::<Result<_, _>>()?;
         mutants.retain(|m| wanted.iter().any(|w| w.number == m.exercise.number));
     }
     if mutants.is_empty() {
-        return Err("no mutants to check (mutants/NN-name/*.mutant)".to_string());
+        bail!("no mutants to check (mutants/NN-name/*.mutant)");
     }
     let scratch = root.join("target").join("mutants");
     let ws = scratch.join("ws");
     let bins = scratch.join("bin");
     prepare_workspace(root, &ws)?;
-    std::fs::create_dir_all(&bins).map_err(|e| format!("cannot create {}: {e}", bins.display()))?;
+    std::fs::create_dir_all(&bins).with_context(|| format!("cannot create {}", bins.display()))?;
 
-    let progress = Progress::new();
+    let progress = StatusLine::new();
     let options = BuildOptions {
         show_progress: false,
         target_dir: Some(scratch.join("target")),
@@ -297,7 +298,7 @@ pub fn run(root: &Path, only: &[String], runs: u32, jobs: usize) -> crate::Resul
         match build_one(root, &ws, &bins, m, &options) {
             Ok(binary) => items.push((m.exercise, Ok(binary))),
             Err(why) => {
-                tally.broken = Some(why);
+                tally.broken = Some(format!("{why:#}"));
                 items.push((m.exercise, Err("not built".to_string())));
             }
         }
@@ -323,33 +324,31 @@ pub fn run(root: &Path, only: &[String], runs: u32, jobs: usize) -> crate::Resul
 
 /// A copy of the workspace's manifest, lock file and the crates the
 /// exercises build from, with the references' sources.
-fn prepare_workspace(root: &Path, ws: &Path) -> crate::Result<()> {
-    let copy = |rel: &str| -> crate::Result<()> {
+fn prepare_workspace(root: &Path, ws: &Path) -> Result<()> {
+    let copy = |rel: &str| -> Result<()> {
         let (from, to) = (root.join(rel), ws.join(rel));
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let text = std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+        let text = std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
         // Unchanged files keep their time stamp, so cargo rebuilds only
         // what a mutant changed.
         if std::fs::read(&to).ok().as_deref() != Some(&text[..]) {
-            std::fs::write(&to, &text).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+            std::fs::write(&to, &text).with_context(|| format!("cannot write {}", to.display()))?;
         }
         Ok(())
     };
     // The workspace without xtask and the staff crates: only what the
     // exercises need, so that cargo resolves and builds little.
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))
-        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).context("cannot read Cargo.toml")?;
     let manifest = manifest.replace(
         r#"members = ["crates/*", "xtask"]"#,
         r#"members = ["crates/syscalls", "crates/[0-9]*"]"#,
     );
-    std::fs::create_dir_all(ws).map_err(|e| format!("cannot create {}: {e}", ws.display()))?;
+    std::fs::create_dir_all(ws).with_context(|| format!("cannot create {}", ws.display()))?;
     let target = ws.join("Cargo.toml");
     if std::fs::read_to_string(&target).ok().as_deref() != Some(manifest.as_str()) {
-        std::fs::write(&target, manifest).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        std::fs::write(&target, manifest).with_context(|| format!("cannot write {}", target.display()))?;
     }
     copy("Cargo.lock")?;
     let mut dirs: Vec<String> = checks::catalogue().iter().map(|e| e.dir.to_string()).collect();
@@ -368,54 +367,41 @@ fn prepare_workspace(root: &Path, ws: &Path) -> crate::Result<()> {
 }
 
 /// The files of a crate: its manifest and `src/`.
-fn walk(dir: &Path) -> crate::Result<Vec<PathBuf>> {
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let src = dir.join("src");
     let mut files = vec![dir.join("Cargo.toml")];
-    let mut stack = vec![dir.join("src")];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| format!("cannot read {}: {e}", d.display()))? {
-            let path = entry
-                .map_err(|e| format!("cannot read {}: {e}", d.display()))?
-                .path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
+    files.extend(
+        crate::walk::files(&src, |_| false)?
+            .into_iter()
+            .map(|f| src.join(f)),
+    );
     Ok(files)
 }
 
 /// Writes the mutant into the scratch workspace, builds it and keeps its
 /// binary under `bins`.
-fn build_one(
-    root: &Path,
-    ws: &Path,
-    bins: &Path,
-    m: &Mutant,
-    options: &BuildOptions,
-) -> crate::Result<PathBuf> {
+fn build_one(root: &Path, ws: &Path, bins: &Path, m: &Mutant, options: &BuildOptions) -> Result<PathBuf> {
     let rel = Path::new("crates")
         .join(m.exercise.dir)
         .join("src")
         .join("main.rs");
-    let source = std::fs::read_to_string(root.join(&rel))
-        .map_err(|e| format!("cannot read {}: {e}", rel.display()))?;
-    let mutated = apply(&source, &m.edits)?;
-    std::fs::write(ws.join(&rel), mutated).map_err(|e| format!("cannot write the mutant: {e}"))?;
-    let built = build(ws, &[m.exercise.name], options).map_err(|e| e.to_string())?;
+    let source =
+        std::fs::read_to_string(root.join(&rel)).with_context(|| format!("cannot read {}", rel.display()))?;
+    let mutated = apply(&source, &m.edits).map_err(anyhow::Error::msg)?;
+    std::fs::write(ws.join(&rel), mutated).context("cannot write the mutant")?;
+    let built = build(ws, &[m.exercise.name], options).context("cannot build")?;
     let binary = built
         .binary(m.exercise.name)
-        .map_err(|e| format!("does not build:\n{e}"))?;
+        .map_err(|e| anyhow!("does not build:\n{e}"))?;
     let kept = bins.join(m.id.replace('/', "--"));
-    std::fs::copy(binary, &kept).map_err(|e| format!("cannot copy {}: {e}", binary.display()))?;
+    std::fs::copy(binary, &kept).with_context(|| format!("cannot copy {}", binary.display()))?;
     Ok(kept)
 }
 
 /// Prints the table and the totals; 0 when every mutant did what it claims.
 fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
     let paint = Paint::stdout();
-    println!(
+    outln!(
         "{}",
         paint.bold(&format!(
             "{:<44} {:<6} {:<18} {}",
@@ -449,11 +435,11 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
         } else {
             paint.red("✗")
         };
-        println!("{:<44} {kind:<6} {mark} {verdict:<16} {scores}", t.mutant.id);
+        outln!("{:<44} {kind:<6} {mark} {verdict:<16} {scores}", t.mutant.id);
         if crate::term::verbosity() == crate::term::Verbosity::Verbose {
             // What the student reads first, to judge whether it names the mistake.
             if let Some(example) = &t.example {
-                println!("    {example}");
+                outln!("    {example}");
             }
         }
         if let Some(why) = &t.broken {
@@ -475,14 +461,14 @@ fn report(tallies: &[Tally], runs: u32, seconds: f64) -> ExitCode {
     }
     let (wrong_good, wrong_all) = by_kind.get("wrong").copied().unwrap_or_default();
     let (ok_good, ok_all) = by_kind.get("ok").copied().unwrap_or_default();
-    println!();
-    println!("wrong solutions caught on public checks: {wrong_good}/{wrong_all}");
-    println!("acceptable variants that passed every check: {ok_good}/{ok_all}");
-    println!("scores that varied over {runs} run(s): {varied}");
+    outln!();
+    outln!("wrong solutions caught on public checks: {wrong_good}/{wrong_all}");
+    outln!("acceptable variants that passed every check: {ok_good}/{ok_all}");
+    outln!("scores that varied over {runs} run(s): {varied}");
     for p in &problems {
-        println!("{} {p}", paint.red("✗"));
+        outln!("{} {p}", paint.red("✗"));
     }
-    println!(
+    outln!(
         "verify --mutants: {} mutants × {runs} run(s), {seconds:.1} s",
         tallies.len()
     );

@@ -1,5 +1,9 @@
-//! The terminal, for `watch`: single keys without Enter, its size, and a
-//! promise to give it back the way we found it.
+//! Key events, and the terminal they come from: single keys without
+//! Enter, its size, and a promise to give it back the way we found it.
+//!
+//! [`read_keys`] reads keys on a thread of its own and sends each to the
+//! loop as an [`Event::Key`]: single bytes from a terminal in raw mode, or
+//! the first letter of each line otherwise.
 //!
 //! Raw keys come from termios (`tcgetattr`/`tcsetattr`): canonical mode and
 //! echo off, so each key arrives as soon as it is pressed and is not
@@ -10,8 +14,10 @@
 //! SIGTERM, SIGHUP and SIGQUIT, which restores them and then dies of the
 //! same signal, so the shell still sees "killed by SIGINT".
 
-use std::io;
+use super::Event;
+use std::io::{self, BufRead, Read};
 use std::sync::OnceLock;
+use std::sync::mpsc::Sender;
 
 /// The settings found at start, for every way out to restore.
 static SAVED: OnceLock<libc::termios> = OnceLock::new();
@@ -107,4 +113,33 @@ pub fn size() -> Option<(usize, usize)> {
     // SAFETY: fd 1 and a valid pointer to a winsize, as TIOCGWINSZ expects.
     let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
     (ok && ws.ws_col > 0 && ws.ws_row > 0).then(|| (usize::from(ws.ws_col), usize::from(ws.ws_row)))
+}
+
+/// Reads keys on a thread: single bytes from a terminal in raw mode, or
+/// the first letter of each line otherwise. End of input ends the thread,
+/// not the watch (`watch < /dev/null` keeps watching).
+pub fn read_keys(interactive: bool, tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        if interactive {
+            let mut byte = [0u8; 1];
+            let mut stdin = std::io::stdin().lock();
+            while let Ok(1) = stdin.read(&mut byte) {
+                // Ctrl-D (EOT) quits too: it is what a terminal user tries.
+                let key = if byte[0] == 4 { 'q' } else { char::from(byte[0]) };
+                if tx.send(Event::Key(key)).is_err() {
+                    return;
+                }
+            }
+        } else {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                let Some(key) = line.trim().chars().next() else {
+                    continue;
+                };
+                if tx.send(Event::Key(key)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
 }
