@@ -80,7 +80,10 @@ pub fn run(root: &Path, flags: &TraceFlags) -> Result<ExitCode> {
         None => traced(root, e, &args)?,
     };
     if let Some(path) = &flags.save_log {
-        let text: String = run.records.iter().map(Record::to_line).collect();
+        let mut text = trace::log::HEADER.to_string();
+        for r in &run.records {
+            r.write_line(&mut text);
+        }
         checks::report::write_atomically(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
