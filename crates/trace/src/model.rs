@@ -12,6 +12,16 @@
 //!
 //! Only what concerns pipes and processes becomes a step; a program's other
 //! descriptors (the libraries the loader opens) change the tables silently.
+//! Alike reads or writes in a row (same process, descriptor, size and
+//! result, none of them waiting) are one step that counts them (`times`):
+//! 05's 65,536 one-byte writes are one step, every byte in the pipe's count.
+//! A pipe's capacity is Linux's default until `fcntl(F_SETPIPE_SZ)` or
+//! `F_GETPIPE_SZ` says otherwise.
+//!
+//! The tracer sees concurrent processes' stops in the order they reach it,
+//! not always the kernel's: a read that returned bytes no write has put in
+//! yet is replayed after that write, and an end of file reported before the
+//! close (or exit) that dropped the last write end after that close.
 //!
 //! A call that may wait is logged when it starts; if other processes act
 //! before it returns and the model says it cannot go on (an empty pipe
