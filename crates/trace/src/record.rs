@@ -146,7 +146,8 @@ pub fn record(program: &CString, argv: &[CString], sink: &mut Sink) -> Result<En
     }
     if child == 0 {
         // SAFETY: raw calls in the child; `ptrs` is a null-terminated array
-        // of pointers into `argv`'s CStrings, alive until exec.
+        // of pointers into `argv`'s CStrings, and `fprog` points into
+        // `filter`, both made before the fork and alive until exec.
         unsafe {
             if libc::ptrace(libc::PTRACE_TRACEME, 0, 0usize, 0usize) == -1 {
                 libc::_exit(REFUSED);
@@ -636,17 +637,15 @@ fn filter() -> Vec<libc::sock_filter> {
         stmt(ret_k, libc::SECCOMP_RET_ALLOW),
         stmt(ld, NR),
     ];
-    // After the comparisons: [allow] [trace] [io: ld arg0; jgt 2; or; ret A].
-    let n_cmp = others.len() + io.len();
-    for (i, nr) in others.iter().enumerate() {
-        // Jump to `trace`, which sits after the remaining comparisons and `allow`.
-        let to_trace = (n_cmp - i - 1 + 1) as u8;
-        f.push(jeq(*nr, to_trace, 0));
-    }
-    for (j, nr) in io.iter().enumerate() {
-        let i = others.len() + j;
-        let to_io = (n_cmp - i - 1 + 2) as u8;
-        f.push(jeq(*nr, to_io, 0));
+    // Comparison i of n jumps forward (from the instruction after it) over
+    // the n - i - 1 comparisons left, then over `allow` to reach `trace`,
+    // or over `allow` and `trace` to reach `io`:
+    // [cmp 0 … cmp n-1] [allow] [trace] [io: ld arg0; jgt 2; ret trace; or; ret A].
+    let n = others.len() + io.len();
+    for (i, nr) in others.iter().chain(&io).enumerate() {
+        let left = n - i - 1;
+        let skip = if i < others.len() { left + 1 } else { left + 2 };
+        f.push(jeq(*nr, skip as u8, 0));
     }
     f.push(stmt(ret_k, libc::SECCOMP_RET_ALLOW));
     f.push(stmt(ret_k, libc::SECCOMP_RET_TRACE));
@@ -841,4 +840,58 @@ fn cmdline(pid: i32) -> Vec<String> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the filter on one call, as the kernel would: its action and data.
+    fn run(filter: &[libc::sock_filter], nr: i64, arch: u32, fd: i64) -> u32 {
+        let word = |k: u32| match k {
+            0 => nr as u32,
+            4 => arch,
+            16 => fd as u32,
+            _ => panic!("the filter reads offset {k}"),
+        };
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = filter[pc];
+            let code = u32::from(i.code);
+            pc += 1;
+            match code {
+                c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => a = word(i.k),
+                c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
+                    pc += usize::from(if a == i.k { i.jt } else { i.jf });
+                }
+                c if c == libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K => {
+                    pc += usize::from(if a > i.k { i.jt } else { i.jf });
+                }
+                c if c == libc::BPF_ALU | libc::BPF_OR | libc::BPF_K => a |= i.k,
+                c if c == libc::BPF_RET | libc::BPF_K => return i.k,
+                c if c == libc::BPF_RET | libc::BPF_A => return a,
+                c => panic!("unexpected instruction {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_stops_the_followed_calls_and_marks_reads_and_writes_on_fds_0_to_2() {
+        let f = filter();
+        let arch = f[1].k;
+        for nr in 0..512 {
+            for fd in [0, 1, 2, 3, 100, -1] {
+                let got = run(&f, nr, arch, fd);
+                let io = [libc::SYS_read, libc::SYS_write, libc::SYS_readv, libc::SYS_writev].contains(&nr);
+                let want = match call_of(nr) {
+                    None => libc::SECCOMP_RET_ALLOW,
+                    Some(_) if io && (0..=2).contains(&fd) => libc::SECCOMP_RET_TRACE | LOW | fd as u32,
+                    Some(_) => libc::SECCOMP_RET_TRACE,
+                };
+                assert_eq!(got, want, "call {nr} on fd {fd}");
+            }
+        }
+        // Another ABI's calls run unstopped.
+        assert_eq!(run(&f, libc::SYS_write, arch ^ 1, 1), libc::SECCOMP_RET_ALLOW);
+    }
 }
