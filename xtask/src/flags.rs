@@ -69,7 +69,7 @@ pub struct TraceFlags {
     pub at: Option<usize>,
     /// Also write the steps as one self-contained HTML page (previous/next, a slider).
     pub html: Option<PathBuf>,
-    /// Keep the tracer's raw log (one JSON record per line) in FILE.
+    /// Keep the tracer's raw log (one record per line) in FILE.
     pub save_log: Option<PathBuf>,
     /// Show a saved log instead of running the program (`--save-log` made it).
     pub from_log: Option<PathBuf>,
@@ -189,7 +189,7 @@ fn cli() -> clap::Command {
                         .help("Print every process's table as it was after this step"),
                 )
                 .arg(file("html", "Also write the steps as one self-contained HTML page (previous/next, a slider)"))
-                .arg(file("save-log", "Keep the tracer's raw log (one JSON record per line) in FILE"))
+                .arg(file("save-log", "Keep the tracer's raw log (one record per line) in FILE"))
                 .arg(
                     file("from-log", "Show a saved log instead of running the program (`--save-log` made it)")
                         .conflicts_with("save-log"),

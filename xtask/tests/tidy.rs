@@ -619,3 +619,73 @@ fn the_workspace_root_is_found_once_in_main() {
         found.join("\n")
     );
 }
+
+/// The crates a student compiles for `cargo xtask` (xtask's normal
+/// dependencies, the staff's grader left out as the release leaves it out)
+/// take no procedural macro: `syn` and a derive crate were a third of a
+/// student's first, cold build.
+#[test]
+fn a_student_compiles_no_procedural_macro() {
+    // Dependencies for this machine only: serde_core names serde_derive
+    // under `cfg(any())`, which no platform builds, to keep their versions
+    // together.
+    let rustc = std::process::Command::new("rustc").arg("-vV").output().unwrap();
+    let version = String::from_utf8_lossy(&rustc.stdout).into_owned();
+    let host = version.lines().find_map(|l| l.strip_prefix("host: ")).unwrap();
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", host])
+        .output()
+        .expect("cannot run cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = meta["packages"].as_array().unwrap();
+    let name_of = |id: &str| {
+        packages
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or(id)
+            .to_string()
+    };
+    let is_proc_macro = |id: &str| {
+        packages.iter().filter(|p| p["id"] == id).any(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "proc-macro"))
+        })
+    };
+    let nodes = meta["resolve"]["nodes"].as_array().unwrap();
+    let xtask = packages
+        .iter()
+        .find(|p| p["name"] == "xtask")
+        .and_then(|p| p["id"].as_str())
+        .unwrap()
+        .to_string();
+    let (mut seen, mut todo, mut found) = (vec![xtask.clone()], vec![xtask], Vec::new());
+    while let Some(id) = todo.pop() {
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+        for dep in node["deps"].as_array().unwrap() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().unwrap().to_string();
+            if !normal || dep["name"] == "grader" || seen.contains(&dep_id) {
+                continue;
+            }
+            if is_proc_macro(&dep_id) {
+                found.push(format!("{} (for {})", name_of(&dep_id), name_of(&id)));
+            }
+            seen.push(dep_id.clone());
+            todo.push(dep_id);
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a student's build compiles procedural macros; read or write the JSON through serde_json::Value, declare flags with clap's builder: {found:?}"
+    );
+}
