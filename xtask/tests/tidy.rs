@@ -634,7 +634,14 @@ fn a_student_compiles_no_procedural_macro() {
     let host = version.lines().find_map(|l| l.strip_prefix("host: ")).unwrap();
     let out = std::process::Command::new(env!("CARGO"))
         .current_dir(root())
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", host])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+            host,
+        ])
         .output()
         .expect("cannot run cargo metadata");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
