@@ -609,4 +609,13 @@ fn pipesizer_traced_completes_and_shows_the_pipe_full() {
     // The printed count is every byte, one line each.
     assert_eq!(t.stdout.lines().next(), Some("1"));
     assert!(t.text.contains("… and 4056 more lines"), "{}", t.text);
+    // Holding the read end of the pipe it fills is 05's point (without it
+    // the write fails with EPIPE): no advice to close it.
+    let advice = trace::advice::advise(&t.trace);
+    assert!(
+        !advice
+            .iter()
+            .any(|a| matches!(a, trace::advice::Advice::UnusedEnd { .. })),
+        "{advice:?}"
+    );
 }

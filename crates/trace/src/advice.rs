@@ -95,12 +95,25 @@ pub fn advise(trace: &Trace) -> Vec<Advice> {
                     Some(Blocked::Write { fd, .. }) => Some(*fd),
                     _ => None,
                 };
+                // A writer's own read end of the pipe it fills is not why it
+                // hangs (without one its write would fail with EPIPE, not
+                // finish): 05 holds it on purpose to find the capacity.
+                let fills = match &p.blocked {
+                    Some(Blocked::Write { pipe, .. }) => Some(*pipe),
+                    _ => None,
+                };
                 for (&fd, e) in table {
                     if let Obj::Pipe { pipe, write } = e.obj {
                         let flagged = out.iter().any(|a| {
                             matches!(a, Advice::WriteEndInReader { pid, fd: f, .. } if *pid == step.pid && *f == fd)
                         });
-                        if never_woke && Some(fd) != waits_on && !p.used.contains(&fd) && !flagged {
+                        let own_reader = !write && fills == Some(pipe);
+                        if never_woke
+                            && Some(fd) != waits_on
+                            && !p.used.contains(&fd)
+                            && !flagged
+                            && !own_reader
+                        {
                             out.insert(Advice::UnusedEnd {
                                 pid: step.pid,
                                 fd,
