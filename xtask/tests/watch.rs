@@ -180,6 +180,10 @@ fn a_save_turns_the_verdict_and_watch_moves_on() {
         first.contains("hint: "),
         "a failure comes with its hint:\n{first}"
     );
+    assert!(
+        first.contains("under the tracer") && first.contains("its own fd 4 is a write end"),
+        "the tracer says why, as in check:\n{first}"
+    );
     assert!(first.contains(" 0/"), "nothing passes yet:\n{first}");
 
     std::fs::write(&selfpipe, solved).unwrap();

@@ -205,7 +205,9 @@ impl Watch {
         self.state.busy = Some(Busy::Checking(i));
         self.redraw();
         let item = [(e, built.binary(e.name).map(Path::to_path_buf))];
-        let results = checks::run_exercises(&item, false, checks::default_jobs(), &|_, _| {});
+        let mut results = checks::run_exercises(&item, false, checks::default_jobs(), &|_, _| {});
+        // As `check` does: a failure the tracer can explain says why.
+        crate::trace::advise_failures(&self.root, &mut results);
         crate::progress::record(&self.root, &results);
         let result = results
             .into_iter()
