@@ -388,12 +388,8 @@ impl Matches {
     }
 }
 
+/// Parses a command line (without the program's name).
 fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
-    use lexopt::prelude::*;
-    let top_error = |message: String| Usage {
-        message: Some(message),
-        cmd: None,
-    };
     // What follows the first `--` is the program's, untouched.
     let split = args.iter().position(|a| a == "--");
     let (ours, theirs) = match split {
@@ -402,11 +398,47 @@ fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
     };
     let mut p = lexopt::Parser::from_args(ours);
     let mut m = Matches::default();
-    let cmd = loop {
-        match p.next().map_err(|e| top_error(e.to_string()))? {
-            Some(Short('h') | Long("help")) => return Ok(Parsed::Help(top_help())),
+    let cmd = match command(&mut p, &mut m)? {
+        First::Command(cmd) => cmd,
+        First::Print(text) => return Ok(Parsed::Help(text)),
+    };
+    let error = |message: String| Usage {
+        message: Some(message),
+        cmd: Some(cmd),
+    };
+    if arguments(cmd, &mut p, &mut m).map_err(error)? == Asked::Help {
+        return Ok(Parsed::Help(help(cmd)));
+    }
+    m.program_args = theirs.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let command = finish(cmd, &mut m, !theirs.is_empty()).map_err(error)?;
+    Ok(Parsed::Flags(Flags {
+        quiet: m.quiet,
+        verbose: m.verbose,
+        command,
+    }))
+}
+
+/// What comes before a command's own arguments.
+enum First {
+    /// The command named.
+    Command(&'static Cmd),
+    /// `--help` or `--version`: a text to print.
+    Print(String),
+}
+
+/// Reads up to the command's name: the global options, `--help`,
+/// `--version`.
+fn command(p: &mut lexopt::Parser, m: &mut Matches) -> Result<First, Usage> {
+    use lexopt::prelude::*;
+    let error = |message: String| Usage {
+        message: Some(message),
+        cmd: None,
+    };
+    loop {
+        match p.next().map_err(|e| error(e.to_string()))? {
+            Some(Short('h') | Long("help")) => return Ok(First::Print(top_help())),
             Some(Short('V') | Long("version")) => {
-                return Ok(Parsed::Help(format!(
+                return Ok(First::Print(format!(
                     "cargo xtask {}\n",
                     env!("CARGO_PKG_VERSION")
                 )));
@@ -415,12 +447,13 @@ fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
             Some(Short('v') | Long("verbose")) => m.verbose = true,
             Some(Value(name)) => {
                 let name = name.to_string_lossy().into_owned();
-                break COMMANDS
+                return COMMANDS
                     .iter()
                     .find(|c| c.name == name)
-                    .ok_or_else(|| top_error(format!("unrecognized subcommand '{name}'")))?;
+                    .map(First::Command)
+                    .ok_or_else(|| error(format!("unrecognized subcommand '{name}'")));
             }
-            Some(other) => return Err(top_error(format!("unexpected argument '{}'", shown(&other)))),
+            Some(other) => return Err(error(format!("unexpected argument '{}'", shown(&other)))),
             None => {
                 return Err(Usage {
                     message: None,
@@ -428,20 +461,28 @@ fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
                 });
             }
         }
-    };
-    let error = |message: String| Usage {
-        message: Some(message),
-        cmd: Some(cmd),
-    };
+    }
+}
+
+/// Whether the arguments asked for the command's help page.
+#[derive(PartialEq)]
+enum Asked {
+    Help,
+    Nothing,
+}
+
+/// Reads the command's own arguments into `m`, each by its table entry.
+fn arguments(cmd: &Cmd, p: &mut lexopt::Parser, m: &mut Matches) -> Result<Asked, String> {
+    use lexopt::prelude::*;
     let positionals: Vec<&Arg> = cmd
         .args
         .iter()
         .filter(|a| matches!(a.kind, Kind::Positional { .. }))
         .collect();
     let mut next_positional = 0;
-    while let Some(arg) = p.next().map_err(|e| error(e.to_string()))? {
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         let wanted = match &arg {
-            Short('h') | Long("help") => return Ok(Parsed::Help(help(cmd))),
+            Short('h') | Long("help") => return Ok(Asked::Help),
             Short('q') | Long("quiet") => {
                 m.quiet = true;
                 continue;
@@ -457,7 +498,7 @@ fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
             Short(c) => cmd.args.iter().find(|a| a.short == Some(*c)),
             Value(v) => {
                 let Some(a) = positionals.get(next_positional) else {
-                    return Err(error(format!("unexpected argument '{}'", v.to_string_lossy())));
+                    return Err(format!("unexpected argument '{}'", v.to_string_lossy()));
                 };
                 if !matches!(a.kind, Kind::Positional { many: true, .. }) {
                     next_positional += 1;
@@ -466,45 +507,41 @@ fn parse_from(args: Vec<OsString>) -> Result<Parsed, Usage> {
                 continue;
             }
         };
-        let a = wanted.ok_or_else(|| error(format!("unexpected argument '{}'", shown(&arg))))?;
+        let a = wanted.ok_or_else(|| format!("unexpected argument '{}'", shown(&arg)))?;
         let given = match a.kind {
             Kind::Value(_) => p
                 .value()
-                .map_err(|e| error(e.to_string()))?
+                .map_err(|e| e.to_string())?
                 .to_string_lossy()
                 .into_owned(),
             _ => String::new(),
         };
         m.values.push((a.name, given));
     }
+    Ok(Asked::Nothing)
+}
+
+/// Checks what the table says of the arguments as a whole (required,
+/// defaults, `--`, -q against -v), then reads them into the command.
+fn finish(cmd: &Cmd, m: &mut Matches, program_args: bool) -> Result<Command, String> {
     for a in cmd.args {
         if let (Kind::Positional { required: true, .. }, false) = (a.kind, m.flag(a.name)) {
-            return Err(error(format!(
+            return Err(format!(
                 "the following required argument was not provided: {}",
                 written(a)
-            )));
+            ));
         }
         if let (Some(default), false) = (a.default, m.flag(a.name)) {
             m.values.push((a.name, default.to_string()));
         }
     }
-    if !cmd.program_args && !theirs.is_empty() {
-        return Err(error(
-            "unexpected argument '--': this command passes no arguments to a program".into(),
-        ));
+    if !cmd.program_args && program_args {
+        return Err("unexpected argument '--': this command passes no arguments to a program".into());
     }
     if m.quiet && m.verbose {
-        return Err(error(
-            "the argument '--quiet' cannot be used with '--verbose'".into(),
-        ));
+        return Err("the argument '--quiet' cannot be used with '--verbose'".into());
     }
-    m.program_args = theirs.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let command = read(cmd, &m).map_err(error)?;
-    Ok(Parsed::Flags(Flags {
-        quiet: m.quiet,
-        verbose: m.verbose,
-        command,
-    }))
+    read(cmd, m)
 }
 
 /// An argument as the user typed it, for an error.
