@@ -130,109 +130,187 @@ impl Row {
     }
 }
 
-/// The rows, from the programs' `--tsv` lines and the dd baseline.
+/// The rows, from the programs' `--tsv` lines and the dd baseline: every
+/// figure is read first (a missing one is an error), then the rows are
+/// rendered from the figures.
 fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> Result<Vec<Row>> {
-    let gbs = |rate: f64| format!("{:.2} GB/s", rate / 1e9);
-    let us = |ns: f64| format!("{:.0} µs", ns / 1e3);
+    let throughput = Throughput::read(throughput)?;
+    let spawn = Spawn::read(spawn)?;
+    let parallel = Parallel::read(parallel)?;
+    Ok(rows(&throughput, dd, &spawn, &parallel))
+}
 
-    // pipe-throughput: run MODE CHUNK BYTES NS BYTES_PER_S SUM.
-    let runs: Vec<(String, u64, f64)> = throughput
-        .lines("run")
-        .iter()
-        .map(|f| {
-            Ok((
-                f.first().cloned().unwrap_or_default(),
-                number(f, 1)? as u64,
-                number(f, 4)?,
-            ))
+/// A rate in bytes per second and the chunk size that reached it.
+#[derive(Clone, Copy)]
+struct Rate {
+    chunk: u64,
+    rate: f64,
+}
+
+/// What pipe-throughput measured, in bytes per second.
+struct Throughput {
+    /// The best pipe between processes that verified its data, and its mode.
+    best_mode: String,
+    best: Rate,
+    /// The fastest run of each of these modes.
+    plain: Rate,
+    splice: Rate,
+    channel: Rate,
+    memcpy: Rate,
+    /// The largest chunk size run, and each pipe size's rate with it.
+    largest: u64,
+    pipe_1m_largest: f64,
+    pipe_largest: f64,
+    /// The run that does what the dd pipeline does (64 KiB pipe and
+    /// chunks), if one ran.
+    same_as_dd: Option<f64>,
+}
+
+impl Throughput {
+    /// From `run MODE CHUNK BYTES NS BYTES_PER_S SUM` and `best-pipe MODE
+    /// CHUNK BYTES_PER_S …` lines.
+    fn read(tsv: &Tsv) -> Result<Throughput> {
+        let runs: Vec<(String, u64, f64)> = tsv
+            .lines("run")
+            .iter()
+            .map(|f| {
+                Ok((
+                    f.first().cloned().unwrap_or_default(),
+                    number(f, 1)? as u64,
+                    number(f, 4)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let fastest = |mode: &str| -> Result<Rate> {
+            runs.iter()
+                .filter(|(m, _, _)| m == mode)
+                .map(|&(_, chunk, rate)| Rate { chunk, rate })
+                .max_by(|a, b| a.rate.total_cmp(&b.rate))
+                .ok_or_else(|| anyhow!("pipe-throughput reported no run of {mode}"))
+        };
+        let best_pipe = tsv.first("best-pipe")?;
+        let best = Rate {
+            chunk: number(&best_pipe, 1)? as u64,
+            rate: number(&best_pipe, 2)?,
+        };
+        let largest = runs.iter().map(|r| r.1).max().unwrap_or(0);
+        Ok(Throughput {
+            best_mode: best_pipe[0].clone(),
+            best,
+            plain: fastest("pipe")?,
+            splice: fastest("vmsplice-splice")?,
+            channel: fastest("channel")?,
+            memcpy: fastest("memcpy")?,
+            largest,
+            pipe_1m_largest: at(&runs, "pipe-1m", largest)?,
+            pipe_largest: at(&runs, "pipe", largest)?,
+            same_as_dd: runs
+                .iter()
+                .find(|(mode, chunk, _)| mode == "pipe" && *chunk == 64 << 10)
+                .map(|&(_, _, rate)| rate),
         })
-        .collect::<Result<_>>()?;
-    let fastest = |mode: &str| -> Result<(u64, f64)> {
-        runs.iter()
-            .filter(|(m, _, _)| m == mode)
-            .map(|&(_, chunk, rate)| (chunk, rate))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .ok_or_else(|| anyhow!("pipe-throughput reported no run of {mode}"))
-    };
-    let best_pipe = throughput.first("best-pipe")?;
-    let (best_mode, best_chunk, best_rate) = (
-        best_pipe[0].clone(),
-        number(&best_pipe, 1)?,
-        number(&best_pipe, 2)?,
-    );
-    let (plain_chunk, plain) = fastest("pipe")?;
-    let largest = runs.iter().map(|r| r.1).max().unwrap_or(0);
-    let (splice_chunk, splice) = fastest("vmsplice-splice")?;
-    let (channel_chunk, channel) = fastest("channel")?;
-    let (memcpy_chunk, memcpy) = fastest("memcpy")?;
-    let kib = |chunk: u64| {
-        if chunk >= 1 << 20 {
-            format!("{} MiB", chunk >> 20)
-        } else {
-            format!("{} KiB", chunk >> 10)
-        }
-    };
+    }
+}
 
-    // spawn-cost: cost WHAT RUNS MEDIAN P90 and memory MIB WHAT RUNS MEDIAN P90.
-    let cost = |what: &str| -> Result<f64> {
-        let line = spawn
-            .lines("cost")
-            .into_iter()
-            .find(|f| f.first().is_some_and(|w| w == what))
-            .ok_or_else(|| anyhow!("spawn-cost reported no cost of {what}"))?;
-        number(&line, 2)
-    };
-    let memory = |mib: u64, what: &str| -> Result<f64> {
-        let line = spawn
+/// What spawn-cost measured: medians in nanoseconds.
+struct Spawn {
+    fork: f64,
+    fork_exec: f64,
+    posix_spawn: f64,
+    thread: f64,
+    /// The least and the most memory touched (MiB) before spawning.
+    low: u64,
+    high: u64,
+    fork_low: f64,
+    fork_high: f64,
+    posix_spawn_low: f64,
+    posix_spawn_high: f64,
+    fork_exec_high: f64,
+}
+
+impl Spawn {
+    /// From `cost WHAT RUNS MEDIAN P90` and `memory MIB WHAT RUNS MEDIAN
+    /// P90` lines.
+    fn read(tsv: &Tsv) -> Result<Spawn> {
+        let cost = |what: &str| -> Result<f64> {
+            let line = tsv
+                .lines("cost")
+                .into_iter()
+                .find(|f| f.first().is_some_and(|w| w == what))
+                .ok_or_else(|| anyhow!("spawn-cost reported no cost of {what}"))?;
+            number(&line, 2)
+        };
+        let memory = |mib: u64, what: &str| -> Result<f64> {
+            let line = tsv
+                .lines("memory")
+                .into_iter()
+                .find(|f| f.len() > 2 && f[0] == mib.to_string() && f[1] == what)
+                .ok_or_else(|| anyhow!("spawn-cost reported no {what} with {mib} MiB touched"))?;
+            number(&line, 3)
+        };
+        let sizes: Vec<u64> = tsv
             .lines("memory")
-            .into_iter()
-            .find(|f| f.len() > 2 && f[0] == mib.to_string() && f[1] == what)
-            .ok_or_else(|| anyhow!("spawn-cost reported no {what} with {mib} MiB touched"))?;
-        number(&line, 3)
-    };
-    let sizes: Vec<u64> = spawn
-        .lines("memory")
-        .iter()
-        .filter_map(|f| f.first()?.parse().ok())
-        .collect();
-    let (low, high) = (
-        sizes.iter().copied().min().unwrap_or(0),
-        sizes.iter().copied().max().unwrap_or(0),
-    );
+            .iter()
+            .filter_map(|f| f.first()?.parse().ok())
+            .collect();
+        let low = sizes.iter().copied().min().unwrap_or(0);
+        let high = sizes.iter().copied().max().unwrap_or(0);
+        Ok(Spawn {
+            fork: cost("fork")?,
+            fork_exec: cost("fork-exec")?,
+            posix_spawn: cost("posix_spawn")?,
+            thread: cost("thread")?,
+            low,
+            high,
+            fork_low: memory(low, "fork")?,
+            fork_high: memory(high, "fork")?,
+            posix_spawn_low: memory(low, "posix_spawn")?,
+            posix_spawn_high: memory(high, "posix_spawn")?,
+            fork_exec_high: memory(high, "fork-exec")?,
+        })
+    }
+}
 
-    // parallelism: speedup KIND RATIO, cpus N.
-    let speedup = |kind: &str| -> Result<f64> {
-        let line = parallel
-            .lines("speedup")
-            .into_iter()
-            .find(|f| f.first().is_some_and(|k| k == kind))
-            .ok_or_else(|| anyhow!("parallelism reported no speed-up for {kind}"))?;
-        number(&line, 1)
-    };
-    let cpus = number(&parallel.first("cpus")?, 0)?;
+/// What parallelism measured: wall-time speed-ups of 2 workers over one
+/// pinned CPU.
+struct Parallel {
+    cpus: f64,
+    threads: f64,
+    processes: f64,
+}
 
-    let (fork, fork_exec, spawn_true, thread) = (
-        cost("fork")?,
-        cost("fork-exec")?,
-        cost("posix_spawn")?,
-        cost("thread")?,
-    );
-    let (threads_speedup, processes_speedup) = (speedup("threads")?, speedup("processes")?);
-    let same_as_dd = runs
-        .iter()
-        .find(|(mode, chunk, _)| mode == "pipe" && *chunk == 64 << 10)
-        .map(|&(_, _, rate)| rate);
+impl Parallel {
+    /// From `speedup KIND RATIO` and `cpus N` lines.
+    fn read(tsv: &Tsv) -> Result<Parallel> {
+        let speedup = |kind: &str| -> Result<f64> {
+            let line = tsv
+                .lines("speedup")
+                .into_iter()
+                .find(|f| f.first().is_some_and(|k| k == kind))
+                .ok_or_else(|| anyhow!("parallelism reported no speed-up for {kind}"))?;
+            number(&line, 1)
+        };
+        Ok(Parallel {
+            cpus: number(&tsv.first("cpus")?, 0)?,
+            threads: speedup("threads")?,
+            processes: speedup("processes")?,
+        })
+    }
+}
+
+/// The table's rows, rendered from the figures.
+fn rows(t: &Throughput, dd: f64, s: &Spawn, p: &Parallel) -> Vec<Row> {
     let mut rows = vec![Row::new(
         format!(
             "best verified pipe between processes ({}, {} chunks) vs the dd pipeline",
-            label(&best_mode),
-            kib(best_chunk as u64)
+            label(&t.best_mode),
+            size(t.best.chunk)
         ),
-        gbs(best_rate),
+        gbs(t.best.rate),
         gbs(dd),
-        best_rate / dd,
+        t.best.rate / dd,
     )];
-    if let Some(rate) = same_as_dd {
+    if let Some(rate) = t.same_as_dd {
         rows.push(Row::new(
             "write/read, 64 KiB pipe, 64 KiB chunks, checksummed (what dd does, and a check) vs the dd pipeline",
             gbs(rate),
@@ -244,78 +322,108 @@ fn table(throughput: &Tsv, dd: f64, spawn: &Tsv, parallel: &Tsv) -> Result<Vec<R
         Row::new(
             format!(
                 "write/read with {} chunks: 1 MiB pipe vs 64 KiB pipe",
-                kib(largest)
+                size(t.largest)
             ),
-            gbs(at(&runs, "pipe-1m", largest)?),
-            gbs(at(&runs, "pipe", largest)?),
-            at(&runs, "pipe-1m", largest)? / at(&runs, "pipe", largest)?,
+            gbs(t.pipe_1m_largest),
+            gbs(t.pipe_largest),
+            t.pipe_1m_largest / t.pipe_largest,
         ),
         Row::new(
             format!(
                 "vmsplice + splice, zero copy ({} chunks) vs plain write/read, 64 KiB pipe ({} chunks)",
-                kib(splice_chunk),
-                kib(plain_chunk)
+                size(t.splice.chunk),
+                size(t.plain.chunk)
             ),
-            gbs(splice),
-            gbs(plain),
-            splice / plain,
+            gbs(t.splice.rate),
+            gbs(t.plain.rate),
+            t.splice.rate / t.plain.rate,
         ),
         Row::new(
             format!(
                 "two threads over a channel ({} chunks) vs best verified pipe between processes",
-                kib(channel_chunk)
+                size(t.channel.chunk)
             ),
-            gbs(channel),
-            gbs(best_rate),
-            channel / best_rate,
+            gbs(t.channel.rate),
+            gbs(t.best.rate),
+            t.channel.rate / t.best.rate,
         ),
         Row::new(
             format!(
                 "best verified pipe between processes vs memcpy, one copy ({} chunks)",
-                kib(memcpy_chunk)
+                size(t.memcpy.chunk)
             ),
-            gbs(best_rate),
-            gbs(memcpy),
-            best_rate / memcpy,
+            gbs(t.best.rate),
+            gbs(t.memcpy.rate),
+            t.best.rate / t.memcpy.rate,
         ),
+    ]);
+    rows.extend(spawn_rows(s, p));
+    rows
+}
+
+/// The rows about starting processes and threads, and using two CPUs.
+fn spawn_rows(s: &Spawn, p: &Parallel) -> [Row; 6] {
+    let (low, high) = (s.low, s.high);
+    [
         Row::new(
             "fork + exec /bin/true vs posix_spawn /bin/true, median",
-            us(fork_exec),
-            us(spawn_true),
-            fork_exec / spawn_true,
+            us(s.fork_exec),
+            us(s.posix_spawn),
+            s.fork_exec / s.posix_spawn,
         ),
         Row::new(
             format!("fork + waitpid with {high} MiB touched vs {low} MiB, median"),
-            us(memory(high, "fork")?),
-            us(memory(low, "fork")?),
-            memory(high, "fork")? / memory(low, "fork")?,
+            us(s.fork_high),
+            us(s.fork_low),
+            s.fork_high / s.fork_low,
         ),
         Row::new(
             format!("posix_spawn /bin/true with {high} MiB touched vs {low} MiB, median"),
-            us(memory(high, "posix_spawn")?),
-            us(memory(low, "posix_spawn")?),
-            memory(high, "posix_spawn")? / memory(low, "posix_spawn")?,
+            us(s.posix_spawn_high),
+            us(s.posix_spawn_low),
+            s.posix_spawn_high / s.posix_spawn_low,
         ),
         Row::new(
             format!("fork + exec vs posix_spawn, both with {high} MiB touched, median"),
-            us(memory(high, "fork-exec")?),
-            us(memory(high, "posix_spawn")?),
-            memory(high, "fork-exec")? / memory(high, "posix_spawn")?,
+            us(s.fork_exec_high),
+            us(s.posix_spawn_high),
+            s.fork_exec_high / s.posix_spawn_high,
         ),
         Row::new(
             "fork + waitpid vs thread spawn + join, median",
-            us(fork),
-            us(thread),
-            fork / thread,
+            us(s.fork),
+            us(s.thread),
+            s.fork / s.thread,
         ),
         Row::new(
-            format!("2 workers on {cpus:.0} CPUs vs pinned to 1 (wall-time speed-up): threads vs processes"),
-            format!("{threads_speedup:.2}×"),
-            format!("{processes_speedup:.2}×"),
-            threads_speedup / processes_speedup,
+            format!(
+                "2 workers on {:.0} CPUs vs pinned to 1 (wall-time speed-up): threads vs processes",
+                p.cpus
+            ),
+            format!("{:.2}×", p.threads),
+            format!("{:.2}×", p.processes),
+            p.threads / p.processes,
         ),
-    ]);
-    Ok(rows)
+    ]
+}
+
+/// Bytes per second as `1.23 GB/s`.
+fn gbs(rate: f64) -> String {
+    format!("{:.2} GB/s", rate / 1e9)
+}
+
+/// Nanoseconds as `123 µs`.
+fn us(ns: f64) -> String {
+    format!("{:.0} µs", ns / 1e3)
+}
+
+/// A chunk size as `64 KiB` or `1 MiB`.
+fn size(chunk: u64) -> String {
+    if chunk >= 1 << 20 {
+        format!("{} MiB", chunk >> 20)
+    } else {
+        format!("{} KiB", chunk >> 10)
+    }
 }
 
 /// A pipe-throughput mode's `--tsv` key as the table names it.

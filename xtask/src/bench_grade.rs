@@ -105,43 +105,31 @@ enum Form {
 pub fn run(root: &Path) -> Result<ExitCode> {
     let catalogue = checks::catalogue();
     let scratch = Scratch::new()?;
+    let paths = make_class(root, catalogue, &scratch)?;
+    let ours = grade_ours(root, &scratch, &paths)?;
+    let plain = grade_plain(root, catalogue, &scratch, &plain_subset())?;
+    out!("{}", table(&ours, &plain));
+    outln!("\ngrades.csv:\n{}", ours.grades);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A submission's name in the class: its place and its kind.
+fn sub_name(i: usize) -> String {
+    format!("{:02}-{}", i + 1, CLASS[i].0.label())
+}
+
+/// Writes the class's sources under `sources/` (kept for the plain way)
+/// and hands each in, in its form, under `submissions/`; returns the
+/// submissions' paths in class order.
+fn make_class(root: &Path, catalogue: &[Exercise], scratch: &Scratch) -> Result<Vec<PathBuf>> {
     let subs_dir = scratch.path.join("submissions");
     mkdir(&subs_dir)?;
-
-    // The class.
     let mut paths = Vec::new();
     for (i, (kind, form)) in CLASS.iter().enumerate() {
-        let name = format!("{:02}-{}", i + 1, kind.label());
+        let name = sub_name(i);
         let folder = scratch.path.join("sources").join(&name);
         write_sources(root, catalogue, i + 1, *kind, &folder)?;
-        let path = match form {
-            Form::Folder => {
-                let to = subs_dir.join(&name);
-                copy_tree(&folder, &to, |_| false)?;
-                to
-            }
-            Form::TarGz => {
-                let to = subs_dir.join(format!("{name}.tar.gz"));
-                let status = Command::new("tar")
-                    .arg("-czf")
-                    .arg(&to)
-                    .arg("-C")
-                    .arg(folder.parent().unwrap_or(Path::new(".")))
-                    .arg(&name)
-                    .status()
-                    .context("cannot run tar")?;
-                if !status.success() {
-                    bail!("tar failed on {name}");
-                }
-                to
-            }
-            Form::Zip => {
-                let to = subs_dir.join(format!("{name}.zip"));
-                zip_tree(&folder, &to)?;
-                to
-            }
-        };
-        paths.push(path);
+        paths.push(hand_in(&folder, &name, *form, &subs_dir)?);
     }
     outln!(
         "bench grade: {} submissions in {} (6 solved, 4 bare release, 4 half-done, \
@@ -149,10 +137,56 @@ pub fn run(root: &Path) -> Result<ExitCode> {
         paths.len(),
         subs_dir.display()
     );
+    Ok(paths)
+}
 
-    // Ours: cold (nothing cached), then as a TA's next submissions find it
-    // (dependencies built, but every submission's programs compiled anew),
-    // then regrading (everything cached).
+/// Puts the sources in `folder` into `subs_dir` as a student hands them
+/// in: a copy of the folder, a `.tar.gz` or a `.zip` named `name`.
+fn hand_in(folder: &Path, name: &str, form: Form, subs_dir: &Path) -> Result<PathBuf> {
+    match form {
+        Form::Folder => {
+            let to = subs_dir.join(name);
+            copy_tree(folder, &to, |_| false)?;
+            Ok(to)
+        }
+        Form::TarGz => {
+            let to = subs_dir.join(format!("{name}.tar.gz"));
+            let status = Command::new("tar")
+                .arg("-czf")
+                .arg(&to)
+                .arg("-C")
+                .arg(folder.parent().unwrap_or(Path::new(".")))
+                .arg(name)
+                .status()
+                .context("cannot run tar")?;
+            if !status.success() {
+                bail!("tar failed on {name}");
+            }
+            Ok(to)
+        }
+        Form::Zip => {
+            let to = subs_dir.join(format!("{name}.zip"));
+            zip_tree(folder, &to)?;
+            Ok(to)
+        }
+    }
+}
+
+/// Our three gradings of the class, and the `grades.csv` they left.
+struct Ours {
+    /// Nothing cached: the toolchain copy and dependencies built first.
+    cold: grader::Summary,
+    /// Dependencies ready, every submission's programs compiled anew.
+    steady: grader::Summary,
+    /// Everything cached (regrading).
+    warm: grader::Summary,
+    grades: String,
+}
+
+/// Grades the class with the grader three times: cold (nothing cached),
+/// then as a TA's next submissions find it (dependencies built, but every
+/// submission's programs compiled anew), then regrading (everything cached).
+fn grade_ours(root: &Path, scratch: &Scratch, paths: &[PathBuf]) -> Result<Ours> {
     let subs: Vec<grader::Submission> = paths
         .iter()
         .map(|p| grader::Submission::from_path(p))
@@ -179,47 +213,56 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     outln!("\n== ours again: everything cached (regrading)");
     let warm = grader::grade(root, &subs, &options, &grader::Quiet)?;
     let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap_or_default();
+    Ok(Ours {
+        cold,
+        steady,
+        warm,
+        grades,
+    })
+}
 
-    // The plain way, on a few.
-    let subset: Vec<usize> = {
-        let wanted = std::env::var("IPC_LAB_BENCH_PLAIN")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(4)
-            .min(CLASS.len());
-        // One of each kind first, then the rest in order.
-        let mut chosen: Vec<usize> = [Kind::Solved, Kind::Bare, Kind::CompileError, Kind::Hang]
-            .iter()
-            .filter_map(|k| CLASS.iter().position(|(c, _)| c == k))
-            .collect();
-        for i in 0..CLASS.len() {
-            if !chosen.contains(&i) {
-                chosen.push(i);
-            }
+/// Which submissions the plain way runs on: `IPC_LAB_BENCH_PLAIN` of them
+/// (4 by default), one of each kind that tells the most first (solved,
+/// bare, compile error, hang), then the rest in class order.
+fn plain_subset() -> Vec<usize> {
+    let wanted = std::env::var("IPC_LAB_BENCH_PLAIN")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(4)
+        .min(CLASS.len());
+    let mut chosen: Vec<usize> = [Kind::Solved, Kind::Bare, Kind::CompileError, Kind::Hang]
+        .iter()
+        .filter_map(|k| CLASS.iter().position(|(c, _)| c == k))
+        .collect();
+    for i in 0..CLASS.len() {
+        if !chosen.contains(&i) {
+            chosen.push(i);
         }
-        chosen.truncate(wanted);
-        chosen
-    };
+    }
+    chosen.truncate(wanted);
+    chosen
+}
+
+/// Grades the submissions `subset` the plain way, one after another;
+/// returns the seconds each took.
+fn grade_plain(root: &Path, catalogue: &[Exercise], scratch: &Scratch, subset: &[usize]) -> Result<Vec<f64>> {
     let mut plain = Vec::new();
-    for &i in &subset {
-        let name = format!("{:02}-{}", i + 1, CLASS[i].0.label());
+    for &i in subset {
+        let name = sub_name(i);
         outln!("\n== the plain way: cargo test in a copy, cold target ({name})");
         let copy = scratch.path.join("plain").join(&name);
         copy_workspace(root, &copy)?;
         for e in catalogue {
             let src = copy.join("crates").join(e.dir).join("src");
             let _ = std::fs::remove_dir_all(&src);
-            copy_tree(
-                &scratch
-                    .path
-                    .join("sources")
-                    .join(&name)
-                    .join("crates")
-                    .join(e.dir)
-                    .join("src"),
-                &src,
-                |_| false,
-            )?;
+            let handed_in = scratch
+                .path
+                .join("sources")
+                .join(&name)
+                .join("crates")
+                .join(e.dir)
+                .join("src");
+            copy_tree(&handed_in, &src, |_| false)?;
         }
         let start = Instant::now();
         let status = Command::new(checks::build::cargo())
@@ -231,18 +274,21 @@ pub fn run(root: &Path) -> Result<ExitCode> {
             .status()
             .context("cannot run cargo")?;
         let seconds = start.elapsed().as_secs_f64();
-        outln!(
-            "{name}: {seconds:.1} s ({})",
-            if status.success() {
-                "all checks pass"
-            } else {
-                "some checks fail"
-            }
-        );
+        let verdict = if status.success() {
+            "all checks pass"
+        } else {
+            "some checks fail"
+        };
+        outln!("{name}: {seconds:.1} s ({verdict})");
         plain.push(seconds);
         let _ = std::fs::remove_dir_all(&copy);
     }
+    Ok(plain)
+}
 
+/// The report: seconds and seconds per submission of each grading, then
+/// the ratio of the plain way's to ours (none if the plain way did not run).
+fn table(ours: &Ours, plain: &[f64]) -> String {
     let n = CLASS.len() as f64;
     let secs = |s: &grader::Summary| s.elapsed.as_secs_f64();
     let plain_each = plain.iter().sum::<f64>() / plain.len().max(1) as f64;
@@ -262,22 +308,22 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     row(
         "ours, cold: toolchain + dependencies + compile + checks",
         CLASS.len(),
-        secs(&cold),
+        secs(&ours.cold),
     );
     row(
         "  of which the one-time preparation",
         CLASS.len(),
-        cold.prepare.as_secs_f64(),
+        ours.cold.prepare.as_secs_f64(),
     );
     row(
         "ours, dependencies ready: compile + checks (a TA's loop)",
         CLASS.len(),
-        secs(&steady),
+        secs(&ours.steady),
     );
     row(
         "ours, everything cached (regrading with --force)",
         CLASS.len(),
-        secs(&warm),
+        secs(&ours.warm),
     );
     if plain.is_empty() {
         let _ = writeln!(
@@ -285,32 +331,30 @@ pub fn run(root: &Path) -> Result<ExitCode> {
             "\nthe plain way did not run (IPC_LAB_BENCH_PLAIN=0): no ratio; {} CPUs",
             checks::default_jobs()
         );
-    } else {
-        row(
-            "plain: copy + cargo test -p checks --test reference",
-            plain.len(),
-            plain.iter().sum(),
-        );
-        let _ = writeln!(
-            table,
-            "\nratio, plain / ours per submission: {:.1}× (a TA's loop), {:.1}× (cold, preparation included); {} CPUs{}",
-            plain_each / (secs(&steady) / n),
-            plain_each / (secs(&cold) / n),
-            checks::default_jobs(),
-            if plain.len() < CLASS.len() {
-                format!(
-                    "; the plain way ran on {} of the {} (IPC_LAB_BENCH_PLAIN sets how many)",
-                    plain.len(),
-                    CLASS.len()
-                )
-            } else {
-                String::new()
-            }
-        );
+        return table;
     }
-    out!("{table}");
-    outln!("\ngrades.csv:\n{grades}");
-    Ok(ExitCode::SUCCESS)
+    row(
+        "plain: copy + cargo test -p checks --test reference",
+        plain.len(),
+        plain.iter().sum(),
+    );
+    let _ = writeln!(
+        table,
+        "\nratio, plain / ours per submission: {:.1}× (a TA's loop), {:.1}× (cold, preparation included); {} CPUs{}",
+        plain_each / (secs(&ours.steady) / n),
+        plain_each / (secs(&ours.cold) / n),
+        checks::default_jobs(),
+        if plain.len() < CLASS.len() {
+            format!(
+                "; the plain way ran on {} of the {} (IPC_LAB_BENCH_PLAIN sets how many)",
+                plain.len(),
+                CLASS.len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    table
 }
 
 /// Writes a submission's exercise sources (only `crates/NN-x/src/`).

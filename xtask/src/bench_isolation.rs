@@ -22,6 +22,7 @@
 use crate::bench_grade::{Kind, Scratch, write_sources};
 use crate::term::{out, outln};
 use anyhow::{Context as _, Result, anyhow, bail};
+use checks::Exercise;
 use checks::report::Results;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -82,16 +83,54 @@ pub fn run(root: &Path) -> Result<ExitCode> {
         .context("cannot listen on 127.0.0.1")?
         .port();
     let tag = std::process::id().to_string();
+    let class = make_class(root, catalogue, &scratch, &tag, port)?;
+    let options = grader::Options {
+        out: scratch.path.join("grades"),
+        jobs: checks::default_jobs(),
+        force: true,
+        budget: None,
+        cache: scratch.path.join("cache"),
+    };
+    let rounds = grade_rounds(root, catalogue, &class, &options, &listener)?;
+    let leaked = left_files(&tag);
+    for path in &leaked {
+        let _ = std::fs::remove_file(path);
+    }
+    let alone = grade_alone(root, &class.subs, &options)?;
+    let costs = sandbox_costs()?;
+    let protections = sandbox::run(&sandbox::Spec::new("/bin/true"))
+        .ok()
+        .map(|o| o.isolation);
+    let measured = Measured {
+        rounds,
+        leaked: leaked.len(),
+        port,
+        alone,
+        costs,
+        protections,
+    };
+    out!("{}", table(&measured));
+    Ok(ExitCode::SUCCESS)
+}
 
-    // The class: a full submission before and after each hostile one.
-    let subs_dir = scratch.path.join("submissions");
-    let mut names: Vec<(String, Option<&Hostile>)> = vec![("full-00".into(), None)];
+/// The class: a full submission before and after each hostile one, as
+/// folders; each name with the hostile program it holds, if any.
+struct Class {
+    names: Vec<(String, Option<&'static Hostile>)>,
+    subs: Vec<grader::Submission>,
+}
+
+/// Writes the class under `submissions/`. Each hostile program learns the
+/// run's `tag` (to name what it leaves), the `port` to call and the root.
+fn make_class(root: &Path, catalogue: &[Exercise], scratch: &Scratch, tag: &str, port: u16) -> Result<Class> {
+    let dir = scratch.path.join("submissions");
+    let mut names: Vec<(String, Option<&'static Hostile>)> = vec![("full-00".into(), None)];
     for (i, h) in HOSTILE.iter().enumerate() {
         names.push((format!("hostile-{:02}-{}", i + 1, h.name), Some(h)));
         names.push((format!("full-{:02}", i + 1), None));
     }
     for (student, (name, hostile)) in names.iter().enumerate() {
-        let folder = subs_dir.join(name);
+        let folder = dir.join(name);
         write_sources(root, catalogue, student + 1, Kind::Solved, &folder)?;
         if let Some(h) = hostile {
             let e = catalogue
@@ -100,7 +139,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
                 .context("no such exercise")?;
             let source = h
                 .source
-                .replace("TAG", &tag)
+                .replace("TAG", tag)
                 .replace("PORT", &port.to_string())
                 .replace("ROOT", &root.display().to_string());
             let main = folder.join("crates").join(e.dir).join("src").join("main.rs");
@@ -109,7 +148,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     }
     let subs: Vec<grader::Submission> = names
         .iter()
-        .map(|(name, _)| grader::Submission::from_path(&subs_dir.join(name)))
+        .map(|(name, _)| grader::Submission::from_path(&dir.join(name)))
         .collect::<Result<_, _>>()
         .map_err(anyhow::Error::msg)?;
     outln!(
@@ -117,88 +156,102 @@ pub fn run(root: &Path) -> Result<ExitCode> {
         subs.len(),
         subs.len() - HOSTILE.len(),
         HOSTILE.len(),
-        subs_dir.display()
+        dir.display()
     );
+    Ok(Class { names, subs })
+}
 
-    let out = scratch.path.join("grades");
-    let cache = scratch.path.join("cache");
-    let options = grader::Options {
-        out: out.clone(),
-        jobs: checks::default_jobs(),
-        force: true,
-        budget: None,
-        cache,
-    };
+/// What one submission's results file showed in one round.
+enum Cell {
+    /// A full submission's score.
+    Full(f64),
+    /// A hostile one's points lost outside its own `exercise`, by
+    /// exercise number (only those that lost any).
+    Hostile { exercise: u8, lost: Vec<(u8, f64)> },
+}
+
+/// What [`ROUNDS`] gradings of the class showed.
+struct Rounds {
+    /// The class's full marks.
+    total: f64,
+    /// Each submission's cell per round, by name.
+    rows: BTreeMap<String, Vec<Cell>>,
+    /// Results files that held the hidden checks' source.
+    hidden_leaked: usize,
+    /// Connections the hostile programs made to our port.
+    connections: usize,
+}
+
+/// Grades the class [`ROUNDS`] times with `--force` and reads back what
+/// each results file says and what reached `listener`.
+fn grade_rounds(
+    root: &Path,
+    catalogue: &[Exercise],
+    class: &Class,
+    options: &grader::Options,
+    listener: &TcpListener,
+) -> Result<Rounds> {
     let full_marks: BTreeMap<u8, f64> = catalogue
         .iter()
         .map(|e| (e.number, (e.checks)().iter().map(|c| f64::from(c.points)).sum()))
         .collect();
-    let total: f64 = full_marks.values().sum();
-    let mut table = String::new();
-    let _ = writeln!(table, "\n{:<28} round 1 / 2 / 3", "submission");
-    let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut hidden_leaked = 0;
-    let mut connections = 0;
+    let mut rounds = Rounds {
+        total: full_marks.values().sum(),
+        rows: BTreeMap::new(),
+        hidden_leaked: 0,
+        connections: 0,
+    };
     for round in 1..=ROUNDS {
         outln!("== round {round}: grading the class");
-        let summary = grader::grade(root, &subs, &options, &grader::Quiet)?;
+        let summary = grader::grade(root, &class.subs, options, &grader::Quiet)?;
         if !summary.errors.is_empty() {
             bail!(summary.errors.join("; "));
         }
-        for (name, hostile) in &names {
-            let path = grader::results_path(&out, name);
+        for (name, hostile) in &class.names {
+            let path = grader::results_path(&options.out, name);
             let text =
                 std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let results: Results =
                 Results::from_json(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             let cell = match hostile {
-                None => format!("{}/{total}", results.score),
-                Some(h) => {
-                    let lost: Vec<(u8, f64)> = per_exercise(&results)
+                None => Cell::Full(results.score),
+                Some(h) => Cell::Hostile {
+                    exercise: h.exercise,
+                    lost: per_exercise(&results)
                         .iter()
                         .filter(|(n, _)| **n != h.exercise)
                         .map(|(n, got)| (*n, full_marks[n] - got))
                         .filter(|(_, lost)| *lost > 0.0)
-                        .collect();
-                    let total: f64 = lost.iter().map(|(_, l)| l).sum();
-                    let which: Vec<String> = lost.iter().map(|(n, l)| format!("{n:02}: {l}")).collect();
-                    if which.is_empty() {
-                        format!("lost 0 outside {:02}", h.exercise)
-                    } else {
-                        format!("lost {total} outside {:02} ({})", h.exercise, which.join(", "))
-                    }
-                }
+                        .collect(),
+                },
             };
             if text.contains("Check::hidden") {
-                hidden_leaked += 1;
+                rounds.hidden_leaked += 1;
             }
-            rows.entry(name.clone()).or_default().push(cell);
+            rounds.rows.entry(name.clone()).or_default().push(cell);
         }
         while listener.accept().is_ok() {
-            connections += 1;
+            rounds.connections += 1;
         }
     }
-    for (name, cells) in &rows {
-        let _ = writeln!(table, "{name:<28} {}", cells.join(" / "));
-    }
-    let leaked = left_files(&tag);
-    let _ = writeln!(
-        table,
-        "\nfiles left in /tmp, /var/tmp, /dev/shm: {}; connections to 127.0.0.1:{port}: {connections}; \
-         results holding the hidden checks: {hidden_leaked}",
-        leaked.len()
-    );
-    for path in &leaked {
-        let _ = std::fs::remove_file(path);
-    }
+    Ok(rounds)
+}
 
-    // One full submission and one fork bomb, alone, compiled already.
+/// Seconds to grade one submission alone, compiled already: the median of
+/// three, for the first full one and the fork bomb.
+struct Alone {
+    full: f64,
+    bomb: f64,
+}
+
+/// Grades the first full submission and the fork bomb alone, alternately,
+/// three times each, so the machine's noise falls on both alike.
+fn grade_alone(root: &Path, subs: &[grader::Submission], options: &grader::Options) -> Result<Alone> {
     let alone = |i: usize| -> Result<f64> {
         let started = Instant::now();
-        grader::grade(root, &subs[i..=i], &options, &grader::Quiet)?;
+        grader::grade(root, &subs[i..=i], options, &grader::Quiet)?;
         Ok(started.elapsed().as_secs_f64())
     };
-    // Alternately, three times each: the median of each.
     let (mut fulls, mut bombs) = (Vec::new(), Vec::new());
     for _ in 0..3 {
         fulls.push(alone(0)?);
@@ -208,20 +261,16 @@ pub fn run(root: &Path) -> Result<ExitCode> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (full, bomb) = (median(&mut fulls), median(&mut bombs));
-    let _ = writeln!(
-        table,
-        "seconds to grade one submission alone (compiled already; median of 3, alternately): full {full:.2}, \
-         fork bomb {bomb:.2}: {:.2}×",
-        bomb / full
-    );
+    Ok(Alone {
+        full: median(&mut fulls),
+        bomb: median(&mut bombs),
+    })
+}
 
-    let _ = writeln!(
-        table,
-        "\n{:<52} {:>10}",
-        "one sandbox run of /bin/true", "ms per run"
-    );
-    for (label, spec) in [
+/// Milliseconds per sandbox run of `/bin/true`: with every protection,
+/// without the namespaces, and also without a user of its own.
+fn sandbox_costs() -> Result<Vec<(&'static str, f64)>> {
+    [
         ("every protection", sandbox::Spec::new("/bin/true")),
         ("no namespaces", sandbox::Spec::new("/bin/true").namespaces(false)),
         (
@@ -230,15 +279,74 @@ pub fn run(root: &Path) -> Result<ExitCode> {
                 .namespaces(false)
                 .identity(sandbox::Identity::Runner),
         ),
-    ] {
-        let ms = per_run(&spec)?;
+    ]
+    .into_iter()
+    .map(|(label, spec)| Ok((label, per_run(&spec)?)))
+    .collect()
+}
+
+/// Everything the bench measured, for [`table`].
+struct Measured {
+    rounds: Rounds,
+    /// Files the leaver left.
+    leaked: usize,
+    port: u16,
+    alone: Alone,
+    costs: Vec<(&'static str, f64)>,
+    /// What a sandbox run had in force, if one ran.
+    protections: Option<sandbox::Isolation>,
+}
+
+/// The report, rendered last from what was measured.
+fn table(m: &Measured) -> String {
+    let mut table = String::new();
+    let _ = writeln!(table, "\n{:<28} round 1 / 2 / 3", "submission");
+    for (name, cells) in &m.rounds.rows {
+        let cells: Vec<String> = cells.iter().map(|c| cell(c, m.rounds.total)).collect();
+        let _ = writeln!(table, "{name:<28} {}", cells.join(" / "));
+    }
+    let _ = writeln!(
+        table,
+        "\nfiles left in /tmp, /var/tmp, /dev/shm: {}; connections to 127.0.0.1:{}: {}; \
+         results holding the hidden checks: {}",
+        m.leaked, m.port, m.rounds.connections, m.rounds.hidden_leaked
+    );
+    let Alone { full, bomb } = m.alone;
+    let _ = writeln!(
+        table,
+        "seconds to grade one submission alone (compiled already; median of 3, alternately): full {full:.2}, \
+         fork bomb {bomb:.2}: {:.2}×",
+        bomb / full
+    );
+    let _ = writeln!(
+        table,
+        "\n{:<52} {:>10}",
+        "one sandbox run of /bin/true", "ms per run"
+    );
+    for (label, ms) in &m.costs {
         let _ = writeln!(table, "{label:<52} {ms:>10.2}");
     }
-    if let Ok(o) = sandbox::run(&sandbox::Spec::new("/bin/true")) {
-        let _ = writeln!(table, "protections: {}", o.isolation.describe());
+    if let Some(isolation) = &m.protections {
+        let _ = writeln!(table, "protections: {}", isolation.describe());
     }
-    out!("{table}");
-    Ok(ExitCode::SUCCESS)
+    table
+}
+
+/// One cell of the rounds' table: a full submission's score out of
+/// `total`, or what a hostile one lost outside its own exercise.
+fn cell(cell: &Cell, total: f64) -> String {
+    match cell {
+        Cell::Full(score) => format!("{score}/{total}"),
+        Cell::Hostile { exercise, lost } => {
+            let sum: f64 = lost.iter().map(|(_, l)| l).sum();
+            let which: Vec<String> = lost.iter().map(|(n, l)| format!("{n:02}: {l}")).collect();
+            if which.is_empty() {
+                format!("lost 0 outside {exercise:02}")
+            } else {
+                format!("lost {sum} outside {exercise:02} ({})", which.join(", "))
+            }
+        }
+    }
 }
 
 /// Points per exercise number in a results file.

@@ -25,7 +25,7 @@ use crate::release::Release;
 use crate::term::{Paint, StatusLine, outln};
 use anyhow::{Context as _, Result, bail};
 use checks::build::{BuildOptions, CargoMessage, build, cargo};
-use checks::{Exercise, ExerciseResult};
+use checks::{CheckResult, Exercise, ExerciseResult};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -104,6 +104,11 @@ struct ReleaseBuild {
 }
 
 impl ReleaseBuild {
+    /// Whether the release built: cargo succeeded and no target failed.
+    fn builds(&self) -> bool {
+        self.succeeded && self.errors.is_empty()
+    }
+
     fn binary(&self, name: &str) -> Result<PathBuf, String> {
         self.binaries.get(name).cloned().ok_or_else(|| {
             self.errors
@@ -221,6 +226,16 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// Whether the reference passes every check, and ran some.
+    fn reference_ok(&self) -> bool {
+        self.reference.passed() && !self.reference.checks.is_empty()
+    }
+
+    /// Whether the stub builds and fails a public check, as it must.
+    fn stub_ok(&self) -> bool {
+        self.stub_builds && self.stub_failures() > 0
+    }
+
     fn stub_failures(&self) -> usize {
         self.stub.checks.iter().filter(|c| !c.passed()).count()
     }
@@ -235,109 +250,120 @@ impl<'a> Row<'a> {
     }
 }
 
-/// Prints the table and the details of each problem; returns how many.
-fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds: f64) -> usize {
-    let paint = Paint::stdout();
-    let mark = |ok: bool| if ok { paint.green("✓") } else { paint.red("✗") };
-    outln!(
-        "{}",
-        paint.bold(&format!(
-            "{:<22} {:<18} {:<12} {}",
-            "exercise", "reference passes", "stub builds", "stub fails a public check"
-        ))
-    );
+/// Something that keeps `verify` from passing.
+enum Problem<'a> {
+    /// The reference fails this check of the exercise.
+    ReferenceFails(&'a Exercise, &'a CheckResult),
+    /// The reference ran no check at all.
+    NoReferenceCheck(&'a Exercise),
+    /// The released stub does not build: why, as the compiler said.
+    StubDoesNotBuild(&'a Exercise, String),
+    /// The released stub passes every public check: the points for free.
+    StubPassesEveryCheck(&'a Exercise),
+    /// The release does not build: the first error of each target.
+    ReleaseDoesNotBuild(&'a BTreeMap<String, String>),
+    /// The release builds with these warnings (target, rendered).
+    ReleaseWarns(&'a [(String, String)]),
+    /// rustfmt would change these files of the release.
+    Unformatted(&'a [String]),
+}
+
+/// Every problem, in the order the report tells them: each exercise's,
+/// then the release's.
+fn problems<'a>(rows: &[Row<'a>], released: &'a ReleaseBuild, unformatted: &'a [String]) -> Vec<Problem<'a>> {
     let mut problems = Vec::new();
     for row in rows {
-        let label = row.exercise.label();
-        let passed = row.reference.checks.iter().filter(|c| c.passed()).count();
-        let total = row.reference.checks.len();
-        let reference_ok = row.reference.passed() && total > 0;
-        let fails = row.stub_failures();
-        let stub_ok = row.stub_builds && fails > 0;
-        let note = if stub_ok && !row.points_at_todo() {
-            " (no failure shows the todo!() message)"
-        } else {
-            ""
-        };
-        outln!(
-            "{label:<22} {} {:<16} {:<12} {} {fails}/{} fail{note}",
-            mark(reference_ok),
-            format!("{passed}/{total} checks"),
-            mark(row.stub_builds),
-            mark(stub_ok),
-            row.stub.checks.len(),
-        );
-        for c in row.reference.checks.iter().filter(|c| !c.passed()) {
-            let hidden = if c.hidden { " (hidden)" } else { "" };
-            problems.push(format!(
-                "{label}: the reference fails “{}”{hidden}\n  $ {}\n{}",
-                c.name,
-                c.command,
-                indent(&c.output)
-            ));
+        let reference: &'a ExerciseResult = row.reference;
+        for c in reference.checks.iter().filter(|c| !c.passed()) {
+            problems.push(Problem::ReferenceFails(row.exercise, c));
         }
-        if total == 0 {
-            problems.push(format!("{label}: the reference ran no check"));
+        if reference.checks.is_empty() {
+            problems.push(Problem::NoReferenceCheck(row.exercise));
         }
         if !row.stub_builds {
             let why = released.binary(row.exercise.name).err().unwrap_or_default();
-            problems.push(format!(
-                "{label}: the released stub does not build\n{}",
-                indent(&why)
-            ));
-        } else if fails == 0 {
-            problems.push(format!(
-                "{label}: the released stub passes every public check; a student would get the \
-                 points without writing anything (are its regions the lines that matter?)"
-            ));
+            problems.push(Problem::StubDoesNotBuild(row.exercise, why));
+        } else if row.stub_failures() == 0 {
+            problems.push(Problem::StubPassesEveryCheck(row.exercise));
         }
     }
-    outln!();
-    let builds = released.succeeded && released.errors.is_empty();
-    let quiet = released.warnings.is_empty();
-    outln!("{} the release builds (cargo build --workspace)", mark(builds));
-    outln!(
-        "{} the release builds without warnings ({} warnings)",
-        mark(quiet),
-        released.warnings.len()
-    );
-    outln!(
-        "{} the release is rustfmt-clean (cargo fmt --check)",
-        mark(unformatted.is_empty())
-    );
-    if !builds {
-        let mut errors: Vec<String> = released
-            .errors
-            .iter()
-            .map(|(t, e)| format!("{t}:\n{}", indent(e)))
-            .collect();
-        if errors.is_empty() {
-            errors.push("  cargo build failed without a compiler error (see its output)".to_string());
-        }
-        problems.push(format!("the release does not build:\n{}", errors.join("\n")));
+    if !released.builds() {
+        problems.push(Problem::ReleaseDoesNotBuild(&released.errors));
     }
-    if !quiet {
-        let shown: Vec<String> = released
-            .warnings
-            .iter()
-            .take(10)
-            .map(|(t, w)| format!("{t}:\n{}", indent(w)))
-            .collect();
-        problems.push(format!(
-            "the release builds with {} warnings; students would see them (first ones):\n{}",
-            released.warnings.len(),
-            shown.join("\n")
-        ));
+    if !released.warnings.is_empty() {
+        problems.push(Problem::ReleaseWarns(&released.warnings));
     }
     if !unformatted.is_empty() {
-        problems.push(format!(
-            "rustfmt would change these files of the release: {}",
-            unformatted.join(", ")
-        ));
+        problems.push(Problem::Unformatted(unformatted));
     }
+    problems
+}
+
+impl Problem<'_> {
+    /// What the report says about it: a line, then details indented.
+    fn render(&self) -> String {
+        match self {
+            Problem::ReferenceFails(exercise, c) => {
+                let hidden = if c.hidden { " (hidden)" } else { "" };
+                format!(
+                    "{}: the reference fails “{}”{hidden}\n  $ {}\n{}",
+                    exercise.label(),
+                    c.name,
+                    c.command,
+                    indent(&c.output)
+                )
+            }
+            Problem::NoReferenceCheck(exercise) => {
+                format!("{}: the reference ran no check", exercise.label())
+            }
+            Problem::StubDoesNotBuild(exercise, why) => format!(
+                "{}: the released stub does not build\n{}",
+                exercise.label(),
+                indent(why)
+            ),
+            Problem::StubPassesEveryCheck(exercise) => format!(
+                "{}: the released stub passes every public check; a student would get the \
+                 points without writing anything (are its regions the lines that matter?)",
+                exercise.label()
+            ),
+            Problem::ReleaseDoesNotBuild(errors) => {
+                let mut errors: Vec<String> = errors
+                    .iter()
+                    .map(|(t, e)| format!("{t}:\n{}", indent(e)))
+                    .collect();
+                if errors.is_empty() {
+                    errors.push("  cargo build failed without a compiler error (see its output)".to_string());
+                }
+                format!("the release does not build:\n{}", errors.join("\n"))
+            }
+            Problem::ReleaseWarns(warnings) => {
+                let shown: Vec<String> = warnings
+                    .iter()
+                    .take(10)
+                    .map(|(t, w)| format!("{t}:\n{}", indent(w)))
+                    .collect();
+                format!(
+                    "the release builds with {} warnings; students would see them (first ones):\n{}",
+                    warnings.len(),
+                    shown.join("\n")
+                )
+            }
+            Problem::Unformatted(files) => format!(
+                "rustfmt would change these files of the release: {}",
+                files.join(", ")
+            ),
+        }
+    }
+}
+
+/// Prints the table and the details of each problem; returns how many.
+fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds: f64) -> usize {
+    let problems = problems(rows, released, unformatted);
+    let paint = Paint::stdout();
+    print_table(&paint, rows, released, unformatted);
     for p in &problems {
         outln!();
-        outln!("{} {p}", paint.red("✗"));
+        outln!("{} {}", paint.red("✗"), p.render());
     }
     outln!();
     if problems.is_empty() {
@@ -353,9 +379,143 @@ fn report(rows: &[Row], released: &ReleaseBuild, unformatted: &[String], seconds
     problems.len()
 }
 
+/// Prints one line per exercise (reference passes, stub builds, stub
+/// fails a public check), then a mark for each of the release's checks.
+fn print_table(paint: &Paint, rows: &[Row], released: &ReleaseBuild, unformatted: &[String]) {
+    let mark = |ok: bool| if ok { paint.green("✓") } else { paint.red("✗") };
+    outln!(
+        "{}",
+        paint.bold(&format!(
+            "{:<22} {:<18} {:<12} {}",
+            "exercise", "reference passes", "stub builds", "stub fails a public check"
+        ))
+    );
+    for row in rows {
+        let passed = row.reference.checks.iter().filter(|c| c.passed()).count();
+        let total = row.reference.checks.len();
+        let fails = row.stub_failures();
+        let note = if row.stub_ok() && !row.points_at_todo() {
+            " (no failure shows the todo!() message)"
+        } else {
+            ""
+        };
+        outln!(
+            "{:<22} {} {:<16} {:<12} {} {fails}/{} fail{note}",
+            row.exercise.label(),
+            mark(row.reference_ok()),
+            format!("{passed}/{total} checks"),
+            mark(row.stub_builds),
+            mark(row.stub_ok()),
+            row.stub.checks.len(),
+        );
+    }
+    outln!();
+    outln!(
+        "{} the release builds (cargo build --workspace)",
+        mark(released.builds())
+    );
+    outln!(
+        "{} the release builds without warnings ({} warnings)",
+        mark(released.warnings.is_empty()),
+        released.warnings.len()
+    );
+    outln!(
+        "{} the release is rustfmt-clean (cargo fmt --check)",
+        mark(unformatted.is_empty())
+    );
+}
+
 fn indent(text: &str) -> String {
     text.lines()
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checks::Failure;
+
+    fn result(name: &'static str, failure: Option<Failure>) -> CheckResult {
+        CheckResult {
+            name,
+            command: format!("run {name}"),
+            score: 0,
+            max_score: 1,
+            hidden: false,
+            failure,
+            output: String::new(),
+            duration: std::time::Duration::ZERO,
+            isolation: None,
+        }
+    }
+
+    #[test]
+    fn problems_are_found_on_the_rows_and_the_release_not_in_text() {
+        let [first, second, ..] = checks::catalogue() else {
+            panic!("the catalogue has two exercises at least")
+        };
+        let reference = |e| ExerciseResult {
+            exercise: e,
+            checks: vec![result("ok", None), result("bad", Some(Failure::Judged))],
+        };
+        let passing_stub = |e| ExerciseResult {
+            exercise: e,
+            checks: vec![result("ok", None)],
+        };
+        let (r1, s1) = (reference(first), passing_stub(first));
+        let empty = ExerciseResult {
+            exercise: second,
+            checks: Vec::new(),
+        };
+        let mut released = ReleaseBuild {
+            succeeded: false,
+            ..ReleaseBuild::default()
+        };
+        released
+            .binaries
+            .insert(first.name.to_string(), PathBuf::from("x"));
+        released.warnings.push(("t".into(), "w".into()));
+        let rows = [
+            Row::new(first, &r1, &s1, &released),
+            Row::new(second, &empty, &empty, &released),
+        ];
+        let unformatted = ["a.rs".to_string()];
+        let found: Vec<String> = problems(&rows, &released, &unformatted)
+            .iter()
+            .map(|p| match p {
+                Problem::ReferenceFails(e, c) => format!("{} fails {}", e.name, c.name),
+                Problem::NoReferenceCheck(e) => format!("{} no check", e.name),
+                Problem::StubDoesNotBuild(e, _) => format!("{} stub unbuilt", e.name),
+                Problem::StubPassesEveryCheck(e) => format!("{} stub passes", e.name),
+                Problem::ReleaseDoesNotBuild(_) => "release unbuilt".into(),
+                Problem::ReleaseWarns(w) => format!("{} warnings", w.len()),
+                Problem::Unformatted(f) => f.join(","),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                format!("{} fails bad", first.name),
+                format!("{} stub passes", first.name),
+                format!("{} no check", second.name),
+                format!("{} stub unbuilt", second.name),
+                "release unbuilt".into(),
+                "1 warnings".into(),
+                "a.rs".into(),
+            ]
+        );
+        // A reference that passes and a stub that builds and fails: nothing.
+        let good_reference = passing_stub(first);
+        let failing_stub = ExerciseResult {
+            exercise: first,
+            checks: vec![result("bad", Some(Failure::Judged))],
+        };
+        released.succeeded = true;
+        released.warnings.clear();
+        let row = Row::new(first, &good_reference, &failing_stub, &released);
+        assert!(row.reference_ok() && row.stub_ok());
+        assert!(problems(&[row], &released, &[]).is_empty());
+    }
 }

@@ -59,7 +59,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use submission::{Files, Sources};
 
@@ -188,6 +188,12 @@ pub fn grade(
     }
     summary.elapsed = start.elapsed();
     Ok(summary)
+}
+
+/// Locks `m`, also after a thread panicked holding it: what it guards is
+/// plain data that stays usable, and grading goes on.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether course staff asked where the time goes (`IPC_LAB_GRADE_TIMING=1`).
@@ -553,164 +559,199 @@ impl Grader<'_> {
 
     /// Runs one task; returns the tasks it makes possible, and whether the
     /// submission is now complete.
+    ///
+    /// A submission's story on the queue: it is read (its sources, a work
+    /// folder, which exercises to compile and how), each exercise is
+    /// compiled alone or with its merge group, and each compiled program's
+    /// checks run one task apiece. The last result recorded completes it.
     fn perform(&self, task: Task, state: &Mutex<State>) -> (Vec<Task>, bool) {
-        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
         match task {
-            Task::Read(s) => {
-                let (sources, work) = self.read(self.subs[s]);
-                let mut st = lock();
-                st.started = Some(Instant::now());
-                st.work = work;
-                st.binaries = vec![None; self.catalogue.len()];
-                st.results = self.checks.iter().map(|c| vec![None; c.len()]).collect();
-                st.left = self.checks.iter().map(Vec::len).sum();
-                let mut next = Vec::new();
-                // Exercises to compile, by the merged build they may join.
-                let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-                for (e, files) in sources.iter().enumerate() {
-                    match files {
-                        // An exercise left exactly as released scores 0
-                        // without being built or run: its stub would still
-                        // pass checks like `--help` that it did not write.
-                        Ok(files) if self.stubs[e].as_ref() == Some(files) => {
-                            st.notes.push((
-                                e,
-                                format!(
-                                    "{}: unchanged from the release (not attempted)",
-                                    self.catalogue[e].label()
-                                ),
-                            ));
-                            self.fail_exercise(&mut st, e, Failure::NotAttempted, |_| {
-                                "not attempted: this exercise is unchanged from the release".to_string()
-                            });
-                        }
-                        Ok(_) => match self.toolchain.merge_group(&self.catalogue[e]) {
-                            Some(g) => match groups.iter_mut().find(|(k, _)| *k == g) {
-                                Some((_, members)) => members.push(e),
-                                None => groups.push((g, vec![e])),
-                            },
-                            None => next.push(Task::Compile(s, e)),
-                        },
-                        Err(why) => {
-                            let why = why.clone();
-                            self.fail_exercise(&mut st, e, Failure::NotGraded, |_| {
-                                format!("not graded: {why}")
-                            });
-                        }
-                    }
+            Task::Read(s) => self.begin(s, state),
+            Task::Compile(s, e) => self.compile_alone(s, e, state),
+            Task::Group(s, g) => self.compile_merged(s, g, state),
+            Task::Check(s, e, c) => self.check(s, e, c, state),
+        }
+    }
+
+    /// `Task::Read`: reads submission `s`'s sources, makes its work folder,
+    /// sets up its state, and plans its compiles.
+    fn begin(&self, s: usize, state: &Mutex<State>) -> (Vec<Task>, bool) {
+        let (sources, work) = self.read(self.subs[s]);
+        let mut st = lock(state);
+        st.started = Some(Instant::now());
+        st.work = work;
+        st.binaries = vec![None; self.catalogue.len()];
+        st.results = self.checks.iter().map(|c| vec![None; c.len()]).collect();
+        st.left = self.checks.iter().map(Vec::len).sum();
+        let next = self.plan_compiles(&mut st, s, &sources);
+        st.sources = Some(sources);
+        let complete = st.left == 0;
+        (next, complete)
+    }
+
+    /// The compiles submission `s` needs: one task per exercise, or one per
+    /// merge group of two or more. Exercises that cannot score (unchanged
+    /// from the release, or unreadable) get their results here instead.
+    fn plan_compiles(&self, st: &mut State, s: usize, sources: &[Result<Files, String>]) -> Vec<Task> {
+        let mut next = Vec::new();
+        // Exercises to compile, by the merged build they may join.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (e, files) in sources.iter().enumerate() {
+            match files {
+                // An exercise left exactly as released scores 0
+                // without being built or run: its stub would still
+                // pass checks like `--help` that it did not write.
+                Ok(files) if self.stubs[e].as_ref() == Some(files) => {
+                    st.notes.push((
+                        e,
+                        format!(
+                            "{}: unchanged from the release (not attempted)",
+                            self.catalogue[e].label()
+                        ),
+                    ));
+                    self.fail_exercise(st, e, Failure::NotAttempted, |_| {
+                        "not attempted: this exercise is unchanged from the release".to_string()
+                    });
                 }
-                for (_, members) in groups {
-                    match members.as_slice() {
-                        [e] => next.push(Task::Compile(s, *e)),
-                        _ => {
-                            next.push(Task::Group(s, st.groups.len()));
-                            st.groups.push(members);
-                        }
-                    }
+                Ok(_) => match self.toolchain.merge_group(&self.catalogue[e]) {
+                    Some(g) => match groups.iter_mut().find(|(k, _)| *k == g) {
+                        Some((_, members)) => members.push(e),
+                        None => groups.push((g, vec![e])),
+                    },
+                    None => next.push(Task::Compile(s, e)),
+                },
+                Err(why) => {
+                    let why = why.clone();
+                    self.fail_exercise(st, e, Failure::NotGraded, |_| format!("not graded: {why}"));
                 }
-                st.sources = Some(sources);
-                let complete = st.left == 0;
-                (next, complete)
             }
-            Task::Compile(s, e) => {
-                let exercise = &self.catalogue[e];
-                let (files, work_path) = {
-                    let st = lock();
-                    let files = st.sources.as_ref().and_then(|v| v[e].as_ref().ok()).cloned();
-                    (files, st.work.as_ref().map(|w| w.path.clone()))
-                };
-                let built = match (files, work_path) {
-                    _ if self.out_of_time(Duration::from_secs(1)) => Err(Unbuilt::OutOfTime),
-                    (Some(files), Some(path)) => {
-                        let timeout = self.compile_timeout();
-                        let started = Instant::now();
-                        let built = self.toolchain.compile(exercise, &path, &files, timeout);
-                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        let mut compile_millis =
-                            self.compile_millis.lock().unwrap_or_else(|p| p.into_inner());
-                        compile_millis[e] = compile_millis[e].max(ms);
-                        drop(compile_millis);
-                        self.judge_build(built)
-                    }
-                    _ => Err(Unbuilt::NotGraded(
-                        "not graded: the grader could not make a work folder".to_string(),
-                    )),
-                };
-                let mut st = lock();
-                let next = self.settle(&mut st, s, e, built);
-                let complete = st.left == 0;
-                (next, complete)
-            }
-            Task::Group(s, g) => {
-                let (members, work_path) = {
-                    let st = lock();
-                    let members: Vec<(usize, Files)> = st.groups[g]
-                        .iter()
-                        .filter_map(|&e| {
-                            let files = st.sources.as_ref()?[e].as_ref().ok()?;
-                            Some((e, files.clone()))
-                        })
-                        .collect();
-                    (members, st.work.as_ref().map(|w| w.path.clone()))
-                };
-                let built = match work_path {
-                    // Each alone, where the budget and missing folders are told.
-                    _ if self.out_of_time(Duration::from_secs(1)) => vec![None; members.len()],
-                    None => vec![None; members.len()],
-                    Some(path) => {
-                        let pairs: Vec<(&Exercise, &Files)> =
-                            members.iter().map(|(e, f)| (&self.catalogue[*e], f)).collect();
-                        self.toolchain
-                            .compile_group(&pairs, &path, self.compile_timeout())
-                    }
-                };
-                let mut st = lock();
-                let mut next = Vec::new();
-                for ((e, _), built) in members.iter().zip(built) {
-                    match built {
-                        Some(built) => next.extend(self.settle(&mut st, s, *e, self.judge_build(built))),
-                        None => next.push(Task::Compile(s, *e)),
-                    }
+        }
+        for (_, members) in groups {
+            match members.as_slice() {
+                [e] => next.push(Task::Compile(s, *e)),
+                _ => {
+                    next.push(Task::Group(s, st.groups.len()));
+                    st.groups.push(members);
                 }
-                let complete = st.left == 0;
-                (next, complete)
             }
-            Task::Check(s, e, c) => {
-                let exercise = &self.catalogue[e];
-                let check = &self.checks[e][c];
-                let binary = lock().binaries[e].clone();
-                let result = match binary {
-                    _ if self.out_of_time(Duration::from_millis(500)) => {
-                        failed(exercise, check, Failure::OutOfTime, OUT_OF_TIME.to_string())
-                    }
-                    Some(binary) => self.run_within_budget(exercise, check, &binary),
-                    None => failed(
-                        exercise,
-                        check,
-                        Failure::NotGraded,
-                        "not graded: no program".to_string(),
-                    ),
-                };
-                {
-                    let mut millis = self.millis.lock().unwrap_or_else(|p| p.into_inner());
-                    let ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
-                    millis[e][c] = millis[e][c].max(ms);
-                }
-                if timing() {
-                    // For course staff tuning a grading run: where the time goes.
-                    let secs = result.duration.as_secs_f64();
-                    eprintln!(
-                        "{}\t{}\t{}\t{secs:.3}",
-                        self.subs[s].name,
-                        exercise.label(),
-                        check.name
-                    );
-                }
-                let mut st = lock();
-                st.results[e][c] = Some(result);
-                st.left -= 1;
-                (Vec::new(), st.left == 0)
+        }
+        next
+    }
+
+    /// `Task::Compile`: compiles exercise `e` of submission `s` on its own
+    /// and records the outcome; returns its checks if it built.
+    fn compile_alone(&self, s: usize, e: usize, state: &Mutex<State>) -> (Vec<Task>, bool) {
+        let (files, work_path) = {
+            let st = lock(state);
+            let files = st.sources.as_ref().and_then(|v| v[e].as_ref().ok()).cloned();
+            (files, st.work.as_ref().map(|w| w.path.clone()))
+        };
+        let built = match (files, work_path) {
+            _ if self.out_of_time(Duration::from_secs(1)) => Err(Unbuilt::OutOfTime),
+            (Some(files), Some(path)) => self.judge_build(self.compile_timed(e, &path, &files)),
+            _ => Err(Unbuilt::NotGraded(
+                "not graded: the grader could not make a work folder".to_string(),
+            )),
+        };
+        let mut st = lock(state);
+        let next = self.settle(&mut st, s, e, built);
+        let complete = st.left == 0;
+        (next, complete)
+    }
+
+    /// Compiles exercise `e` in the work folder `path`, and keeps the
+    /// longest time its compile has taken so later ones start early.
+    fn compile_timed(&self, e: usize, path: &Path, files: &Files) -> Compiled {
+        let timeout = self.compile_timeout();
+        let started = Instant::now();
+        let built = self.toolchain.compile(&self.catalogue[e], path, files, timeout);
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut compile_millis = lock(&self.compile_millis);
+        compile_millis[e] = compile_millis[e].max(ms);
+        built
+    }
+
+    /// `Task::Group`: compiles merge group `g` of submission `s` as one
+    /// crate. Members it built are settled; the others (the merged build
+    /// failed, or it was not tried) are queued to compile alone, where the
+    /// budget and a missing work folder are told.
+    fn compile_merged(&self, s: usize, g: usize, state: &Mutex<State>) -> (Vec<Task>, bool) {
+        let (members, work_path) = {
+            let st = lock(state);
+            let members: Vec<(usize, Files)> = st.groups[g]
+                .iter()
+                .filter_map(|&e| {
+                    let files = st.sources.as_ref()?[e].as_ref().ok()?;
+                    Some((e, files.clone()))
+                })
+                .collect();
+            (members, st.work.as_ref().map(|w| w.path.clone()))
+        };
+        let built = match work_path {
+            // Each alone, where the budget and missing folders are told.
+            _ if self.out_of_time(Duration::from_secs(1)) => vec![None; members.len()],
+            None => vec![None; members.len()],
+            Some(path) => {
+                let pairs: Vec<(&Exercise, &Files)> =
+                    members.iter().map(|(e, f)| (&self.catalogue[*e], f)).collect();
+                self.toolchain
+                    .compile_group(&pairs, &path, self.compile_timeout())
             }
+        };
+        let mut st = lock(state);
+        let mut next = Vec::new();
+        for ((e, _), built) in members.iter().zip(built) {
+            match built {
+                Some(built) => next.extend(self.settle(&mut st, s, *e, self.judge_build(built))),
+                None => next.push(Task::Compile(s, *e)),
+            }
+        }
+        let complete = st.left == 0;
+        (next, complete)
+    }
+
+    /// `Task::Check`: runs check `c` of exercise `e` against submission
+    /// `s`'s program (if it has one and the budget allows) and records it.
+    fn check(&self, s: usize, e: usize, c: usize, state: &Mutex<State>) -> (Vec<Task>, bool) {
+        let exercise = &self.catalogue[e];
+        let check = &self.checks[e][c];
+        let binary = lock(state).binaries[e].clone();
+        let result = match binary {
+            _ if self.out_of_time(Duration::from_millis(500)) => {
+                failed(exercise, check, Failure::OutOfTime, OUT_OF_TIME.to_string())
+            }
+            Some(binary) => self.run_within_budget(exercise, check, &binary),
+            None => failed(
+                exercise,
+                check,
+                Failure::NotGraded,
+                "not graded: no program".to_string(),
+            ),
+        };
+        self.note_check_time(s, e, c, &result);
+        let mut st = lock(state);
+        st.results[e][c] = Some(result);
+        st.left -= 1;
+        (Vec::new(), st.left == 0)
+    }
+
+    /// Keeps the longest time check `c` of exercise `e` has taken, so later
+    /// submissions start it early; with `timing()`, tells staff on stderr.
+    fn note_check_time(&self, s: usize, e: usize, c: usize, result: &CheckResult) {
+        {
+            let mut millis = lock(&self.millis);
+            let ms = u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX);
+            millis[e][c] = millis[e][c].max(ms);
+        }
+        if timing() {
+            // For course staff tuning a grading run: where the time goes.
+            let secs = result.duration.as_secs_f64();
+            eprintln!(
+                "{}\t{}\t{}\t{secs:.3}",
+                self.subs[s].name,
+                self.catalogue[e].label(),
+                self.checks[e][c].name
+            );
         }
     }
 
