@@ -139,15 +139,10 @@ impl Results {
         });
         put(&mut v, "output", self.output.as_ref().map(|o| json!(o)));
         v["tests"] = self.tests.iter().map(TestResult::to_value).collect();
-        let isolation = self.extra_data.as_ref().and_then(|e| e.isolation.as_ref());
         put(
             &mut v,
             "extra_data",
-            self.extra_data.as_ref().map(|_| {
-                let mut extra = Value::Object(Map::new());
-                put(&mut extra, "isolation", isolation.map(IsolationData::to_value));
-                extra
-            }),
+            self.extra_data.as_ref().map(ExtraData::to_value),
         );
         v
     }
@@ -196,6 +191,18 @@ impl TestResult {
             output: text(v, "output")?,
             visibility: text(v, "visibility")?,
         })
+    }
+}
+
+impl ExtraData {
+    fn to_value(&self) -> Value {
+        let mut v = Value::Object(Map::new());
+        put(
+            &mut v,
+            "isolation",
+            self.isolation.as_ref().map(IsolationData::to_value),
+        );
+        v
     }
 }
 

@@ -333,31 +333,12 @@ mod tests {
 
     #[test]
     fn a_hang_names_the_reader_s_own_write_end_and_a_finished_run_does_not() {
-        let mut log = vec![
-            Record::Start {
-                pid: 1,
-                argv: vec!["p".into()],
-                fds: vec![],
-            },
-            Record::Exit {
-                pid: 1,
-                call: Call::Pipe2,
-                args: [0; 4],
-                ret: 0,
-                fds: [(3, false), (4, true)]
-                    .map(|(fd, write)| crate::log::Fd {
-                        fd,
-                        object: crate::log::Object::Pipe { inode: 9, write },
-                        cloexec: true,
-                    })
-                    .to_vec(),
-            },
-            Record::Enter {
-                pid: 1,
-                call: Call::Read,
-                args: [3, 0, 10, 0],
-            },
-        ];
+        let mut log = crate::model::tests::start_and_pipe();
+        log.push(Record::Enter {
+            pid: 1,
+            call: Call::Read,
+            args: [3, 0, 10, 0],
+        });
         let own = Advice::WriteEndInReader {
             pid: 1,
             fd: 4,

@@ -1049,7 +1049,7 @@ pub fn pipe_name(n: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::log::{Fd, Object};
 
@@ -1061,7 +1061,9 @@ mod tests {
         }
     }
 
-    fn start_and_pipe() -> Vec<Record> {
+    /// A log that starts pid 1 and makes pipe A (fd 3 read, fd 4 write);
+    /// the advice tests start from it too.
+    pub(crate) fn start_and_pipe() -> Vec<Record> {
         vec![
             Record::Start {
                 pid: 1,
